@@ -1,0 +1,1 @@
+"""Training: datasets, augmentation, losses, metrics, the training loop."""

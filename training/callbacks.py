@@ -1,0 +1,69 @@
+"""Callbacks: validation PCK and TensorBoard images, learning-rate logging."""
+
+from __future__ import annotations
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from training.datasets.base import PoseSamples
+
+
+class PoseValidation(keras.callbacks.Callback):
+    """After each epoch: PCK@0.2/0.1 on validation (DESIGN protocol, image pixels), the learning
+    rate, and images of predicted (red) vs. true (green) skeletons and heatmaps on a few crops.
+
+    Args:
+        samples: validation samples.
+        log_dir: TensorBoard folder of the validation writer (None: no TensorBoard).
+        num_images: validation crops shown as images.
+    """
+
+    def __init__(self, samples: PoseSamples, log_dir=None, num_images: int = 4, batch_size: int = 32):
+        super().__init__()
+        self.samples, self.num_images, self.batch_size = samples, num_images, batch_size
+        self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from training.evaluate import evaluate
+
+        logs = logs if logs is not None else {}
+        result = evaluate(self.model, self.samples, self.batch_size)
+        logs["val_pck@0.2"] = result["pck@0.2"]["mean"]
+        logs["val_pck@0.1"] = result["pck@0.1"]["mean"]
+        lr = self.model.optimizer.learning_rate
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+        print(f"\nepoch {epoch + 1}: val PCK@0.2 {logs['val_pck@0.2']:.4f}  PCK@0.1 {logs['val_pck@0.1']:.4f}"
+              f"  lr {logs['learning_rate']:.2e}", flush=True)
+        if self.writer is None:
+            return
+        with self.writer.as_default(step=epoch + 1):
+            tf.summary.scalar("pck@0.2/mean", logs["val_pck@0.2"])
+            tf.summary.scalar("pck@0.1/mean", logs["val_pck@0.1"])
+            tf.summary.scalar("pck@0.2/limbs", result["pck@0.2"]["mean_limbs"])
+            for name, v in result["pck@0.2"]["per_joint"].items():
+                tf.summary.scalar(f"pck@0.2_joint/{name}", v)
+            tf.summary.scalar("learning_rate", logs["learning_rate"])
+            tf.summary.image("prediction_red_vs_truth_green", self._images(), max_outputs=self.num_images)
+        self.writer.flush()
+
+    def _images(self):
+        from training.pipeline import evaluation_dataset
+        from zoo.preprocess import transform_points
+        from zoo.visualize import draw_skeleton, heatmap_overlay
+
+        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
+        batch = next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
+        heatmaps = keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
+        kp, _ = self.model._predict_fn(batch["image"])
+        out = []
+        for i in range(len(sub)):
+            crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
+            gt = transform_points(sub.keypoints[i], batch["matrix"][i].numpy())
+            vis = sub.visible[i] > 0
+            gt = np.where(vis[:, None], gt, np.nan)
+            left = draw_skeleton(crop, gt, self.model.skeleton, colour=(0, 255, 0))
+            left = draw_skeleton(left, np.asarray(kp[i]), self.model.skeleton, colour=(255, 0, 0), thickness=1)
+            right = heatmap_overlay(crop, heatmaps[i])
+            out.append(np.concatenate([left, right], axis=1))
+        return np.stack(out)

@@ -1,0 +1,7 @@
+"""Dataset loaders, one module per dataset."""
+
+from training.datasets.base import DATA_ROOT_ENV, DatasetError, PoseSamples, data_root
+from training.datasets.lspet import load_lspet
+from training.datasets.mpii import load_mpii_json
+
+__all__ = ["DATA_ROOT_ENV", "DatasetError", "PoseSamples", "data_root", "load_lspet", "load_mpii_json"]

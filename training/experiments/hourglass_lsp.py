@@ -1,0 +1,30 @@
+"""Stacked Hourglass recipes (Newell, Yang, Deng, ECCV 2016), sized for CPU training."""
+
+from training.experiments.base import Experiment
+
+HOURGLASS_LSP = Experiment(
+    name="hourglass_lsp",
+    architecture="hourglass",
+    model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="lsp14"),
+    dataset="lspet",
+    sigma=1.5,
+    batch_size=16,
+    epochs=16,
+    learning_rate=1e-3,
+)
+
+# MPII-format data (the recipe used to publish hourglass-mpii from a user's own MPII folder).
+HOURGLASS_MPII = HOURGLASS_LSP.replace(
+    name="hourglass_mpii",
+    model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="mpii16"),
+    dataset="mpii",
+)
+
+# A tiny model for smoke tests and the multi-worker test: trains in seconds on a CPU.
+HOURGLASS_TINY = HOURGLASS_LSP.replace(
+    name="hourglass_tiny",
+    model_args=dict(num_stacks=2, filters=16, depth=2, input_size=32, skeleton="lsp14"),
+    batch_size=4, epochs=2, steps_per_epoch=3, warmup_steps=1, jit_compile=False,
+)
+
+EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII, HOURGLASS_TINY)

@@ -1,0 +1,156 @@
+"""Trains an experiment by name under a tf.distribute strategy chosen from the machine.
+
+    python -m training.train hourglass_lsp --workdir runs/hourglass_lsp
+
+Checkpoints every epoch (``<workdir>/backup``: weights, optimizer state and epoch) and resumes
+from there when started again with the same workdir after being killed. TensorBoard logs go to
+``<workdir>/logs`` (loss, PCK, learning rate, prediction and heatmap images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from training.experiments import Experiment, get_experiment, list_experiments
+
+
+class WarmupCosine:
+    """Linear warm-up to ``peak`` then cosine decay to ``peak * final_fraction``."""
+
+    def __new__(cls, peak, warmup_steps, total_steps, final_fraction=0.01):
+        import keras
+
+        @keras.saving.register_keras_serializable(package="training")
+        class _WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+            def __init__(self, peak, warmup_steps, total_steps, final_fraction):
+                self.peak, self.warmup_steps = float(peak), int(warmup_steps)
+                self.total_steps, self.final_fraction = int(total_steps), float(final_fraction)
+
+            def __call__(self, step):
+                from keras import ops
+
+                step = ops.cast(step, "float32")
+                warm = self.peak * (step + 1.0) / max(self.warmup_steps, 1)
+                t = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+                cos = self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + ops.cos(3.14159265 * t))
+                return ops.where(step < self.warmup_steps, warm, self.peak * cos)
+
+            def get_config(self):
+                return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                        "total_steps": self.total_steps, "final_fraction": self.final_fraction}
+
+        return _WarmupCosine(peak, warmup_steps, total_steps, final_fraction)
+
+
+def load_split(exp: Experiment, split: str, data: Optional[str] = None):
+    """Training or validation samples of the experiment's dataset."""
+    from training.datasets import load_lspet, load_mpii_json
+
+    if exp.dataset == "lspet":
+        return load_lspet(data, split=split)
+    if exp.dataset == "mpii":
+        # MPII-format JSON: the same file serves both (users pass their own train/val files).
+        return load_mpii_json(data)
+    raise ValueError(f"experiment {exp.name}: unknown dataset {exp.dataset!r}")
+
+
+def build_model(exp: Experiment):
+    from zoo.architectures import get_architecture
+
+    return get_architecture(exp.architecture)(**exp.model_args)
+
+
+def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
+          strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True):
+    """Trains ``exp`` into ``workdir``; returns the trained model and the Keras history."""
+    import keras
+    import tensorflow as tf
+
+    from training.callbacks import PoseValidation
+    from training.distribute import choose_strategy, is_chief, worker_dir
+    from training.losses import intermediate_heatmap_mse
+    from training.pipeline import training_dataset
+    from zoo.codecs.heatmap import HeatmapCodec
+
+    strat = choose_strategy(strategy)
+    chief = is_chief(strat)
+    workdir = Path(workdir)
+    mydir = Path(worker_dir(str(workdir), strat))
+    mydir.mkdir(parents=True, exist_ok=True)
+    train_samples = load_split(exp, "train", data)
+    val_samples = load_split(exp, "val", val_data or data)
+    if max_val:
+        val_samples = val_samples.subset(range(min(max_val, len(val_samples))))
+    if chief:
+        (workdir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
+
+    input_size = exp.model_args["input_size"]
+    codec = HeatmapCodec(input_size=input_size, heatmap_size=input_size // 4, sigma=exp.sigma)
+    steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
+    if steps < 1:
+        raise ValueError(f"{len(train_samples)} training samples give no batch of {exp.batch_size}")
+    dataset = training_dataset(train_samples, codec, exp.batch_size, exp.augment)
+    with strat.scope():
+        model = build_model(exp)
+        model.build((None, input_size, input_size, 3))
+        schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)
+        optimizer = keras.optimizers.Adam(schedule)
+        model.compile(optimizer=optimizer, loss=intermediate_heatmap_mse, jit_compile=exp.jit_compile)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(mydir / "backup")),
+        PoseValidation(val_samples, str(mydir / "logs" / "validation") if tensorboard else None),
+        keras.callbacks.CSVLogger(str(mydir / "history.csv"), append=True),
+    ]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(mydir / "logs"), update_freq=50))
+    t0 = time.time()
+    history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, callbacks=callbacks,
+                        verbose=verbose)
+    elapsed = time.time() - t0
+    if chief:
+        final = workdir / "final.weights.h5"
+        tmp = workdir / "final.tmp.weights.h5"
+        model.save_weights(str(tmp))
+        os.replace(tmp, final)
+        info = {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
+                "batch_size": exp.batch_size, "train_images": len(train_samples),
+                "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync}
+        with open(workdir / "train_runs.jsonl", "a") as f:
+            f.write(json.dumps(info) + "\n")
+    return model, history
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", help=f"one of {list_experiments()}")
+    p.add_argument("--workdir", required=True, help="checkpoints, logs and final weights go here")
+    p.add_argument("--data", help="dataset folder / annotation file (default: $POSEZOO_DATA/...)")
+    p.add_argument("--val-data", help="validation annotation file (MPII-format experiments)")
+    p.add_argument("--epochs", type=int, help="override the recipe's epoch count")
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored", "multiworker"])
+    p.add_argument("--max-val", type=int, default=0, help="validate on the first N images only")
+    p.add_argument("--no-jit", action="store_true", help="disable XLA")
+    args = p.parse_args(argv)
+    try:
+        exp = get_experiment(args.experiment)
+    except KeyError as e:
+        p.error(str(e.args[0]))
+    changes = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch),
+                                 ("batch_size", args.batch_size)) if v}
+    if args.no_jit:
+        changes["jit_compile"] = False
+    exp = exp.replace(**changes)
+    train(exp, args.workdir, args.data, args.val_data, args.strategy, args.max_val)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Base class of the top-down heatmap models: input checks, normalisation, decoding."""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.codecs.heatmap import HeatmapDecoder
+from zoo.skeletons import get_skeleton
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class HeatmapPoseModel(keras.Model):
+    """A single-person model that maps an RGB crop to one heatmap per joint.
+
+    Subclasses implement ``forward(normalised_images, training)`` returning heatmaps of every
+    stage stacked as ``(N, stages, H, W, K)``; the last stage is the prediction, all stages are
+    supervised. Images enter as float RGB in ``[0, 255]`` (or uint8) at ``input_size``; the model
+    normalises them itself, so every exported graph takes raw pixels.
+
+    Args:
+        skeleton: skeleton name (``lsp14``, ``mpii16``, ...), fixes the number of joints.
+        input_size: side of the square input crop.
+        stride: input pixels per heatmap cell.
+        mean, std: per-channel normalisation of ``pixels / 255``.
+    """
+
+    def __init__(self, skeleton: str = "lsp14", input_size: int = 128, stride: int = 4,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.skeleton = get_skeleton(skeleton)
+        if int(input_size) <= 0 or int(input_size) % int(stride):
+            raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {input_size!r}")
+        if len(mean) != 3 or len(std) != 3:
+            raise ValueError(f"mean and std need 3 values (RGB), got mean={mean!r}, std={std!r}")
+        self.input_size = int(input_size)
+        self.stride = int(stride)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.num_joints = self.skeleton.num_joints
+        self.decoder = HeatmapDecoder(self.stride, name="decoder")
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // self.stride
+
+    def build(self, input_shape=None):
+        """Creates every weight by running the network once on a zero image."""
+        if not self.built:
+            self.built = True  # set first: call() below would otherwise recurse into build()
+            self.call(ops.zeros((1, self.input_size, self.input_size, 3), "float32"), training=False)
+
+    def normalise(self, images):
+        x = ops.cast(images, "float32") / 255.0
+        mean = ops.convert_to_tensor(np.array(self.mean, "float32"))
+        std = ops.convert_to_tensor(np.array(self.std, "float32"))
+        return (x - mean) / std
+
+    def forward(self, x, training=None):
+        """Normalised images -> heatmaps of every stage ``(N, stages, H, W, K)``; subclasses define it."""
+        raise TypeError(f"{type(self).__name__} must define forward(x, training)")
+
+    def call(self, images, training=None):
+        return self.forward(self.normalise(images), training=training)
+
+    def heatmaps(self, images, training=False):
+        """Heatmaps of the last stage, ``(N, H, W, K)``."""
+        return self(images, training=training)[:, -1]
+
+    def keypoints(self, images):
+        """Graph-friendly prediction: ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
+        return self.decoder(self.heatmaps(images, training=False))
+
+    def predict_keypoints(self, images, batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+        """Predicts keypoints on a uint8 RGB batch ``(N, S, S, 3)`` at the model's input size.
+
+        Returns ``(keypoints (N, K, 2), scores (N, K))`` as NumPy arrays, keypoints in input
+        pixels, joints in the order of ``self.skeleton``.
+        """
+        images = np.asarray(images)
+        if images.ndim == 3:
+            raise ValueError(
+                f"predict_keypoints expects a batch (N, {self.input_size}, {self.input_size}, 3); "
+                f"got one image of shape {images.shape}: use images[None]"
+            )
+        if images.ndim != 4 or images.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ValueError(
+                f"predict_keypoints expects RGB images of shape (N, {self.input_size}, "
+                f"{self.input_size}, 3); got {images.shape}. Crop/resize the person first "
+                "(zoo.preprocess.crop_person)."
+            )
+        kps, scs = [], []
+        for start in range(0, len(images), batch_size):
+            k, s = self._predict_fn(ops.convert_to_tensor(images[start:start + batch_size], "float32"))
+            kps.append(ops.convert_to_numpy(k))
+            scs.append(ops.convert_to_numpy(s))
+        if not kps:
+            return (np.zeros((0, self.num_joints, 2), "float32"), np.zeros((0, self.num_joints), "float32"))
+        return np.concatenate(kps), np.concatenate(scs)
+
+    @property
+    def _predict_fn(self):
+        fn = getattr(self, "_compiled_predict", None)
+        if fn is None:
+            import tensorflow as tf
+
+            fn = tf.function(self.keypoints, reduce_retracing=True)
+            self._compiled_predict = fn
+        return fn
+
+    def get_config(self):
+        return {"skeleton": self.skeleton.name, "input_size": self.input_size, "stride": self.stride,
+                "mean": list(self.mean), "std": list(self.std), "name": self.name}

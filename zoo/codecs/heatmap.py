@@ -1,0 +1,135 @@
+"""Gaussian heatmap codec (Tompson et al., NIPS 2014; Newell et al., ECCV 2016).
+
+Coordinates convention: a keypoint ``(x, y)`` is in *input pixels* of the crop, pixel ``i``
+covering ``[i - 0.5, i + 0.5)``. Heatmap cell ``u`` covers input pixels
+``[u * stride - 0.5, (u + 1) * stride - 0.5)``, so ``x_hm = (x + 0.5) / stride - 0.5``.
+
+``encode`` runs inside ``tf.data`` (TF ops, one sample). ``decode`` is a Keras layer made of
+builtin-friendly ops (argmax as a one-hot mask, no gather) so it exports to TFLite: it takes the
+argmax, shifts it a quarter pixel toward the larger neighbour (Newell et al., Sec. 4) and maps it
+back to input pixels. The same codec object feeds the data pipeline and the model head (the
+mmpose ``MSRAHeatmap`` pattern), so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import ops
+
+
+@dataclasses.dataclass(frozen=True)
+class HeatmapCodec:
+    """Encodes keypoints to Gaussian heatmaps and decodes heatmaps to keypoints.
+
+    Args:
+        input_size: side of the square model input, in pixels.
+        heatmap_size: side of the square heatmap.
+        sigma: Gaussian standard deviation in heatmap cells.
+    """
+
+    input_size: int = 128
+    heatmap_size: int = 32
+    sigma: float = 1.0
+
+    def __post_init__(self):
+        if self.input_size <= 0 or self.heatmap_size <= 0:
+            raise ValueError(
+                f"input_size and heatmap_size must be positive, got {self.input_size}, "
+                f"{self.heatmap_size}"
+            )
+        if self.input_size % self.heatmap_size:
+            raise ValueError(
+                f"input_size ({self.input_size}) must be a multiple of heatmap_size "
+                f"({self.heatmap_size})"
+            )
+        if not self.sigma > 0:
+            raise ValueError(f"sigma must be > 0, got {self.sigma}")
+
+    @property
+    def stride(self) -> int:
+        return self.input_size // self.heatmap_size
+
+    def to_dict(self) -> dict:
+        return {"type": "heatmap", **dataclasses.asdict(self)}
+
+    def encode(self, keypoints, visible):
+        """Gaussian targets for one sample, in TF ops (usable in ``tf.data``).
+
+        Args:
+            keypoints: float ``(K, 2)`` x, y in input pixels.
+            visible: ``(K,)``, > 0 where the joint is labelled.
+
+        Returns:
+            ``heatmaps`` float32 ``(H, W, K)`` with peak 1 at each labelled joint inside the map
+            (all zeros otherwise) and ``weights`` float32 ``(K,)``: 1 for labelled joints inside
+            the map, 0 otherwise (no loss on them).
+        """
+        import tensorflow as tf
+
+        keypoints = tf.cast(keypoints, tf.float32)
+        s = float(self.stride)
+        hm = (keypoints + 0.5) / s - 0.5  # (K, 2) heatmap coordinates
+        size = float(self.heatmap_size)
+        inside = tf.reduce_all((hm > -0.5) & (hm < size - 0.5), axis=-1)
+        weights = tf.cast(inside & (tf.cast(visible, tf.float32) > 0), tf.float32)
+        grid = tf.range(self.heatmap_size, dtype=tf.float32)
+        gx = tf.exp(-tf.square(grid[None, :] - hm[:, 0:1]) / (2.0 * self.sigma**2))  # (K, W)
+        gy = tf.exp(-tf.square(grid[None, :] - hm[:, 1:2]) / (2.0 * self.sigma**2))  # (K, H)
+        maps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]  # (K, H, W)
+        return tf.transpose(maps, (1, 2, 0)), weights
+
+    def decoder(self, name: str = "heatmap_decoder") -> "HeatmapDecoder":
+        return HeatmapDecoder(stride=self.stride, name=name)
+
+    def decode(self, heatmaps):
+        """``(N, H, W, K)`` heatmaps -> ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
+        return self.decoder()(heatmaps)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HeatmapDecoder(keras.layers.Layer):
+    """Argmax + quarter-pixel shift decoding as a layer of TFLite builtin ops.
+
+    Args:
+        stride: input pixels per heatmap cell.
+
+    Call: ``heatmaps (N, H, W, K)`` -> ``(keypoints (N, K, 2), scores (N, K))``, keypoints in
+    input pixels, score = the heatmap maximum.
+    """
+
+    def __init__(self, stride: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(stride) <= 0:
+            raise ValueError(f"stride must be a positive integer, got {stride!r}")
+        self.stride = int(stride)
+
+    def call(self, heatmaps):
+        heatmaps = ops.cast(heatmaps, "float32")
+        h, w, k = heatmaps.shape[1], heatmaps.shape[2], heatmaps.shape[3]
+        maps = ops.transpose(heatmaps, (0, 3, 1, 2))  # (N, K, H, W)
+        flat = ops.reshape(maps, (-1, k, h * w))
+        scores = ops.max(flat, axis=-1)
+        idx = ops.argmax(flat, axis=-1)
+        # One-hot mask of the argmax; neighbour differences are read through it (no gather).
+        mask = ops.reshape(ops.one_hot(idx, h * w, dtype="float32"), (-1, k, h, w))
+        # Horizontal / vertical neighbour differences, zero at the border.
+        pad_x = ops.pad(maps, ((0, 0), (0, 0), (0, 0), (1, 1)))
+        dx = pad_x[:, :, :, 2:] - pad_x[:, :, :, :-2]
+        pad_y = ops.pad(maps, ((0, 0), (0, 0), (1, 1), (0, 0)))
+        dy = pad_y[:, :, 2:, :] - pad_y[:, :, :-2, :]
+        col = ops.cast(ops.arange(w), "float32")[None, None, None, :]
+        row = ops.cast(ops.arange(h), "float32")[None, None, :, None]
+        x = ops.sum(mask * col, axis=(2, 3)) + 0.25 * ops.sign(ops.sum(mask * dx, axis=(2, 3)))
+        y = ops.sum(mask * row, axis=(2, 3)) + 0.25 * ops.sign(ops.sum(mask * dy, axis=(2, 3)))
+        s = float(self.stride)
+        keypoints = ops.stack([(x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5], axis=-1)
+        return keypoints, scores
+
+    def compute_output_shape(self, input_shape):
+        n, _, _, k = input_shape
+        return (n, k, 2), (n, k)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}

@@ -1,0 +1,5 @@
+"""Blocks shared by several architectures."""
+
+from zoo.layers.blocks import ConvBNReLU, ResidualModule
+
+__all__ = ["ConvBNReLU", "ResidualModule"]

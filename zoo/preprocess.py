@@ -1,0 +1,68 @@
+"""The top-down crop of the evaluation protocol (DESIGN.md), in NumPy/OpenCV for inference.
+
+Box = bounding box of the labelled joints; a square of side ``1.25 x max(width, height)`` centred
+on the box centre; cropped with an affine warp (bilinear, zero padding) to the model input size.
+Pixel ``i`` has its centre at coordinate ``i``; the square ``[c - side/2, c + side/2]`` maps onto
+``[-0.5, size - 0.5]``. ``training.augment`` builds the same matrix in TF ops (a test checks they
+agree).
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+BOX_PADDING = 1.25
+
+
+def joints_box(keypoints: np.ndarray, visible: np.ndarray) -> Tuple[np.ndarray, float]:
+    """Centre ``(2,)`` and side of the padded square box around the labelled joints."""
+    keypoints = np.asarray(keypoints, np.float64)
+    labelled = np.asarray(visible) > 0
+    if not labelled.any():
+        raise ValueError("no labelled joint: the person box is undefined")
+    pts = keypoints[labelled]
+    lo, hi = pts.min(0), pts.max(0)
+    side = BOX_PADDING * max(float((hi - lo).max()), 1.0)
+    return (lo + hi) / 2.0, side
+
+
+def crop_matrix(center, side: float, size: int, rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+    """3x3 matrix mapping image pixels to crop pixels."""
+    if side <= 0:
+        raise ValueError(f"crop side must be > 0, got {side}")
+    s = size / side
+    a = np.deg2rad(rotation_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * s
+    m = np.eye(3)
+    m[:2, :2] = rot
+    m[:2, 2] = -rot @ np.asarray(center, np.float64) + (size - 1) / 2.0
+    if flip:
+        m = np.array([[-1.0, 0, size - 1], [0, 1, 0], [0, 0, 1]]) @ m
+    return m
+
+
+def warp(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Applies ``matrix`` (image -> crop) with bilinear sampling and zero padding."""
+    import cv2
+
+    return cv2.warpAffine(np.ascontiguousarray(image), matrix[:2].astype(np.float64), (size, size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Applies a 3x3 affine matrix to ``(..., 2)`` points."""
+    points = np.asarray(points, np.float64)
+    return points @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def crop_person(image: np.ndarray, center, side: float, size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Crops the square ``(center, side)`` to ``size``; returns ``(crop, matrix image->crop)``."""
+    m = crop_matrix(center, side, size)
+    return warp(image, m, size), m
+
+
+def to_image_coords(keypoints: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Maps crop-pixel keypoints back to image pixels with the inverse of ``matrix``."""
+    return transform_points(keypoints, np.linalg.inv(matrix))

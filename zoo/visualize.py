@@ -1,0 +1,41 @@
+"""Drawing skeletons and heatmaps (for the main job and TensorBoard)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zoo.skeletons import Skeleton
+
+
+def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton, scores=None,
+                  threshold: float = 0.0, colour=None, thickness: int = 2) -> np.ndarray:
+    """Returns a copy of the RGB ``image`` with limbs and joints drawn.
+
+    ``keypoints (K, 2)`` in image pixels; joints with ``scores < threshold`` are not drawn.
+    ``colour`` forces one RGB colour (default: left orange, right blue, centre green).
+    """
+    import cv2
+
+    out = np.ascontiguousarray(image.copy())
+    ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) >= threshold
+    ok &= np.all(np.isfinite(keypoints), axis=-1)
+    for (a, b), limb in zip(skeleton.limb_index, skeleton.limbs):
+        if ok[a] and ok[b]:
+            c = colour or skeleton.limb_colour(limb)
+            pa = tuple(int(round(v)) for v in keypoints[a])
+            pb = tuple(int(round(v)) for v in keypoints[b])
+            cv2.line(out, pa, pb, c, thickness, cv2.LINE_AA)
+    for j, p in enumerate(keypoints):
+        if ok[j]:
+            cv2.circle(out, tuple(int(round(v)) for v in p), thickness + 1, colour or (255, 255, 255), -1, cv2.LINE_AA)
+    return out
+
+
+def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
+    """Overlays the per-pixel maximum over joints of ``heatmaps (h, w, K)`` on the RGB image."""
+    import cv2
+
+    m = np.clip(np.max(heatmaps, axis=-1), 0, 1)
+    m = cv2.resize(m.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    colour = cv2.applyColorMap((m * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    return (0.5 * image.astype(np.float32) + 0.5 * colour).astype(np.uint8)
