@@ -24,10 +24,18 @@ class PoseValidation(keras.callbacks.Callback):
         self.samples, self.num_images, self.batch_size = samples, num_images, batch_size
         self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
 
+    def on_epoch_begin(self, epoch, logs=None):
+        import time
+
+        self._epoch_start = time.time()
+
     def on_epoch_end(self, epoch, logs=None):
+        import time
+
         from training.evaluate import evaluate
 
         logs = logs if logs is not None else {}
+        logs["epoch_seconds"] = time.time() - getattr(self, "_epoch_start", time.time())
         result = evaluate(self.model, self.samples, self.batch_size)
         logs["val_pck@0.2"] = result["pck@0.2"]["mean"]
         logs["val_pck@0.1"] = result["pck@0.1"]["mean"]
@@ -67,3 +75,34 @@ class PoseValidation(keras.callbacks.Callback):
             right = heatmap_overlay(crop, heatmaps[i])
             out.append(np.concatenate([left, right], axis=1))
         return np.stack(out)
+
+
+class SyncReplicaStatistics(keras.callbacks.Callback):
+    """At each epoch end, sets the non-trainable float variables (the BatchNorm moving mean and
+    variance) of every replica to their mean over all replicas.
+
+    Keras 3 keeps these per replica (variable aggregation "none"): under Mirrored or
+    MultiWorkerMirrored training each replica updates its copy from its own share of the batch,
+    so the copies drift apart, while trainable weights and optimizer state stay identical
+    (gradients are all-reduced). Averaging before validation and checkpointing (put this callback
+    first) leaves every worker with the same model, and the saved statistics reflect all replicas'
+    data, not only the chief's share. Only useful with more than one replica.
+    """
+
+    def __init__(self, strategy: tf.distribute.Strategy):
+        super().__init__()
+        self.strategy = strategy
+        self._average = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._average is None:
+            variables = [v for v in self.model.non_trainable_variables if "float" in str(v.dtype)]
+
+            def replica_fn():
+                ctx = tf.distribute.get_replica_context()
+                means = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.identity(v.value) for v in variables])
+                for v, m in zip(variables, means):
+                    v.assign(m)
+
+            self._average = tf.function(lambda: self.strategy.run(replica_fn))
+        self._average()

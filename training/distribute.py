@@ -41,3 +41,40 @@ def worker_dir(path: str, strategy: tf.distribute.Strategy) -> str:
         return path
     resolver = strategy.cluster_resolver
     return os.path.join(path, ".workers", f"{resolver.task_type}_{resolver.task_id}")
+
+
+
+def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:
+    """Lets Keras 3 ``model.fit`` train under ``MultiWorkerMirroredStrategy``; no-op otherwise.
+
+    Call after ``compile``. Keras 3 (3.15 included; keras-team/keras#20585, tensorflow#72388)
+    does not run ``fit`` under MultiWorkerMirroredStrategy, for two reasons worked around here
+    for this model only:
+
+    * ``fit`` starts by all-reducing the first *data batch* across replicas just to learn its
+      shapes (``Trainer._maybe_symbolic_build``); a nested batch ``(images, heatmaps, weights)``
+      cannot be reduced ("Attempt to convert a value (PerReplica ...) to a Tensor"). The model,
+      its compiled loss and the optimizer are built here from ``element_spec`` instead and that
+      probe is skipped.
+    * the step's logs are reduced across workers with ``strategy.reduce("MEAN", v, axis=0)``,
+      which fails on the scalar loss ("Invalid reduction dimension 0 for input with 0
+      dimensions"). ``train_step`` returns its logs as shape ``(1,)``, so that reduction is the
+      mean over all replicas, a scalar again.
+
+    Gradients are all-reduced by the optimizer as usual; only the shape probe and the logging
+    reduction are touched.
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    import keras
+
+    batch = tf.nest.map_structure(lambda s: keras.KerasTensor(s.shape, s.dtype.name), element_spec)
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    train_step = model.train_step
+
+    def train_step_rank1_logs(data):
+        return tf.nest.map_structure(lambda v: tf.reshape(v, [1]), train_step(data))
+
+    model.train_step = train_step_rank1_logs

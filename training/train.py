@@ -67,13 +67,18 @@ def build_model(exp: Experiment):
 
 
 def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
-          strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True):
-    """Trains ``exp`` into ``workdir``; returns the trained model and the Keras history."""
+          strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
+          max_train: int = 0):
+    """Trains ``exp`` into ``workdir``; returns the trained model and the Keras history.
+
+    ``max_train`` / ``max_val``: use only the first N training / validation images (0: all);
+    for smoke tests, which then skip decoding the whole training split into the shuffle buffer.
+    """
     import keras
     import tensorflow as tf
 
-    from training.callbacks import PoseValidation
-    from training.distribute import choose_strategy, is_chief, worker_dir
+    from training.callbacks import PoseValidation, SyncReplicaStatistics
+    from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
     from training.losses import intermediate_heatmap_mse
     from training.pipeline import training_dataset
     from zoo.codecs.heatmap import HeatmapCodec
@@ -85,6 +90,8 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     mydir.mkdir(parents=True, exist_ok=True)
     train_samples = load_split(exp, "train", data)
     val_samples = load_split(exp, "val", val_data or data)
+    if max_train:
+        train_samples = train_samples.subset(range(min(max_train, len(train_samples))))
     if max_val:
         val_samples = val_samples.subset(range(min(max_val, len(val_samples))))
     if chief:
@@ -102,22 +109,30 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
         schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)
         optimizer = keras.optimizers.Adam(schedule)
         model.compile(optimizer=optimizer, loss=intermediate_heatmap_mse, jit_compile=exp.jit_compile)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(mydir / "backup")),
+    prepare_fit(model, strat, dataset.element_spec)
+    # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
+    # validation adds its metrics to the logs that CSVLogger / TensorBoard write, and the backup
+    # comes last, so a saved epoch always has its history row and summaries (a run killed before
+    # the backup redoes that epoch, one killed after it resumes with the next).
+    callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
+    callbacks += [
         PoseValidation(val_samples, str(mydir / "logs" / "validation") if tensorboard else None),
         keras.callbacks.CSVLogger(str(mydir / "history.csv"), append=True),
     ]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(mydir / "logs"), update_freq=50))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(mydir / "backup")))
     t0 = time.time()
     history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, callbacks=callbacks,
                         verbose=verbose)
     elapsed = time.time() - t0
+    # Every worker saves its weights into its own folder (the chief's, <workdir>, is the result;
+    # other workers' copies let one check that the replicas stayed in sync).
+    final = mydir / "final.weights.h5"
+    tmp = mydir / "final.tmp.weights.h5"
+    model.save_weights(str(tmp))
+    os.replace(tmp, final)
     if chief:
-        final = workdir / "final.weights.h5"
-        tmp = workdir / "final.tmp.weights.h5"
-        model.save_weights(str(tmp))
-        os.replace(tmp, final)
         info = {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
                 "batch_size": exp.batch_size, "train_images": len(train_samples),
                 "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync}
@@ -138,6 +153,7 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int)
     p.add_argument("--strategy", default="auto", choices=["auto", "default", "mirrored", "multiworker"])
     p.add_argument("--max-val", type=int, default=0, help="validate on the first N images only")
+    p.add_argument("--max-train", type=int, default=0, help="train on the first N images only (smoke tests)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA")
     args = p.parse_args(argv)
     try:
@@ -149,8 +165,13 @@ def main(argv=None):
     if args.no_jit:
         changes["jit_compile"] = False
     exp = exp.replace(**changes)
-    train(exp, args.workdir, args.data, args.val_data, args.strategy, args.max_val)
+    train(exp, args.workdir, args.data, args.val_data, args.strategy, args.max_val,
+          max_train=args.max_train)
+
+
+def cli():
+    sys.exit(main())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

@@ -1,0 +1,62 @@
+"""Versioned SavedModel export: layout, metadata, and parity with the Keras model on real crops."""
+
+import json
+
+import numpy as np
+import pytest
+
+import zoo
+from edge.export import export_saved_model
+
+
+@pytest.fixture(scope="module")
+def lsp_val_crops():
+    from training.datasets.base import data_root
+    from training.datasets import load_lspet
+    from training.pipeline import evaluation_dataset
+
+    root = data_root() / "lspet"
+    if not (root / "joints.mat").is_file():
+        pytest.skip(f"LSPet not found at {root} (set $POSEZOO_DATA)")
+    samples = load_lspet(root, split="val").subset(range(48))
+    batch = next(iter(evaluation_dataset(samples, 128, batch_size=48)))
+    return np.clip(np.round(batch["image"].numpy()), 0, 255).astype(np.uint8)
+
+
+def test_export_matches_keras_on_real_crops(tmp_path, lsp_val_crops):
+    import tensorflow as tf
+
+    model = zoo.load("hourglass-lsp")
+    path = export_saved_model("hourglass-lsp", tmp_path, model=model)
+    assert path == tmp_path / "hourglass-lsp" / str(model.spec.version)
+    meta = json.loads((path / "metadata.json").read_text())
+    assert meta["name"] == "hourglass-lsp" and meta["version"] == model.spec.version
+    assert meta["weights_sha256"] == model.spec.weights.sha256
+    assert meta["skeleton"]["joint_names"] == list(model.skeleton.joint_names)
+    assert meta["input"]["shape"] == [128, 128, 3] and meta["input"]["dtype"] == "uint8"
+
+    loaded = tf.saved_model.load(str(path))
+    serve = loaded.signatures["serving_default"]
+    out = serve(images=tf.constant(lsp_val_crops))
+    assert set(out) == {"keypoints", "scores"}
+    kp_keras, sc_keras = model.predict_keypoints(lsp_val_crops)
+    assert out["keypoints"].shape == (48, 14, 2) and out["scores"].shape == (48, 14)
+    np.testing.assert_allclose(out["keypoints"].numpy(), kp_keras, atol=1e-3)
+    np.testing.assert_allclose(out["scores"].numpy(), sc_keras, atol=1e-4)
+    # the keypoints are real predictions: inside the crop and mostly confident
+    assert np.all((kp_keras >= -0.5) & (kp_keras <= 127.5))
+    assert np.median(sc_keras) > 0.2
+
+
+def test_export_refuses_to_overwrite_a_version(tmp_path):
+    path = export_saved_model("hourglass-lsp", tmp_path)
+    with pytest.raises(FileExistsError, match="already exists"):
+        export_saved_model("hourglass-lsp", tmp_path)
+    assert (path / "saved_model.pb").is_file()
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_export_of_unpublished_preset_is_a_clear_error(tmp_path, local_store):
+    with pytest.raises(zoo.WeightsNotPublishedError, match="no published weights"):
+        export_saved_model("hourglass-mpii", tmp_path)
+    assert not (tmp_path / "hourglass-mpii").exists()

@@ -1,0 +1,49 @@
+"""The README's main job (tools.demo) on a real photo, and its handling of bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tools.demo import DEFAULT_IMAGE, main
+
+
+def test_main_job_on_a_real_photo(tmp_path, shared_data, capsys):
+    image = shared_data / DEFAULT_IMAGE
+    if not image.is_file():
+        pytest.skip(f"{image} not found")
+    assert main(["--image", str(image), "--output", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / f"{image.stem}_pose.json").read_text())
+    assert result["model"].startswith("hourglass-lsp@")
+    kp = np.array(result["keypoints"])
+    assert kp.shape == (14, 2) and len(result["scores"]) == 14
+    # The photo (MPII 060754485) shows one standing man; MPII's annotation puts his centre at
+    # (698, 404) with scale 3.37 (person height ~ 675 px). Our keypoints must lie on him.
+    centre = np.array([698.0, 404.0])
+    assert np.median(np.linalg.norm(kp - centre, axis=1)) < 0.5 * 3.37 * 200
+    head, ankles = kp[13], kp[[0, 5]]
+    assert head[1] < ankles[:, 1].min()  # head above the feet
+    drawn = tmp_path / f"{image.stem}_pose.jpg"
+    assert drawn.is_file() and drawn.stat().st_size > 10_000
+    out = capsys.readouterr().out
+    assert "person box" in out and "wrote" in out
+
+
+def test_bad_image_gives_a_clear_error_naming_the_file(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"this is not a jpeg")
+    proc = subprocess.run([sys.executable, "-m", "tools.demo", "--image", str(bad), "--output",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "broken.jpg" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_unknown_model_lists_what_exists(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "tools.demo", "--model", "hourglass-xyz",
+                           "--output", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "hourglass-xyz" in proc.stderr and "hourglass-lsp" in proc.stderr
+    assert "Traceback" not in proc.stderr

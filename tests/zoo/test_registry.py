@@ -1,0 +1,199 @@
+"""Registry: names and versions, clear errors, publish into a local store, sha256 checks.
+
+Every test runs against the ``local_store`` fixture (an empty ``$POSEZOO_HOME`` in tmp), never
+the package store.
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo import registry
+
+
+@pytest.fixture(scope="module")
+def trained_mpii_weights(tmp_path_factory, mpii_sample):
+    """The hourglass-mpii preset after two optimizer steps on crops of the real MPII sample."""
+    import keras
+
+    from training.datasets import load_mpii_json
+    from training.losses import intermediate_heatmap_mse
+    from training.pipeline import training_dataset
+    from zoo.codecs.heatmap import HeatmapCodec
+
+    preset = registry.PRESETS["hourglass-mpii"]
+    codec = HeatmapCodec(128, 32, 1.5)
+    assert codec.to_dict() == preset.codec  # the codec the preset declares
+    samples = load_mpii_json(mpii_sample)
+    assert samples.skeleton == "mpii16" and len(samples) == 5
+    keras.utils.set_random_seed(0)
+    model = registry.build(preset)
+    before = [w.copy() for w in model.get_weights()]
+    ds = training_dataset(samples, codec, batch_size=2, cache=False, seed=0)
+    images, heatmaps, weights = next(iter(ds))
+    assert tuple(images.shape) == (2, 128, 128, 3) and tuple(heatmaps.shape) == (2, 32, 32, 16)
+    assert float(np.asarray(weights).sum()) > 0  # real labelled joints inside the crops
+    # Two eager optimizer steps (no graph tracing: faster on a small CPU), the loss weighted per
+    # joint like Keras' sample_weight does in training.train.
+    import tensorflow as tf
+
+    optimizer = keras.optimizers.Adam(1e-3)
+    losses = []
+    for images, heatmaps, weights in ds.take(2):
+        with tf.GradientTape() as tape:
+            per_joint = intermediate_heatmap_mse(heatmaps, model(images, training=True))
+            loss = tf.reduce_mean(per_joint * weights)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        losses.append(float(loss))
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    after = model.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after)), "training changed nothing"
+    path = tmp_path_factory.mktemp("weights") / "trained.weights.h5"
+    model.save_weights(str(path))
+    return path, after
+
+
+def test_parse_name():
+    assert registry.parse_name("hourglass-lsp@2") == ("hourglass-lsp", 2)
+    assert registry.parse_name("hourglass-lsp") == ("hourglass-lsp", None)
+    for bad in ("", "Hourglass-LSP", "hourglass-lsp@", "hourglass-lsp@x", "a b", None):
+        with pytest.raises(zoo.ModelNotFoundError):
+            registry.parse_name(bad)
+
+
+def test_import_zoo_does_not_import_tensorflow():
+    code = "import sys, zoo; zoo.list_models(); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_presets_listed(local_store):
+    models = zoo.list_models()
+    bases = {m.split("@")[0] for m in models}
+    assert {"hourglass-lsp", "hourglass-mpii"} <= bases
+    assert "hourglass-mpii" in models  # unpublished preset: bare name
+    assert all("@" in m for m in zoo.list_models(published_only=True))
+    assert "hourglass-mpii" not in zoo.list_models(published_only=True)
+    spec = zoo.get_spec("hourglass-mpii")
+    assert spec.skeleton == "mpii16" and spec.version is None and spec.weights is None
+
+
+def test_unknown_model_lists_known(local_store):
+    with pytest.raises(zoo.ModelNotFoundError) as info:
+        zoo.load("nopenet-lsp")
+    msg = str(info.value)
+    assert "nopenet-lsp" in msg and "hourglass-lsp" in msg and "hourglass-mpii" in msg
+
+
+def test_unknown_version_lists_versions(local_store):
+    with pytest.raises(zoo.ModelNotFoundError) as info:
+        zoo.get_spec("hourglass-lsp@99")
+    msg = str(info.value)
+    assert "hourglass-lsp@99" in msg and "published versions of hourglass-lsp" in msg
+
+
+def test_unpublished_weights_error_says_how_to_publish(local_store):
+    with pytest.raises(zoo.WeightsNotPublishedError) as info:
+        zoo.load("hourglass-mpii")
+    msg = str(info.value)
+    assert "hourglass-mpii" in msg
+    assert "training.train" in msg and "tools.publish" in msg and "hourglass_mpii" in msg
+    assert "weights=None" in msg
+
+
+def test_load_untrained_preset(local_store):
+    model = zoo.load("hourglass-mpii", weights=None)
+    assert model.num_joints == 16 and model.skeleton.name == "mpii16"
+    assert model.input_size == 128 and model.spec.name == "hourglass-mpii"
+    assert tuple(model(np.zeros((1, 128, 128, 3), np.uint8)).shape) == (1, 2, 32, 32, 16)
+
+
+def test_load_missing_weights_path(local_store, tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing.h5"):
+        zoo.load("hourglass-mpii", weights=tmp_path / "nothing.h5")
+
+
+def test_publish_and_load(local_store, trained_mpii_weights):
+    path, trained = trained_mpii_weights
+    spec = zoo.publish("hourglass-mpii", path, training={"data": "mpii-sample", "steps": 2},
+                       metrics={"pckh@0.5": None}, card=False)
+    assert spec.version == 1 and spec.id == "hourglass-mpii@1"
+    assert spec.weights.sha256 == registry.sha256_file(path)
+    folder = local_store / "hourglass-mpii" / "1"
+    assert (folder / registry.SPEC_FILE).is_file() and (folder / registry.WEIGHTS_FILE).is_file()
+    on_disk = json.loads((folder / registry.SPEC_FILE).read_text())
+    assert on_disk["weights"]["training"] == {"data": "mpii-sample", "steps": 2}
+    assert on_disk["skeleton"] == "mpii16" and on_disk["codec"]["sigma"] == 1.5
+
+    assert "hourglass-mpii@1" in zoo.list_models()
+    assert "hourglass-mpii" not in zoo.list_models()
+    assert "hourglass-mpii@1" in zoo.list_models(published_only=True)
+    assert zoo.get_spec("hourglass-mpii@1") == spec
+    assert zoo.get_spec("hourglass-mpii") == spec
+
+    model = zoo.load("hourglass-mpii")
+    loaded = model.get_weights()
+    assert len(loaded) == len(trained)
+    for a, b in zip(loaded, trained):
+        np.testing.assert_array_equal(a, b)
+    assert model.spec.id == "hourglass-mpii@1" and model.num_joints == 16
+
+    with pytest.raises(zoo.ModelNotFoundError) as info:
+        zoo.get_spec("hourglass-mpii@99")
+    assert "hourglass-mpii@1" in str(info.value)
+
+    # Publishing again never overwrites: it makes version 2, the new default.
+    spec2 = zoo.publish("hourglass-mpii", path, training={}, metrics={}, card=False)
+    assert spec2.version == 2
+    assert zoo.get_spec("hourglass-mpii").version == 2
+    assert zoo.get_spec("hourglass-mpii@1") == spec
+    assert zoo.list_models(published_only=True).count("hourglass-mpii@1") == 1
+
+
+def test_publish_rejects_bad_input(local_store, tmp_path, trained_mpii_weights):
+    path, _ = trained_mpii_weights
+    with pytest.raises(ValueError, match="bare name"):
+        zoo.publish("hourglass-mpii@3", path, training={}, metrics={}, card=False)
+    with pytest.raises(zoo.ModelNotFoundError, match="hourglass-lsp"):
+        zoo.publish("nopenet-lsp", path, training={}, metrics={}, card=False)
+    with pytest.raises(FileNotFoundError):
+        zoo.publish("hourglass-mpii", tmp_path / "missing.h5", training={}, metrics={}, card=False)
+    # Weights of another architecture size do not fit the preset: nothing gets published.
+    from zoo.architectures.hourglass import StackedHourglass
+
+    tiny = StackedHourglass(num_stacks=1, filters=8, depth=1, input_size=16, skeleton="mpii16")
+    tiny.build((None, 16, 16, 3))
+    wrong = tmp_path / "tiny.weights.h5"
+    tiny.save_weights(str(wrong))
+    with pytest.raises(ValueError, match="tiny.weights.h5"):
+        zoo.publish("hourglass-mpii", wrong, training={}, metrics={}, card=False)
+    assert registry.published_versions("hourglass-mpii") == {}
+    assert "hourglass-mpii" in zoo.list_models()
+
+
+def test_sha256_mismatch_refuses_to_load(local_store, trained_mpii_weights, monkeypatch):
+    path, _ = trained_mpii_weights
+    zoo.publish("hourglass-mpii", path, training={}, metrics={}, card=False)
+    stored = local_store / "hourglass-mpii" / "1" / registry.WEIGHTS_FILE
+    data = bytearray(stored.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte
+    stored.write_bytes(bytes(data))
+
+    built = []
+    real_build = registry.build
+    monkeypatch.setattr(registry, "build", lambda spec: built.append(spec) or real_build(spec))
+    with pytest.raises(zoo.WeightsIntegrityError) as info:
+        zoo.load("hourglass-mpii")
+    msg = str(info.value)
+    assert "sha256" in msg and str(stored) in msg and "hourglass-mpii@1" in msg
+    assert built == [], "no model may be built or loaded from a damaged file"
+
+    stored.unlink()
+    with pytest.raises(zoo.WeightsIntegrityError, match="missing"):
+        zoo.load("hourglass-mpii@1")
+    assert built == []

@@ -1,0 +1,91 @@
+"""The main job: load a published model, find the person in a photo, predict, draw, save.
+
+    python -m tools.demo --image photo.jpg --output out/
+    python -m tools.demo                     # a real photo from the shared data (MPII sample)
+
+Writes ``<output>/<stem>_pose.jpg`` (skeleton drawn) and ``<output>/<stem>_pose.json``
+(keypoints in image pixels, scores, joint names, the person box, the model id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from tools._cli import run
+
+DEFAULT_IMAGE = "mpii-sample/060754485.jpg"
+
+
+class Steps:
+    """Prints each step with its duration (the progress a person sees)."""
+
+    def __init__(self):
+        self.t = time.time()
+
+    def __call__(self, msg: str):
+        now = time.time()
+        print(f"[{now - self.t:6.1f}s] {msg}", flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="hourglass-lsp", help="zoo name[@version]")
+    p.add_argument("--image", help=f"RGB photo (default: <data root>/{DEFAULT_IMAGE})")
+    p.add_argument("--output", default="out", help="folder for the drawn image and the JSON")
+    p.add_argument("--threshold", type=float, default=0.1, help="joints below this score are not drawn")
+    args = p.parse_args(argv)
+    step = Steps()
+    step("loading TensorFlow and the model ...")
+    import numpy as np
+
+    import zoo
+    from tools.files import write_json
+    from training.datasets.base import data_root
+    from zoo.detect import find_person
+    from zoo.io import read_image, write_image
+    from zoo.preprocess import crop_matrix, to_image_coords, warp
+    from zoo.visualize import draw_skeleton
+
+    image_path = Path(args.image) if args.image else data_root() / DEFAULT_IMAGE
+    model = zoo.load(args.model)
+    step(f"loaded {model.spec.id} ({model.count_params():,} parameters, input {model.input_size}px)")
+    image = read_image(image_path)
+    step(f"read {image_path} ({image.shape[1]}x{image.shape[0]})")
+    box = find_person(image, model)
+    step(f"person box: centre ({box.center[0]:.0f}, {box.center[1]:.0f}), side {box.side:.0f}px "
+         f"({box.source}, mean joint score {box.score:.2f})")
+    matrix = crop_matrix(box.center, box.side, model.input_size)
+    crop = warp(image, matrix, model.input_size)
+    kps, scores = model.predict_keypoints(crop[None])
+    keypoints = to_image_coords(kps[0], matrix)
+    step("predicted keypoints")
+    out_dir = Path(args.output)
+    stem = image_path.stem
+    drawn = draw_skeleton(image, keypoints, model.skeleton, scores[0], args.threshold,
+                          thickness=max(2, int(box.side / 100)))
+    write_image(out_dir / f"{stem}_pose.jpg", drawn)
+    result = {
+        "model": model.spec.id,
+        "image": str(image_path),
+        "box": {"center": list(box.center), "side": box.side, "source": box.source},
+        "joints": list(model.skeleton.joint_names),
+        "keypoints": np.round(keypoints, 2).tolist(),
+        "scores": np.round(scores[0], 4).tolist(),
+    }
+    write_json(out_dir / f"{stem}_pose.json", result)
+    step(f"wrote {out_dir / (stem + '_pose.jpg')} and {out_dir / (stem + '_pose.json')}")
+    for name, (x, y), s in zip(model.skeleton.joint_names, keypoints, scores[0]):
+        print(f"  {name:<16} x {x:7.1f}  y {y:7.1f}  score {s:.2f}")
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,88 @@
+"""Evaluates a zoo model with the DESIGN protocol on a fixed validation split.
+
+    python -m tools.evaluate hourglass-lsp                 # LSPet validation split
+    python -m tools.evaluate hourglass-lsp --weights runs/hourglass_lsp/final.weights.h5
+    python -m tools.evaluate hourglass-mpii --data my_mpii_val.json
+
+Prints PCK@0.2 / PCK@0.1 (all joints, 12 limb joints, per joint) and writes a JSON with --output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional
+
+from tools._cli import run
+
+PROTOCOL = ("DESIGN.md top-down protocol: square box of side 1.25 x max(w, h) of the labelled joints, "
+            "affine crop with zero padding to the input size, prediction mapped back to image pixels; "
+            "PCK torso-normalised (left shoulder - right hip, fallback right shoulder - left hip), "
+            "labelled joints only; means pooled over all labelled joints")
+
+
+def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0):
+    """The evaluation samples for a model's skeleton: LSPet val split, or an MPII-format JSON."""
+    from training.datasets import load_lspet, load_mpii_json
+
+    if skeleton == "lsp14":
+        samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
+    elif skeleton == "mpii16":
+        samples = load_mpii_json(data)
+        desc = f"MPII-format records of {data or 'the MPII sample'}"
+    else:
+        raise ValueError(f"no evaluation data defined for skeleton {skeleton!r}")
+    if limit:
+        samples = samples.subset(range(min(limit, len(samples))))
+    return samples, desc
+
+
+def evaluate_model(model, data: Optional[str] = None, limit: int = 0, progress: bool = True):
+    from training.evaluate import evaluate
+
+    samples, desc = evaluation_samples(model.skeleton.name, data, limit)
+    result = evaluate(model, samples, progress=progress)
+    result.update(data=desc, protocol=PROTOCOL, samples=result["pck@0.2"]["samples"],
+                  joints=result["pck@0.2"]["joints"])
+    return result
+
+
+def format_result(result) -> str:
+    p2, p1 = result["pck@0.2"], result["pck@0.1"]
+    lines = [f"{'joint':<16}{'PCK@0.2':>9}{'PCK@0.1':>9}"]
+    for name in p2["per_joint"]:
+        lines.append(f"{name:<16}{100 * p2['per_joint'][name]:>9.1f}{100 * p1['per_joint'][name]:>9.1f}")
+    lines.append(f"{'all joints':<16}{100 * p2['mean']:>9.1f}{100 * p1['mean']:>9.1f}")
+    lines.append(f"{'limb joints':<16}{100 * p2['mean_limbs']:>9.1f}{100 * p1['mean_limbs']:>9.1f}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    import zoo
+
+    p = argparse.ArgumentParser(prog="python -m tools.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="zoo name[@version]")
+    p.add_argument("--weights", help="evaluate this weights file instead of the published weights")
+    p.add_argument("--data", help="dataset folder / annotation file (default: shared data)")
+    p.add_argument("--limit", type=int, default=0, help="first N images only")
+    p.add_argument("--output", help="write the result JSON here")
+    args = p.parse_args(argv)
+    model = zoo.load(args.model, weights=args.weights or "published")
+    result = evaluate_model(model, args.data, args.limit)
+    print(f"{args.model}: {result['data']}, {result['num_images']} images")
+    print(format_result(result))
+    if args.output:
+        from tools.files import write_json
+
+        write_json(args.output, result)
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,70 @@
+"""Publishes trained weights as the next version of a zoo model, with a generated model card.
+
+    python -m tools.publish hourglass-lsp runs/hourglass_lsp/final.weights.h5 \\
+        --workdir runs/hourglass_lsp --store package
+    python -m tools.publish hourglass-mpii runs/hourglass_mpii/final.weights.h5 \\
+        --workdir runs/hourglass_mpii --data my_mpii_val.json          # local store
+
+The weights are evaluated first (DESIGN protocol), the figures and the training record of
+``--workdir`` go into ``model.json``, and the card is generated from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from tools._cli import run
+
+
+def main(argv=None):
+    import zoo
+    from tools.evaluate import evaluate_model, format_result
+    from training.records import hardware, summarise_workdir
+    from zoo.registry import PACKAGE_STORE, PRESETS, parse_name
+
+    p = argparse.ArgumentParser(prog="python -m tools.publish", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help=f"preset name, one of {sorted(PRESETS)}")
+    p.add_argument("weights", help="trained weights file (.weights.h5)")
+    p.add_argument("--workdir", help="training workdir (experiment.json, history.csv) to record the recipe")
+    p.add_argument("--data", help="evaluation data (default: the preset's validation split)")
+    p.add_argument("--train-data", help="describe the training data (default from the experiment)")
+    p.add_argument("--store", default="local", choices=["local", "package"],
+                   help="local: $POSEZOO_HOME (default); package: ship inside zoo/published")
+    p.add_argument("--limitation", action="append", default=[], help="a known limitation for the card")
+    args = p.parse_args(argv)
+    name, _ = parse_name(args.model)
+    if name not in PRESETS:
+        raise zoo.ModelNotFoundError(f"no preset {name!r}; presets: {sorted(PRESETS)}")
+    model = zoo.load(name, weights=args.weights)
+    result = evaluate_model(model, args.data)
+    print(format_result(result))
+    training = summarise_workdir(args.workdir) if args.workdir else {}
+    spec = PRESETS[name]
+    dataset = "lspet" if spec.skeleton == "lsp14" else "mpii"
+    training.update(
+        dataset=dataset,
+        data=args.train_data or ("LSPet im00001-im08100 (fixed train split, 8,100 images)"
+                                 if dataset == "lspet" else "MPII-format records"),
+        hardware=hardware(),
+        parameters=int(model.count_params()),
+        weights_bytes=os.path.getsize(args.weights),
+        limitations=args.limitation or None,
+    )
+    metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
+               "evaluation": {k: result[k] for k in ("data", "protocol", "num_images", "samples", "joints")}}
+    metrics["evaluation"]["command"] = f"python -m tools.evaluate {name}@<version>"
+    store = PACKAGE_STORE if args.store == "package" else None
+    published = zoo.publish(name, args.weights, training=training, metrics=metrics, store=store)
+    print(f"published {published.id} (sha256 {published.weights.sha256[:12]}...)")
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
