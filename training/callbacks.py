@@ -45,7 +45,10 @@ class PoseValidation(keras.callbacks.Callback):
               f"  lr {logs['learning_rate']:.2e}", flush=True)
         if self.writer is None:
             return
-        with self.writer.as_default(step=epoch + 1):
+        # record_if(True): the Keras TensorBoard callback (integer update_freq) leaves
+        # record_if(step % update_freq == 0) set during training, which would drop these
+        # summaries at every epoch whose last step is not a multiple of update_freq.
+        with self.writer.as_default(step=epoch + 1), tf.summary.record_if(True):
             tf.summary.scalar("pck@0.2/mean", logs["val_pck@0.2"])
             tf.summary.scalar("pck@0.1/mean", logs["val_pck@0.1"])
             tf.summary.scalar("pck@0.2/limbs", result["pck@0.2"]["mean_limbs"])
@@ -75,6 +78,20 @@ class PoseValidation(keras.callbacks.Callback):
             right = heatmap_overlay(crop, heatmaps[i])
             out.append(np.concatenate([left, right], axis=1))
         return np.stack(out)
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """``keras.callbacks.TensorBoard`` that writes its epoch summaries (``epoch_loss``, ...) at
+    every epoch.
+
+    With an integer ``update_freq`` Keras keeps ``tf.summary.record_if(step % update_freq == 0)``
+    active for the whole of training, so epoch-end summaries are silently dropped unless the
+    epoch's last step is a multiple of ``update_freq`` (tensorflow/tensorboard#4975).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)
 
 
 class SyncReplicaStatistics(keras.callbacks.Callback):

@@ -43,7 +43,6 @@ def worker_dir(path: str, strategy: tf.distribute.Strategy) -> str:
     return os.path.join(path, ".workers", f"{resolver.task_type}_{resolver.task_id}")
 
 
-
 def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:
     """Lets Keras 3 ``model.fit`` train under ``MultiWorkerMirroredStrategy``; no-op otherwise.
 
@@ -56,13 +55,14 @@ def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:
       cannot be reduced ("Attempt to convert a value (PerReplica ...) to a Tensor"). The model,
       its compiled loss and the optimizer are built here from ``element_spec`` instead and that
       probe is skipped.
-    * the step's logs are reduced across workers with ``strategy.reduce("MEAN", v, axis=0)``,
-      which fails on the scalar loss ("Invalid reduction dimension 0 for input with 0
+    * with several workers, the step's logs are reduced with ``strategy.reduce("MEAN", v,
+      axis=0)``, which fails on the scalar loss ("Invalid reduction dimension 0 for input with 0
       dimensions"). ``train_step`` returns its logs as shape ``(1,)``, so that reduction is the
       mean over all replicas, a scalar again.
 
     Gradients are all-reduced by the optimizer as usual; only the shape probe and the logging
-    reduction are touched.
+    reduction are touched. Relies on Keras internals (``_symbolic_build``,
+    ``_maybe_symbolic_build``); tests/training/test_multiworker.py checks it still works.
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
@@ -72,6 +72,8 @@ def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:
     with strategy.scope():
         model._symbolic_build(data_batch=batch)
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if strategy.num_replicas_in_sync <= len(strategy.extended.worker_devices):
+        return  # one worker: Keras reduces the logs locally
     train_step = model.train_step
 
     def train_step_rank1_logs(data):

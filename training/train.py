@@ -77,7 +77,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     import keras
     import tensorflow as tf
 
-    from training.callbacks import PoseValidation, SyncReplicaStatistics
+    from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
     from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
     from training.losses import intermediate_heatmap_mse
     from training.pipeline import training_dataset
@@ -120,7 +120,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
         keras.callbacks.CSVLogger(str(mydir / "history.csv"), append=True),
     ]
     if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(mydir / "logs"), update_freq=50))
+        callbacks.append(TensorBoard(str(mydir / "logs"), update_freq=50))
     callbacks.append(keras.callbacks.BackupAndRestore(str(mydir / "backup")))
     t0 = time.time()
     history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, callbacks=callbacks,

@@ -5,7 +5,7 @@ covering ``[i - 0.5, i + 0.5)``. Heatmap cell ``u`` covers input pixels
 ``[u * stride - 0.5, (u + 1) * stride - 0.5)``, so ``x_hm = (x + 0.5) / stride - 0.5``.
 
 ``encode`` runs inside ``tf.data`` (TF ops, one sample). ``decode`` is a Keras layer made of
-builtin-friendly ops (argmax as a one-hot mask, no gather) so it exports to TFLite: it takes the
+builtin-friendly ops (the argmax as a mask of the maximum, no ArgMax or Gather) so it exports to TFLite: it takes the
 argmax, shifts it a quarter pixel toward the larger neighbour (Newell et al., Sec. 4) and maps it
 back to input pixels. The same codec object feeds the data pipeline and the model head (the
 mmpose ``MSRAHeatmap`` pattern), so they cannot drift.
@@ -111,9 +111,10 @@ class HeatmapDecoder(keras.layers.Layer):
         maps = ops.transpose(heatmaps, (0, 3, 1, 2))  # (N, K, H, W)
         flat = ops.reshape(maps, (-1, k, h * w))
         scores = ops.max(flat, axis=-1)
-        idx = ops.argmax(flat, axis=-1)
-        # One-hot mask of the argmax; neighbour differences are read through it (no gather).
-        mask = ops.reshape(ops.one_hot(idx, h * w, dtype="float32"), (-1, k, h, w))
+        # Mask of the maximum (no ArgMax/Gather: only builtin, delegate- and int8-friendly ops);
+        # tied maxima, common once heatmaps are quantised, are averaged.
+        mask = ops.cast(ops.greater_equal(flat, scores[..., None]), "float32")
+        mask = ops.reshape(mask / ops.sum(mask, axis=-1, keepdims=True), (-1, k, h, w))
         # Horizontal / vertical neighbour differences, zero at the border.
         pad_x = ops.pad(maps, ((0, 0), (0, 0), (0, 0), (1, 1)))
         dx = pad_x[:, :, :, 2:] - pad_x[:, :, :, :-2]

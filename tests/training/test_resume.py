@@ -1,0 +1,166 @@
+"""``python -m training.train`` survives being killed mid-epoch, and writes TensorBoard logs.
+
+Tiny hourglass (32x32 input, 16 filters) on the first LSPet images; skips without the data.
+Most of each run's time is tracing the train step (~30 s on a busy 2-core machine).
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+EPOCHS = 4
+STEPS = 40          # ~3 s per epoch on a 2-core CPU: long enough to be killed inside one
+RUN_TIMEOUT = 300   # seconds, per training process
+
+
+def _command(workdir, data):
+    return [sys.executable, "-m", "training.train", "hourglass_tiny", "--workdir", str(workdir),
+            "--data", str(data), "--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS),
+            "--max-val", "8", "--max-train", "64"]
+
+
+def _env():
+    return dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+
+
+def _saved_epoch(workdir: Path) -> int:
+    """Epochs completed according to BackupAndRestore's checkpoint (0: none yet)."""
+    try:
+        return int(json.loads((workdir / "backup" / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):  # absent, or caught while being written
+        return 0
+
+
+def _history_epochs(workdir: Path):
+    path = workdir / "history.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _tail(path: Path, n=3000) -> str:
+    return path.read_text(errors="replace")[-n:] if path.is_file() else ""
+
+
+def _kill(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_last_saved_epoch(tmp_path, lspet_root):
+    workdir = tmp_path / "run"
+    log1, log2 = tmp_path / "run1.log", tmp_path / "run2.log"
+    cmd = _command(workdir, lspet_root)
+
+    # Run 1: wait for the end-of-epoch-1 checkpoint, then SIGKILL it inside epoch 2.
+    start = time.monotonic()
+    with open(log1, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while _saved_epoch(workdir) < 1:
+            assert proc.poll() is None, f"run 1 exited with {proc.returncode} before a checkpoint:\n{_tail(log1)}"
+            assert time.monotonic() < deadline, f"no checkpoint after {RUN_TIMEOUT} s:\n{_tail(log1)}"
+            time.sleep(0.1)
+        time.sleep(1.0)  # some steps into the next epoch
+        assert proc.poll() is None, f"run 1 finished before it could be killed:\n{_tail(log1)}"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        _kill(proc)
+    assert proc.returncode == -signal.SIGKILL
+
+    saved = _saved_epoch(workdir)
+    print(f"run 1 killed after {saved} checkpointed epoch(s), {time.monotonic() - start:.0f} s in")
+    assert 1 <= saved < EPOCHS, f"checkpoint after the kill says epoch {saved}"
+    # The backup is the last callback: a checkpointed epoch always has its history row.
+    assert _history_epochs(workdir) == list(range(saved))
+    assert not (workdir / "final.weights.h5").exists()
+
+    # Run 2: the same command continues with the epoch after the checkpoint.
+    with open(log2, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        rc = proc.wait(timeout=RUN_TIMEOUT)
+    finally:
+        _kill(proc)
+    output = _tail(log2, 20000)
+    print(f"run 2 done {time.monotonic() - start:.0f} s after run 1 started")
+    assert rc == 0, output
+    assert f"Epoch {saved + 1}/{EPOCHS}" in output, output
+    assert f"Epoch 1/{EPOCHS}" not in output, "run 2 started again from epoch 1"
+
+    # history.csv (appended to): epochs 0..saved-1 from run 1, then saved..EPOCHS-1 from run 2.
+    assert _history_epochs(workdir) == list(range(EPOCHS))
+    assert (workdir / "final.weights.h5").is_file()
+    assert not (workdir / "backup").exists(), "BackupAndRestore removes its checkpoint when done"
+    runs = [json.loads(line) for line in (workdir / "train_runs.jsonl").read_text().splitlines()]
+    assert len(runs) == 1 and runs[0]["epochs"] == EPOCHS  # only the completed run logs itself
+
+    # The optimizer state came back too: its step counter covers both runs.
+    import h5py
+
+    with h5py.File(workdir / "final.weights.h5", "r") as f:
+        counters = [f[f"optimizer/vars/{name}"][()] for name in f["optimizer/vars"]
+                    if f[f"optimizer/vars/{name}"].shape == ()
+                    and np.issubdtype(f[f"optimizer/vars/{name}"].dtype, np.integer)]
+    assert counters == [EPOCHS * STEPS]
+
+
+def _read_events(logdir: Path):
+    """``{tag: [(step, plugin, value)]}`` over every event file under ``logdir``."""
+    import tensorflow as tf
+
+    tags = {}
+    files = sorted(logdir.rglob("events.out.tfevents.*"))
+    assert files, f"no event files under {logdir}"
+    for path in files:
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                plugin = value.metadata.plugin_data.plugin_name
+                if value.HasField("tensor"):
+                    content = tf.make_ndarray(value.tensor)
+                else:
+                    content = value.simple_value
+                tags.setdefault(value.tag, []).append((event.step, plugin, content))
+    return tags
+
+
+@pytest.mark.slow
+def test_tensorboard_logs_loss_pck_learning_rate_and_images(tmp_path, lspet_root):
+    from training.experiments import get_experiment
+    from training.train import train
+
+    exp = get_experiment("hourglass_tiny")  # 2 epochs of 3 steps
+    model, history = train(exp, str(tmp_path), data=str(lspet_root), max_val=8, max_train=32,
+                           tensorboard=True, verbose=0)
+    assert len(history.history["loss"]) == exp.epochs
+    tags = _read_events(tmp_path / "logs")
+
+    for tag in ("epoch_loss", "pck@0.2/mean", "learning_rate"):
+        assert tag in tags, f"{tag} not in {sorted(tags)}"
+        assert all(plugin == "scalars" for _, plugin, _ in tags[tag])
+        assert np.all(np.isfinite([float(v) for _, _, v in tags[tag]]))
+    assert sorted(step for step, _, _ in tags["pck@0.2/mean"]) == [1, 2]  # one per epoch
+    assert all(0.0 <= float(v) <= 1.0 for _, _, v in tags["pck@0.2/mean"])
+    assert all(0.0 < float(v) <= exp.learning_rate for _, _, v in tags["learning_rate"])
+    assert np.allclose(sorted(float(v) for _, _, v in tags["epoch_loss"]), sorted(history.history["loss"]),
+                       rtol=1e-5)
+
+    images = tags["prediction_red_vs_truth_green"]
+    assert len(images) == exp.epochs and all(plugin == "images" for _, plugin, _ in images)
+    width, height, *pngs = images[-1][2]  # an image summary: width, height, then encoded images
+    assert int(height) == model.input_size and int(width) == 2 * model.input_size  # crop | heatmaps
+    assert len(pngs) == 4 and all(png.startswith(b"\x89PNG") for png in pngs)
