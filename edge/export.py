@@ -57,19 +57,23 @@ def _atomic_dir(final: Path, overwrite: bool):
     return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp.", dir=final.parent))
 
 
-def keypoint_function(model):
-    """A tf.function ``uint8 images -> {"keypoints", "scores"}`` over ``model`` (decoding inside)."""
+def write_saved_model(model, folder, input_spec=None) -> None:
+    """Writes ``model`` as a SavedModel whose ``serving_default`` is ``images -> {"keypoints",
+    "scores"}`` with the decoding inside (``keras.export.ExportArchive`` tracks the variables)."""
+    import keras
     import tensorflow as tf
 
     s = model.input_size
+    spec = input_spec or tf.TensorSpec((None, s, s, 3), tf.uint8, name="images")
 
-    @tf.function(input_signature=[tf.TensorSpec((None, s, s, 3), tf.uint8, name="images")])
     def serve(images):
         keypoints, scores = model.keypoints(tf.cast(images, tf.float32))
-        return {"keypoints": tf.identity(keypoints, name="keypoints"),
-                "scores": tf.identity(scores, name="scores")}
+        return {"keypoints": keypoints, "scores": scores}
 
-    return serve
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
+    archive.write_out(str(folder), verbose=False)
 
 
 def export_saved_model(name: str, output_dir, model=None, overwrite: bool = False) -> Path:
@@ -88,11 +92,7 @@ def export_saved_model(name: str, output_dir, model=None, overwrite: bool = Fals
     final = Path(output_dir) / spec.name / str(spec.version)
     tmp = _atomic_dir(final, overwrite)
     try:
-        serve = keypoint_function(model)
-        module = tf.Module()
-        module.model = model
-        module.serve = serve
-        tf.saved_model.save(module, str(tmp), signatures={"serving_default": serve})
+        write_saved_model(model, tmp)
         meta = model_metadata(spec, format="saved_model", signature="serving_default",
                               tensorflow=tf.__version__)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")

@@ -56,6 +56,20 @@ class HeatmapPoseModel(keras.Model):
             self.built = True  # set first: call() below would otherwise recurse into build()
             self.call(ops.zeros((1, self.input_size, self.input_size, 3), "float32"), training=False)
 
+    @property
+    def _default_save_signature(self):
+        """SavedModel default signature with the input shape of the config (Keras would use the
+        shape passed to ``build``, which may be ``None``)."""
+        import tensorflow as tf
+
+        s = self.input_size
+
+        @tf.function(input_signature=[tf.TensorSpec((None, s, s, 3), tf.float32)])
+        def serving_default(inputs):
+            return self(inputs)
+
+        return serving_default
+
     def normalise(self, images):
         x = ops.cast(images, "float32") / 255.0
         mean = ops.convert_to_tensor(np.array(self.mean, "float32"))
