@@ -1,5 +1,9 @@
-"""Deployment: versioned SavedModels with decoding inside (TFLite and ONNX follow)."""
+"""Deployment: versioned SavedModels, TFLite and ONNX files with the decoding inside the graph.
 
-from edge.export import export_saved_model, model_metadata
+    import edge
+    edge.export("hourglass-lsp", format="tflite", precision="int8", output_dir="exports")
+"""
 
-__all__ = ["export_saved_model", "model_metadata"]
+from edge.export import FORMATS, export, export_saved_model, model_metadata
+
+__all__ = ["FORMATS", "export", "export_saved_model", "model_metadata"]

@@ -47,14 +47,28 @@ def model_metadata(spec: ModelSpec, **extra) -> Dict:
     }
 
 
-def _atomic_dir(final: Path, overwrite: bool):
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} already exists; a published version never changes "
-                              "(pass overwrite=True / --overwrite to replace the export)")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(final.parent, os.W_OK):
-        raise PermissionError(f"output directory {final.parent} is not writable")
-    return Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp.", dir=final.parent))
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"cannot create output directory {folder}: {e.strerror}") from None
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"output directory {folder} is not writable")
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Writes ``data`` to ``path`` through a temporary file in the same folder, then renames."""
+    path = Path(path)
+    _check_writable(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 def write_saved_model(model, folder, input_spec=None) -> None:
@@ -90,16 +104,105 @@ def export_saved_model(name: str, output_dir, model=None, overwrite: bool = Fals
             f"published: {', '.join(zoo.list_models(published_only=True)) or 'none'}")
     model = model if model is not None else zoo.load(spec.id)
     final = Path(output_dir) / spec.name / str(spec.version)
-    tmp = _atomic_dir(final, overwrite)
+    if (final / "saved_model.pb").exists() and not overwrite:
+        raise FileExistsError(f"{final} already holds a SavedModel; a published version never changes "
+                              "(pass overwrite=True / --overwrite to replace the export)")
+    _check_writable(final)
+    tmp = Path(tempfile.mkdtemp(prefix=".saved_model.", suffix=".partial", dir=final))
     try:
         write_saved_model(model, tmp)
         meta = model_metadata(spec, format="saved_model", signature="serving_default",
                               tensorflow=tf.__version__)
         (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        # saved_model.pb goes in last: a reader never sees it before its variables.
+        children = sorted(tmp.iterdir(), key=lambda p: p.name == "saved_model.pb")
+        for child in children:
+            target = final / child.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(child, target)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+FORMATS = ("saved_model", "tflite", "onnx")
+
+
+def artifact_path(spec: ModelSpec, output_dir, format: str, precision: str = "float32") -> Path:
+    """``<output_dir>/<name>/<version>/<name>-v<version>-<precision>.tflite`` (or ``.onnx``)."""
+    folder = Path(output_dir) / spec.name / str(spec.version)
+    if format == "tflite":
+        return folder / f"{spec.name}-v{spec.version}-{precision}.tflite"
+    if format == "onnx":
+        return folder / f"{spec.name}-v{spec.version}.onnx"
+    return folder
+
+
+def export(name: str, format: str = "tflite", precision: str = "float32", output_dir="exports",
+           int8_io: bool = False, calibration_size: int = 300, overwrite: bool = False,
+           model=None) -> Path:
+    """Exports zoo model ``name[@version]``; returns the written file's (or folder's) path.
+
+    Args:
+        name: published zoo name, optionally ``@version``.
+        format: ``tflite``, ``onnx`` or ``saved_model``.
+        precision: TFLite only: ``float32``, ``float16``, ``dynamic`` or ``int8``.
+        output_dir: root of the exports; files go to ``<output_dir>/<name>/<version>/``.
+        int8_io: int8 only: int8 input tensor instead of uint8.
+        calibration_size: int8 only: number of real training crops used for calibration.
+        overwrite: replace an existing file (a published version's export otherwise never changes).
+
+    Each file is written atomically next to ``<file stem>.json`` with the model's metadata, the
+    precision and the sha256 of the weights and of the file.
+    """
+    import hashlib
+
+    from edge.tflite import PRECISIONS
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose from {list(FORMATS)}")
+    if format == "tflite" and precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+    if format != "tflite" and precision != "float32":
+        raise ValueError(f"precision {precision!r} applies to TFLite only ({format} is float32)")
+    if int8_io and precision != "int8":
+        raise ValueError("int8_io applies to precision='int8' only")
+    if format == "saved_model":
+        return export_saved_model(name, output_dir, model=model, overwrite=overwrite)
+    spec = zoo.get_spec(name)
+    if spec.version is None:
+        raise zoo.WeightsNotPublishedError(
+            f"{spec.name} has no published weights, so there is nothing to export; "
+            f"published: {', '.join(zoo.list_models(published_only=True)) or 'none'}. "
+            f"Train and publish it first (python -m tools.publish --help).")
+    path = artifact_path(spec, output_dir, format, precision)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} already exists (pass overwrite=True / --overwrite to replace it)")
+    _check_writable(path.parent)
+    model = model if model is not None else zoo.load(spec.id)
+    extra = {"format": format, "precision": precision}
+    if format == "tflite":
+        from edge.calibration import calibration_crops
+        from edge.tflite import INPUT_NAME, OUTPUT_NAMES, check_builtin_only, convert
+
+        calib = calibration_crops(spec, calibration_size) if precision == "int8" else None
+        data = convert(model, precision, calibration=calib, int8_io=int8_io)
+        extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
+                     output_names=list(OUTPUT_NAMES), batch=1,
+                     input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
+                     calibration=(f"{calibration_size} augmented crops of the training split"
+                                  if calib is not None else None))
+    else:
+        from edge.onnx import convert_onnx
+
+        data = convert_onnx(model)
+        extra.update(input_name="images", output_names=["keypoints", "scores"], opset=17)
+    import tensorflow as tf
+
+    extra.update(file=path.name, file_sha256=hashlib.sha256(data).hexdigest(), file_bytes=len(data),
+                 tensorflow=tf.__version__)
+    meta = model_metadata(spec, **extra)
+    write_atomic(path, data)
+    write_atomic(path.with_suffix(".json"), (json.dumps(meta, indent=2) + "\n").encode())
+    return path

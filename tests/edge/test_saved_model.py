@@ -50,10 +50,10 @@ def test_export_matches_keras_on_real_crops(tmp_path, lsp_val_crops):
 
 def test_export_refuses_to_overwrite_a_version(tmp_path):
     path = export_saved_model("hourglass-lsp", tmp_path)
-    with pytest.raises(FileExistsError, match="already exists"):
+    with pytest.raises(FileExistsError, match="already holds a SavedModel"):
         export_saved_model("hourglass-lsp", tmp_path)
     assert (path / "saved_model.pb").is_file()
-    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+    assert not [p for p in path.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 
 def test_export_of_unpublished_preset_is_a_clear_error(tmp_path, local_store):

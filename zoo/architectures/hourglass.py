@@ -94,7 +94,12 @@ class StackedHourglass(HeatmapPoseModel):
             self.hourglasses.append(Hourglass(self.depth, f, name=f"hourglass{i}"))
             self.features.append([ResidualModule(f, name=f"stack{i}_res"),
                                   ConvBNReLU(f, 1, name=f"stack{i}_lin")])
-            self.heads.append(layers.Conv2D(self.num_joints, 1, name=f"stack{i}_heatmaps"))
+            # Heads start near zero (N(0, 0.001), as in Xiao et al. 2018 / mmpose): with the default
+            # Glorot init the first outputs are ~+-1 and the network spends thousands of steps
+            # pushing them down (measured: 8 % vs 89 % train PCK after 50 steps on one batch).
+            self.heads.append(layers.Conv2D(
+                self.num_joints, 1, name=f"stack{i}_heatmaps",
+                kernel_initializer=keras.initializers.RandomNormal(stddev=0.001)))
             if i < self.num_stacks - 1:
                 self.merge_features.append(layers.Conv2D(f, 1, name=f"stack{i}_merge_features"))
                 self.merge_heatmaps.append(layers.Conv2D(f, 1, name=f"stack{i}_merge_heatmaps"))

@@ -1,0 +1,100 @@
+"""Benchmarks the exported artifacts of a zoo model on this machine's CPU.
+
+    python -m tools.benchmark hourglass-lsp --exports exports --output benchmarks
+
+times every ``.tflite`` (LiteRT + XNNPACK) and ``.onnx`` (onnxruntime) file under
+``<exports>/<name>/<version>/`` and the Keras model (``keypoints`` compiled with XLA), batch 1,
+at each thread count: median / p90 / mean latency over ``--runs`` calls after ``--warmup``, file
+size, and peak memory of a fresh process per measurement (see ``edge.benchmark``). Prints a
+Markdown table and writes ``<output>/benchmark_<model>_<machine>_litert-<v>_tf-<v>.json`` and
+``.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict
+
+from tools._cli import run
+
+ARTIFACT_SUFFIXES = (".tflite", ".onnx")
+
+
+def find_artifacts(folder: Path, prefix: str = "") -> Dict[str, Path]:
+    """Label -> path of every ``.tflite`` / ``.onnx`` under ``folder`` (hidden folders, such as
+    unfinished exports, skipped). The label is the file name without ``prefix`` and suffix, e.g.
+    ``hourglass-lsp-v1-float16.tflite`` -> ``float16`` and ``hourglass-lsp-v1.onnx`` -> ``onnx``."""
+    found: Dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.suffix not in ARTIFACT_SUFFIXES or not path.is_file():
+            continue
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        stem = path.stem
+        if prefix and stem.startswith(prefix):
+            stem = stem[len(prefix):].lstrip("-_")
+        label = stem or path.suffix.lstrip(".")
+        if label in found:
+            label = str(rel)
+        found[label] = path
+    return found
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.benchmark", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="zoo name[@version]")
+    p.add_argument("--exports", default="exports", help="root folder of the versioned exports")
+    p.add_argument("--runs", type=int, default=200, help="timed calls per measurement")
+    p.add_argument("--warmup", type=int, default=20, help="untimed calls before timing")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    p.add_argument("--output", default="benchmarks", help="folder of the JSON and CSV results")
+    p.add_argument("--no-keras", action="store_true", help="skip the Keras (XLA) measurement")
+    p.add_argument("--timeout", type=float, default=None, help="seconds allowed to one measurement")
+    args = p.parse_args(argv)
+
+    import zoo
+    from edge.benchmark import BenchmarkError, markdown_table, run_benchmarks, write_results
+
+    spec = zoo.get_spec(args.model)
+    if spec.version is None:
+        raise zoo.WeightsNotPublishedError(
+            f"{spec.name} has no published version, so it has no exports to benchmark; published: "
+            f"{', '.join(zoo.list_models(published_only=True)) or 'none'}")
+    folder = Path(args.exports) / spec.name / str(spec.version)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no exports of {spec.id} at {folder}; export it first "
+                                f"(python -m tools.export {spec.id} --output {args.exports})")
+    artifacts = find_artifacts(folder, prefix=f"{spec.name}-v{spec.version}")
+    if not artifacts:
+        raise FileNotFoundError(f"no .tflite or .onnx file under {folder}; export them first "
+                                f"(python -m tools.export {spec.id} --output {args.exports})")
+    model = None if args.no_keras else zoo.load(spec.id)
+    print(f"benchmarking {spec.id}: {', '.join(artifacts)}{'' if model is None else ' + Keras (XLA)'}; "
+          f"threads {args.threads}, {args.runs} runs after {args.warmup} warm-up", file=sys.stderr)
+
+    def progress(row):
+        print(f"  {row['runtime']:<15} {row['artifact']:<40} {row['threads']} thread(s): "
+              f"median {row['median_ms']:.2f} ms, p90 {row['p90_ms']:.2f} ms", file=sys.stderr)
+
+    try:
+        rows = run_benchmarks(artifacts, model=model, runs=args.runs, warmup=args.warmup,
+                              threads=args.threads, timeout=args.timeout, progress=progress)
+    except BenchmarkError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    json_path, csv_path = write_results(rows, args.output, name=f"{spec.name}-v{spec.version}")
+    print(markdown_table(rows))
+    print(f"\nwrote {json_path} and {csv_path}", file=sys.stderr)
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
