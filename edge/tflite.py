@@ -34,7 +34,7 @@ def _saved_model_for_conversion(model, float_input: bool, folder: str):
 
 
 def convert(model, precision: str = "float32", calibration: Optional[Iterable[np.ndarray]] = None,
-            int8_io: bool = False) -> bytes:
+            int8_io: bool = False, float_decoder: bool = True) -> bytes:
     """Converts a zoo model to TFLite bytes.
 
     Args:
@@ -43,6 +43,9 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
             activations) or ``int8`` (full-integer, calibrated on ``calibration``).
         calibration: uint8 RGB crops ``(S, S, 3)`` from the training pipeline (int8 only).
         int8_io: int8 only: the input tensor is ``int8`` (pixel - 128) instead of ``uint8``.
+        float_decoder: int8 only: keep the decoding ops (argmax mask, quarter shift, pixel
+            mapping) in float32 while every convolution runs in int8. A fully int8 decoder puts
+            keypoint coordinates on an 8-bit grid and breaks ties of quantised heatmap maxima.
     """
     import tensorflow as tf
 
@@ -55,6 +58,8 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
         calibration = list(calibration) if calibration is not None else []
         if not calibration:
             raise ValueError("precision='int8' needs calibration images (real crops)")
+    if full_int and float_decoder and not int8_io:
+        return _convert_int8_float_decoder(model, calibration)
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
         _saved_model_for_conversion(model, float_input=full_int, folder=folder)
@@ -77,6 +82,49 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
             conv.inference_input_type = tf.int8 if int8_io else tf.uint8
             conv.inference_output_type = tf.float32
         return conv.convert()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _tensor_names(tflite: bytes, contains: str) -> List[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite, experimental_op_resolver_type=_no_delegate())
+    names = []
+    for op in it._get_ops_details():
+        for i in op["outputs"]:
+            name = it._get_tensor_details(i, 0)["name"]
+            if contains in name:
+                names.append(name)
+    return names
+
+
+def _convert_int8_float_decoder(model, calibration) -> bytes:
+    """Full-integer convolutions with the decoder kept in float (selective quantisation through
+    ``tf.lite.experimental.QuantizationDebugger`` with the decoder's tensors denylisted). The
+    graph input is uint8 and is cast in the graph; outputs are float32."""
+    import tensorflow as tf
+
+    float_model = convert(model, "float32")
+    decoder_tensors = _tensor_names(float_model, "decoder")
+    if not decoder_tensors:
+        raise RuntimeError("no decoder tensors found in the converted graph: cannot keep them in float")
+    folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
+    try:
+        _saved_model_for_conversion(model, float_input=False, folder=folder)
+        conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+
+        def representative():
+            for image in calibration:
+                yield {INPUT_NAME: np.asarray(image, np.uint8)[None]}
+
+        conv.representative_dataset = representative
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=decoder_tensors)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=conv, debug_dataset=representative, debug_options=options)
+        return debugger.get_nondebug_quantized_model()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,28 +1,56 @@
-"""Exports a published zoo model with decoding inside the graph.
+"""Exports a published zoo model with the keypoint decoding inside the graph.
 
-    python -m tools.export hourglass-lsp --output exports     # exports/hourglass-lsp/1/ (SavedModel)
+    python -m tools.export hourglass-lsp                                   # TFLite float32
+    python -m tools.export hourglass-lsp --format tflite --precision int8  # full-integer
+    python -m tools.export hourglass-lsp --format onnx
+    python -m tools.export hourglass-lsp --format saved_model              # exports/hourglass-lsp/1/
+    python -m tools.export hourglass-lsp --all                             # every format and precision
+
+Files go to ``<output>/<name>/<version>/`` next to a ``.json`` of metadata.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from tools._cli import run
 
 
 def main(argv=None):
+    from edge.tflite import PRECISIONS
+
     p = argparse.ArgumentParser(prog="python -m tools.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
     p.add_argument("--output", default="exports", help="root folder of the versioned exports")
-    p.add_argument("--format", default="saved_model", choices=["saved_model"])
-    p.add_argument("--overwrite", action="store_true", help="replace an existing export folder")
+    p.add_argument("--format", default="tflite", help="tflite, onnx or saved_model")
+    p.add_argument("--precision", default="float32", help=f"TFLite precision: {', '.join(PRECISIONS)}")
+    p.add_argument("--int8-io", action="store_true", help="int8: int8 input tensor instead of uint8")
+    p.add_argument("--calibration-size", type=int, default=300, help="int8: number of real crops")
+    p.add_argument("--all", action="store_true", help="SavedModel, ONNX and every TFLite precision")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = p.parse_args(argv)
-    from edge.export import export_saved_model
+    import edge
+    import zoo
 
-    path = export_saved_model(args.model, args.output, overwrite=args.overwrite)
-    print(path)
+    jobs = ([("saved_model", "float32"), ("onnx", "float32")] + [("tflite", q) for q in PRECISIONS]
+            if args.all else [(args.format, args.precision)])
+    for fmt, precision in jobs:  # check every request before the slow work starts
+        if fmt not in edge.FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose from {list(edge.FORMATS)}")
+        if fmt == "tflite" and precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+    model = zoo.load(args.model)
+    for fmt, precision in jobs:
+        t = time.time()
+        label = f"{fmt} {precision}" if fmt == "tflite" else fmt
+        print(f"exporting {model.spec.id} as {label} ...", flush=True)
+        path = edge.export(model.spec.id, format=fmt, precision=precision, output_dir=args.output,
+                           int8_io=args.int8_io and precision == "int8",
+                           calibration_size=args.calibration_size, overwrite=args.overwrite, model=model)
+        print(f"  wrote {path} ({time.time() - t:.1f}s)", flush=True)
     return 0
 
 

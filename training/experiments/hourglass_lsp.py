@@ -9,7 +9,7 @@ HOURGLASS_LSP = Experiment(
     dataset="lspet",
     sigma=1.5,
     batch_size=16,
-    epochs=12,
+    epochs=14,
     learning_rate=1e-3,
 )
 

@@ -1,0 +1,56 @@
+"""Checks exported files against the Keras model on real validation crops.
+
+    python -m tools.parity hourglass-lsp --exports exports [--count 200] [--output parity.json]
+
+Prints, per file, the keypoint distance to the Keras model (input pixels) and the PCK@0.2 drop;
+exits 1 when a drop misses its target (float16 <= 0.2 points, int8 <= 1.0 point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tools._cli import run
+
+
+def markdown(rows) -> str:
+    cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop", "ok"]
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.parity", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="zoo name[@version]")
+    p.add_argument("--exports", default="exports", help="root of the exports (tools.export --output)")
+    p.add_argument("--count", type=int, default=200, help="validation crops (>= 200 for the report)")
+    p.add_argument("--output", help="write the report JSON here")
+    args = p.parse_args(argv)
+    import zoo
+    from edge.parity import check_parity
+
+    model = zoo.load(args.model)
+    folder = Path(args.exports) / model.spec.name / str(model.spec.version)
+    files = sorted(f for f in folder.glob("*") if f.suffix in (".tflite", ".onnx") and not f.name.startswith("."))
+    if not files:
+        raise FileNotFoundError(f"no .tflite/.onnx files in {folder}; run python -m tools.export {args.model} --all")
+    report = check_parity(model, files, args.count)
+    print(f"{report['model']}: {report['crops']} crops of {report['data']}")
+    print(markdown(report["rows"]))
+    if args.output:
+        from tools.files import write_json
+
+        write_json(args.output, report)
+    return 0 if all(r["ok"] for r in report["rows"]) else 1
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
