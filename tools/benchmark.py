@@ -54,6 +54,8 @@ def main(argv=None):
     p.add_argument("--output", default="benchmarks", help="folder of the JSON and CSV results")
     p.add_argument("--no-keras", action="store_true", help="skip the Keras (XLA) measurement")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to one measurement")
+    p.add_argument("--record", action="store_true",
+                   help="also store the results with the published version and regenerate its model card")
     args = p.parse_args(argv)
 
     import zoo
@@ -89,6 +91,13 @@ def main(argv=None):
     json_path, csv_path = write_results(rows, args.output, name=f"{spec.name}-v{spec.version}")
     print(markdown_table(rows))
     print(f"\nwrote {json_path} and {csv_path}", file=sys.stderr)
+    if args.record:
+        import json
+
+        from zoo.model_card import record_measurement
+
+        report = json.loads(Path(json_path).read_text())
+        print(f"recorded {record_measurement(spec, 'benchmark', report)}", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,8 @@ def main(argv=None):
     p.add_argument("--exports", default="exports", help="root of the exports (tools.export --output)")
     p.add_argument("--count", type=int, default=200, help="validation crops (>= 200 for the report)")
     p.add_argument("--output", help="write the report JSON here")
+    p.add_argument("--record", action="store_true",
+                   help="also store the report with the published version and regenerate its model card")
     args = p.parse_args(argv)
     import zoo
     from edge.parity import check_parity
@@ -45,6 +47,10 @@ def main(argv=None):
         from tools.files import write_json
 
         write_json(args.output, report)
+    if args.record:
+        from zoo.model_card import record_measurement
+
+        print(f"recorded {record_measurement(model.spec, 'parity', report)}")
     return 0 if all(r["ok"] for r in report["rows"]) else 1
 
 

@@ -96,9 +96,10 @@ def render_model_card(spec: ModelSpec) -> str:
         "",
     ]
     lines += _pck_table(m, sk)
-    for key, title in (("per_stage", "Per stage"), ("edge", "Edge exports"), ("latency", "Latency")):
+    for key, title in (("per_stage", "Per stage"),):
         if m.get(key):
             lines += ["", f"## {title}", ""] + _table(m[key])
+    lines += _measurement_sections(spec)
     lines += [
         "",
         "## Intended use",
@@ -113,6 +114,53 @@ def render_model_card(spec: ModelSpec) -> str:
         lines.append(f"- {lim}")
     lines.append("")
     return "\n".join(lines)
+
+
+MEASUREMENTS_DIR = "measurements"
+
+
+def measurements(spec: ModelSpec) -> Dict[str, Dict]:
+    """JSON reports measured on a published version after publishing (export parity, latency),
+    kept in ``<version folder>/measurements/``; the weights and ``model.json`` never change."""
+    import json
+
+    folder = published_versions(spec.name).get(spec.version)
+    if folder is None or not (folder / MEASUREMENTS_DIR).is_dir():
+        return {}
+    return {p.stem: json.loads(p.read_text()) for p in sorted((folder / MEASUREMENTS_DIR).glob("*.json"))}
+
+
+def record_measurement(spec: ModelSpec, name: str, report: Dict) -> Path:
+    """Stores a measurement report of a published version and regenerates its card."""
+    import json
+
+    folder = published_versions(spec.name)[spec.version] / MEASUREMENTS_DIR
+    path = folder / f"{name}.json"
+    _write_atomic(path, json.dumps(report, indent=2) + "\n")
+    write_model_card(spec)
+    return path
+
+
+def _measurement_sections(spec: ModelSpec) -> List[str]:
+    lines: List[str] = []
+    for name, report in measurements(spec).items():
+        if name.startswith("parity"):
+            cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop", "target_drop"]
+            lines += ["", "## Exports: agreement with the Keras model", "",
+                      f"{report['crops']} protocol crops of {report['data']}; distances in input pixels "
+                      "between each file's keypoints and the Keras model's on the same uint8 crops; PCK in "
+                      "image pixels (%); drop in points. Command: `python -m tools.parity "
+                      f"{spec.id} --record`.", ""]
+            lines += _table([{c: r.get(c) for c in cols} for r in report["rows"]])
+        elif name.startswith("benchmark"):
+            h = report.get("header", {})
+            cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
+                    "file_bytes", "peak_rss_mb"]
+            lines += ["", f"## Latency ({h.get('hardware', 'n/a')})", "",
+                      f"Batch 1, {h.get('date', '')}; versions {h.get('versions', '')}; load average "
+                      f"{h.get('loadavg', 'n/a')}. Command: `python -m tools.benchmark {spec.id} --record`.", ""]
+            lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
+    return lines
 
 
 def _write_atomic(path: Path, text: str):

@@ -14,7 +14,7 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, capsys):
     image = shared_data / DEFAULT_IMAGE
     if not image.is_file():
         pytest.skip(f"{image} not found")
-    assert main(["--image", str(image), "--output", str(tmp_path)]) == 0
+    assert main(["--image", str(image), "--output", str(tmp_path), "--exports", str(tmp_path / "exports")]) == 0
     result = json.loads((tmp_path / f"{image.stem}_pose.json").read_text())
     assert result["model"].startswith("hourglass-lsp@")
     kp = np.array(result["keypoints"])
@@ -29,13 +29,19 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, capsys):
     assert drawn.is_file() and drawn.stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "person box" in out and "wrote" in out
+    # the int8 TFLite export ran on the same crop and agrees with the Keras model
+    tfl = result["tflite"]
+    assert tfl["precision"] == "int8" and tfl["file"].endswith("-int8.tflite")
+    assert tfl["mean_distance_to_keras_px"] < 3.0
+    assert tfl["median_latency_ms"] > 0
+    assert "TFLite int8" in out and "median latency" in out
 
 
 def test_bad_image_gives_a_clear_error_naming_the_file(tmp_path):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"this is not a jpeg")
     proc = subprocess.run([sys.executable, "-m", "tools.demo", "--image", str(bad), "--output",
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+                           str(tmp_path / "out"), "--tflite", "none"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "broken.jpg" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

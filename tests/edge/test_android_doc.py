@@ -1,0 +1,46 @@
+"""The README's Android section names the real input/output tensors of the exported .tflite."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+import zoo
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _android_section():
+    text = README.read_text()
+    start = text.index("### Android")
+    return text[start:text.index("\n## ", start)]
+
+
+def test_android_doc_matches_the_exported_file(tmp_path):
+    import edge
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+    it = Interpreter(model_path=str(path))
+    sigs = it.get_signature_list()
+    runner = it.get_signature_runner("serving_default")
+    inputs, outputs = runner.get_input_details(), runner.get_output_details()
+    doc = _android_section()
+    kotlin = doc[doc.index("```kotlin"):]
+
+    assert list(sigs) == ["serving_default"] and '"serving_default"' in kotlin
+    assert list(inputs) == ["images"] and 'mapOf("images" to input)' in kotlin
+    assert sorted(outputs) == ["keypoints", "scores"]
+    assert '"keypoints" to keypoints' in kotlin and '"scores" to scores' in kotlin
+    # shapes and dtypes written in the prose match the file
+    model = zoo.load("hourglass-lsp")
+    s, k = model.input_size, model.num_joints
+    assert tuple(inputs["images"]["shape"]) == (1, s, s, 3) and inputs["images"]["dtype"] == np.uint8
+    assert tuple(outputs["keypoints"]["shape"]) == (1, k, 2) and outputs["keypoints"]["dtype"] == np.float32
+    assert tuple(outputs["scores"]["shape"]) == (1, k) and outputs["scores"]["dtype"] == np.float32
+    assert f"`images` uint8 `[1, {s}, {s}, 3]`" in doc
+    assert f"`keypoints` float32 `[1, {k}, 2]`" in doc and f"`scores` float32 `[1, {k}]`" in doc
+    # the Kotlin buffers have the same sizes
+    assert f"allocateDirect(1 * {s} * {s} * 3)" in kotlin
+    assert re.search(rf"Array\(1\) \{{ Array\({k}\) \{{ FloatArray\(2\) \}} \}}", kotlin)
+    assert f"Array(1) {{ FloatArray({k}) }}" in kotlin

@@ -1,0 +1,59 @@
+"""Bad export requests fail clearly, and an interrupted export leaves no half-written file."""
+
+import os
+
+import pytest
+
+import edge
+import zoo
+
+
+def test_unknown_precision_and_format_are_rejected_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="unknown precision 'int4'"):
+        edge.export("hourglass-lsp", "tflite", "int4", tmp_path)
+    with pytest.raises(ValueError, match="unknown export format 'coreml'"):
+        edge.export("hourglass-lsp", "coreml", output_dir=tmp_path)
+    with pytest.raises(ValueError, match="TFLite only"):
+        edge.export("hourglass-lsp", "onnx", "int8", tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_model_without_published_weights(tmp_path, local_store):
+    with pytest.raises(zoo.WeightsNotPublishedError, match="no published weights"):
+        edge.export("hourglass-mpii", "tflite", "float32", tmp_path)
+    with pytest.raises(zoo.ModelNotFoundError, match="hourglass-lsp"):
+        edge.export("hourglass-nope", "tflite", "float32", tmp_path)
+
+
+def test_output_directory_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the output folder should be")
+    with pytest.raises(PermissionError, match="not_a_dir"):
+        edge.export("hourglass-lsp", "tflite", "float32", blocker)
+
+
+def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
+    import edge.export as export_mod
+
+    real_replace = os.replace
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt("simulated interruption while renaming")
+
+    monkeypatch.setattr(export_mod.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+    monkeypatch.setattr(export_mod.os, "replace", real_replace)
+    folder = tmp_path / "hourglass-lsp"
+    leftovers = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    assert leftovers == []
+
+
+def test_existing_file_is_not_overwritten(tmp_path):
+    path = edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists"):
+        edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+    assert path.read_bytes() == before
+    meta = path.with_suffix(".json").read_text()
+    assert '"precision": "float32"' in meta and '"file_sha256"' in meta

@@ -1,0 +1,85 @@
+"""TFLite conversion of every precision: builtin ops only, stock LiteRT, decoding inside."""
+
+import numpy as np
+import pytest
+
+from edge.tflite import PRECISIONS, TFLiteRunner, check_builtin_only, convert, operators
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import keras
+
+    from zoo.architectures.hourglass import StackedHourglass
+
+    keras.utils.set_random_seed(0)
+    model = StackedHourglass(num_stacks=1, filters=16, depth=2, input_size=32, skeleton="lsp14")
+    model.build((None, 32, 32, 3))
+    # give the heads real weights so heatmaps have distinct maxima
+    for head in model.heads:
+        head.kernel.assign(np.random.default_rng(0).normal(0, 0.2, head.kernel.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_every_precision_uses_builtin_ops_and_runs_on_stock_litert(tiny, images, precision):
+    data = convert(tiny, precision, calibration=images if precision == "int8" else None)
+    ops = check_builtin_only(data)
+    assert not [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
+    assert "CONV_2D" in ops
+    assert "ARG_MAX" not in ops and "GATHER" not in ops and "GATHER_ND" not in ops
+    runner = TFLiteRunner(data, num_threads=1)
+    assert runner.input_dtype == np.uint8 and runner.input_shape == (1, 32, 32, 3)
+    kp, sc = runner.predict(images)
+    assert kp.shape == (6, 14, 2) and sc.shape == (6, 14)
+    assert np.all((kp >= -0.5) & (kp <= 31.5))
+    if precision == "int8":
+        assert "QUANTIZE" in ops or "DEQUANTIZE" in ops
+
+
+def test_float32_matches_keras(tiny, images):
+    kp_ref, sc_ref = tiny.predict_keypoints(images)
+    kp, sc = TFLiteRunner(convert(tiny, "float32")).predict(images)
+    np.testing.assert_allclose(kp, kp_ref, atol=1e-3)
+    np.testing.assert_allclose(sc, sc_ref, atol=1e-4)
+
+
+def test_int8_with_int8_input_tensor(tiny, images):
+    data = convert(tiny, "int8", calibration=images, int8_io=True)
+    runner = TFLiteRunner(data)
+    assert runner.input_dtype == np.int8
+    kp, sc = runner.predict(images)
+    assert kp.shape == (6, 14, 2)
+
+
+def test_flex_ops_are_detected(tiny):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 4), tf.float32)])
+    def needs_flex(x):
+        return tf.raw_ops.MatrixInverse(input=tf.reshape(x, (1, 2, 2)))
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([needs_flex.get_concrete_function()])
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    data = conv.convert()
+    assert any(o.startswith("Flex") for o in operators(data))
+    with pytest.raises(ValueError, match="non-builtin ops"):
+        check_builtin_only(data)
+
+
+def test_bad_arguments(tiny, images):
+    with pytest.raises(ValueError, match="unknown precision"):
+        convert(tiny, "int4")
+    with pytest.raises(ValueError, match="calibration"):
+        convert(tiny, "int8")
+    with pytest.raises(ValueError, match="int8_io"):
+        convert(tiny, "float16", int8_io=True)
+    with pytest.raises(FileNotFoundError):
+        TFLiteRunner("/nonexistent/model.tflite")
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        TFLiteRunner(convert(tiny, "float32")).predict(images[:, :16])
