@@ -40,3 +40,22 @@ def local_store(tmp_path, monkeypatch):
     store = tmp_path / "posezoo_home"
     monkeypatch.setenv("POSEZOO_HOME", str(store))
     return store
+
+
+TINY_SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def tiny_hourglass():
+    """A one-stack, 16-filter hourglass at 32x32 (LSP joints) with heads that give distinct maxima."""
+    import keras
+    import numpy as np
+
+    from zoo.architectures.hourglass import StackedHourglass
+
+    keras.utils.set_random_seed(0)
+    model = StackedHourglass(num_stacks=1, filters=16, depth=2, input_size=TINY_SIZE, skeleton="lsp14")
+    model.build((None, TINY_SIZE, TINY_SIZE, 3))
+    for head in model.heads:
+        head.kernel.assign(np.random.default_rng(0).normal(0, 0.2, head.kernel.shape).astype("float32"))
+    return model

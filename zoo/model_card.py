@@ -96,6 +96,10 @@ def render_model_card(spec: ModelSpec) -> str:
         "",
     ]
     lines += _pck_table(m, sk)
+    if tr.get("validation_curve"):
+        lines += ["", "## Training curve", "",
+                  "Training loss and validation PCK@0.2 (fraction, same protocol) after each epoch, "
+                  "from the training run's `history.csv`.", ""] + _table(tr["validation_curve"])
     for key, title in (("per_stage", "Per stage"),):
         if m.get(key):
             lines += ["", f"## {title}", ""] + _table(m[key])

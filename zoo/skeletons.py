@@ -95,6 +95,7 @@ class Skeleton:
             "name": self.name,
             "joint_names": list(self.joint_names),
             "flip_index": list(self.flip_index),
+            "flip_pairs": [list(p) for p in self.flip_pairs],
             "limbs": [list(limb) for limb in self.limbs],
         }
 

@@ -17,15 +17,8 @@ SIZE = 32
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    import keras
-
-    from zoo.architectures.hourglass import StackedHourglass
-
-    keras.utils.set_random_seed(0)
-    model = StackedHourglass(num_stacks=1, filters=16, depth=2, input_size=SIZE, skeleton="lsp14")
-    model.build((None, SIZE, SIZE, 3))
-    return model
+def tiny(tiny_hourglass):
+    return tiny_hourglass
 
 
 @pytest.fixture(scope="module")

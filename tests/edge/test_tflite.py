@@ -7,18 +7,8 @@ from edge.tflite import PRECISIONS, TFLiteRunner, check_builtin_only, convert, o
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    import keras
-
-    from zoo.architectures.hourglass import StackedHourglass
-
-    keras.utils.set_random_seed(0)
-    model = StackedHourglass(num_stacks=1, filters=16, depth=2, input_size=32, skeleton="lsp14")
-    model.build((None, 32, 32, 3))
-    # give the heads real weights so heatmaps have distinct maxima
-    for head in model.heads:
-        head.kernel.assign(np.random.default_rng(0).normal(0, 0.2, head.kernel.shape).astype("float32"))
-    return model
+def tiny(tiny_hourglass):
+    return tiny_hourglass
 
 
 @pytest.fixture(scope="module")
