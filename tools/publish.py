@@ -12,7 +12,6 @@ The weights are evaluated first (DESIGN protocol), the figures and the training 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from tools._cli import run
@@ -50,7 +49,6 @@ def main(argv=None):
                                  if dataset == "lspet" else "MPII-format records"),
         hardware=hardware(),
         parameters=int(model.count_params()),
-        weights_bytes=os.path.getsize(args.weights),
         limitations=args.limitation or None,
     )
     metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],

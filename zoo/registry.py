@@ -290,8 +290,8 @@ def publish(name: str, weights_file, training: Dict, metrics: Dict, store: Optio
             card: bool = True) -> ModelSpec:
     """Publishes trained weights of preset ``name`` as its next version in ``store``.
 
-    Loads the weights into the preset's architecture first (so a wrong file fails here), copies
-    them atomically, writes ``model.json`` (sha256, training, metrics) and, with ``card``, the
+    Loads the weights into the preset's architecture first (so a wrong file fails here), saves
+    the model's variables (no optimizer state) atomically, writes ``model.json`` (sha256, training, metrics) and, with ``card``, the
     model card. Returns the published spec. ``store`` defaults to the local store.
     """
     base, version = parse_name(name)
@@ -315,7 +315,10 @@ def publish(name: str, weights_file, training: Dict, metrics: Dict, store: Optio
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=folder.parent))
     try:
-        shutil.copyfile(weights_file, tmp / WEIGHTS_FILE)
+        os.chmod(tmp, 0o755)
+        # Re-saved from the freshly built model: model variables only (no optimizer state).
+        model.save_weights(str(tmp / WEIGHTS_FILE))
+        training = {**training, "weights_bytes": (tmp / WEIGHTS_FILE).stat().st_size}
         spec = dataclasses.replace(preset, version=version, weights=WeightsSpec(
             file=WEIGHTS_FILE, sha256=sha256_file(tmp / WEIGHTS_FILE), training=training, metrics=metrics))
         (tmp / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
