@@ -48,12 +48,12 @@ def hog_boxes(image: np.ndarray, max_side: int = 640) -> List[PersonBox]:
 
 
 def grid_boxes(image: np.ndarray, fractions=(1.0, 0.75, 0.5, 0.35)) -> List[PersonBox]:
-    """Square windows whose side is a fraction of the image height, on a half-overlapping grid."""
+    """Square windows whose side is a fraction of the image height, on a grid with a step of a quarter side."""
     h, w = image.shape[:2]
     out = []
     for f in fractions:
         side = f * max(h, w) if f == 1.0 else f * h
-        step = side / 2
+        step = side / 4
         ys = np.arange(side / 2, max(h - side / 2, side / 2) + 1, step)
         xs = np.arange(side / 2, max(w - side / 2, side / 2) + 1, step)
         for cy in ys:
