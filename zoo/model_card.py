@@ -160,9 +160,12 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
             h = report.get("header", {})
             cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
                     "file_bytes", "peak_rss_mb"]
-            lines += ["", f"## Latency ({h.get('hardware', 'n/a')})", "",
-                      f"Batch 1, {h.get('date', '')}; versions {h.get('versions', '')}; load average "
-                      f"{h.get('loadavg', 'n/a')}. Command: `python -m tools.benchmark {spec.id} --record`.", ""]
+            versions = ", ".join(f"{k} {v}" for k, v in h.get("versions", {}).items())
+            lines += ["", f"## Latency ({h.get('machine', 'n/a')})", "",
+                      f"Batch 1, one uint8 crop, median and p90 over the timed runs after warm-up, each "
+                      f"runtime in a fresh process; measured {h.get('date', '')} with {versions}; load "
+                      f"average {h.get('load_average_1_5_15min', 'n/a')}. Command: `python -m tools.benchmark "
+                      f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
     return lines
 
