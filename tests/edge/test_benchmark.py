@@ -169,5 +169,5 @@ def test_cli_refuses_an_unpublished_model(local_store, tmp_path, capsys):
     from tools.benchmark import main
     from tools._cli import run
 
-    assert run(main, ["hourglass-lsp", "--exports", str(tmp_path)]) == 2
+    assert run(main, ["hourglass-mpii", "--exports", str(tmp_path)]) == 2
     assert "no published version" in capsys.readouterr().err

@@ -33,7 +33,9 @@ def test_output_directory_that_cannot_be_written(tmp_path):
 
 
 def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    import edge.export as export_mod
+    import sys
+
+    export_mod = sys.modules["edge.export"]  # the module (edge.export is also the function's name)
 
     real_replace = os.replace
 

@@ -123,11 +123,14 @@ def test_publish_and_load(local_store, trained_mpii_weights):
     spec = zoo.publish("hourglass-mpii", path, training={"data": "mpii-sample", "steps": 2},
                        metrics={"pckh@0.5": None}, card=False)
     assert spec.version == 1 and spec.id == "hourglass-mpii@1"
-    assert spec.weights.sha256 == registry.sha256_file(path)
+    folder_ = registry.published_versions("hourglass-mpii")[1]
+    # the stored file is re-saved from the model (no optimizer state) and its hash is recorded
+    assert spec.weights.sha256 == registry.sha256_file(folder_ / registry.WEIGHTS_FILE)
     folder = local_store / "hourglass-mpii" / "1"
     assert (folder / registry.SPEC_FILE).is_file() and (folder / registry.WEIGHTS_FILE).is_file()
     on_disk = json.loads((folder / registry.SPEC_FILE).read_text())
-    assert on_disk["weights"]["training"] == {"data": "mpii-sample", "steps": 2}
+    assert on_disk["weights"]["training"]["data"] == "mpii-sample" and on_disk["weights"]["training"]["steps"] == 2
+    assert on_disk["weights"]["training"]["weights_bytes"] == (folder_ / registry.WEIGHTS_FILE).stat().st_size
     assert on_disk["skeleton"] == "mpii16" and on_disk["codec"]["sigma"] == 1.5
 
     assert "hourglass-mpii@1" in zoo.list_models()
