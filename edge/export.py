@@ -191,6 +191,8 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
         extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
                      output_names=list(OUTPUT_NAMES), batch=1,
                      input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
+                     output_dtype=("int8 (dequantise with each output's scale and zero point)"
+                                   if int8_io else "float32"),
                      calibration=(f"{calibration_size} augmented crops of the training split"
                                   if calib is not None else None))
     else:

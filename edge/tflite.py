@@ -42,7 +42,9 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
         precision: ``float32``, ``float16`` (weights in fp16), ``dynamic`` (int8 weights, float
             activations) or ``int8`` (full-integer, calibrated on ``calibration``).
         calibration: uint8 RGB crops ``(S, S, 3)`` from the training pipeline (int8 only).
-        int8_io: int8 only: the input tensor is ``int8`` (pixel - 128) instead of ``uint8``.
+        int8_io: int8 only: the input tensor is ``int8`` (pixel - 128) instead of ``uint8`` and the
+            two outputs are ``int8`` with their own scales (dequantise with the tensors'
+            quantisation parameters; ``TFLiteRunner`` does). The decoder is then quantised too.
         float_decoder: int8 only: keep the decoding ops (argmax mask, quarter shift, pixel
             mapping) in float32 while every convolution runs in int8. A fully int8 decoder puts
             keypoint coordinates on an 8-bit grid and breaks ties of quantised heatmap maxima.
@@ -80,7 +82,8 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
 
             conv.representative_dataset = representative
             conv.inference_input_type = tf.int8 if int8_io else tf.uint8
-            conv.inference_output_type = tf.float32
+            # int8_io: int8 input *and* outputs (quantised keypoints/scores, each with its own scale)
+            conv.inference_output_type = tf.int8 if int8_io else tf.float32
         return conv.convert()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -175,6 +178,13 @@ class TFLiteRunner:
         self.input_shape = tuple(details["shape"])
         self.input_dtype = details["dtype"]
 
+    def _dequantise(self, name: str, value: np.ndarray) -> np.ndarray:
+        """Float values of an output (int8 outputs are mapped back with their scale/zero point)."""
+        if value.dtype != np.int8:
+            return value
+        scale, zero = self.runner.get_output_details()[name]["quantization"]
+        return (value.astype(np.float32) - zero) * scale
+
     def predict(self, images: np.ndarray):
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[1:] != self.input_shape[1:]:
@@ -188,6 +198,6 @@ class TFLiteRunner:
             else:
                 x = x.astype(self.input_dtype)
             out = self.runner(**{INPUT_NAME: x})
-            kps.append(out["keypoints"][0])
-            scs.append(out["scores"][0])
+            kps.append(self._dequantise("keypoints", out["keypoints"])[0])
+            scs.append(self._dequantise("scores", out["scores"])[0])
         return np.stack(kps).astype(np.float32), np.stack(scs).astype(np.float32)

@@ -27,7 +27,7 @@ def main(argv=None):
     p.add_argument("--output", default="exports", help="root folder of the versioned exports")
     p.add_argument("--format", default="tflite", help="tflite, onnx or saved_model")
     p.add_argument("--precision", default="float32", help=f"TFLite precision: {', '.join(PRECISIONS)}")
-    p.add_argument("--int8-io", action="store_true", help="int8: int8 input tensor instead of uint8")
+    p.add_argument("--int8-io", action="store_true", help="int8: int8 input and int8 output tensors (decoder quantised too)")
     p.add_argument("--calibration-size", type=int, default=300, help="int8: number of real crops")
     p.add_argument("--all", action="store_true", help="SavedModel, ONNX and every TFLite precision")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")

@@ -43,8 +43,13 @@ def test_int8_with_int8_input_tensor(tiny, images):
     data = convert(tiny, "int8", calibration=images, int8_io=True)
     runner = TFLiteRunner(data)
     assert runner.input_dtype == np.int8
+    outputs = runner.runner.get_output_details()
+    assert outputs["keypoints"]["dtype"] == np.int8 and outputs["scores"]["dtype"] == np.int8
+    # keypoints and scores are quantised separately, each with a scale fitting its range
+    assert outputs["keypoints"]["quantization"][0] > 2 * outputs["scores"]["quantization"][0]
     kp, sc = runner.predict(images)
-    assert kp.shape == (6, 14, 2)
+    assert kp.shape == (6, 14, 2) and kp.dtype == np.float32
+    assert np.all((kp >= -1.0) & (kp <= 32.5))
 
 
 def test_flex_ops_are_detected(tiny):
