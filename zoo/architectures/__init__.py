@@ -1,15 +1,21 @@
-"""Architectures, one module each. ``ARCHITECTURES`` maps a registry name to its class."""
+"""Architectures, one module each. ``get_architecture`` maps a registry name to its class."""
 
 from __future__ import annotations
 
+import importlib
+
+# registry name -> (module, class); imported lazily: no TF at ``import zoo``.
+_ARCHITECTURES = {
+    "hourglass": ("zoo.architectures.hourglass", "StackedHourglass"),
+    "cpm": ("zoo.architectures.cpm", "ConvolutionalPoseMachine"),
+    "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
+}
+ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
+
 
 def get_architecture(name: str):
-    """The model class of architecture ``name`` (imported lazily: no TF at ``import zoo``)."""
-    if name == "hourglass":
-        from zoo.architectures.hourglass import StackedHourglass
-
-        return StackedHourglass
-    raise KeyError(f"Unknown architecture {name!r}; known: {list(ARCHITECTURE_NAMES)}")
-
-
-ARCHITECTURE_NAMES = ("hourglass",)
+    """The model class of architecture ``name``."""
+    if name not in _ARCHITECTURES:
+        raise KeyError(f"Unknown architecture {name!r}; known: {list(ARCHITECTURE_NAMES)}")
+    module, cls = _ARCHITECTURES[name]
+    return getattr(importlib.import_module(module), cls)

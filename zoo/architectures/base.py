@@ -1,4 +1,10 @@
-"""Base class of the top-down heatmap models: input checks, normalisation, decoding."""
+"""Base classes of the top-down single-person models: input checks, normalisation, decoding.
+
+``TopDownPoseModel`` holds what every single-person model shares (raw-pixel input, normalisation
+inside the graph, ``keypoints`` / ``stage_keypoints`` / ``predict_keypoints``);
+``HeatmapPoseModel`` adds heatmap outputs decoded by ``HeatmapDecoder``. Regression models
+(DeepPose) derive from ``TopDownPoseModel`` directly.
+"""
 
 from __future__ import annotations
 
@@ -15,40 +21,36 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class HeatmapPoseModel(keras.Model):
-    """A single-person model that maps an RGB crop to one heatmap per joint.
+class TopDownPoseModel(keras.Model):
+    """A single-person model: an RGB crop of the person in, one keypoint per joint out.
 
-    Subclasses implement ``forward(normalised_images, training)`` returning heatmaps of every
-    stage stacked as ``(N, stages, H, W, K)``; the last stage is the prediction, all stages are
-    supervised. Images enter as float RGB in ``[0, 255]`` (or uint8) at ``input_size``; the model
-    normalises them itself, so every exported graph takes raw pixels.
+    Images enter as float RGB in ``[0, 255]`` (or uint8) at ``input_size``; the model normalises
+    them itself, so every exported graph takes raw pixels. Subclasses define
+    ``stage_keypoints(images)`` (the estimate after every stage, for per-stage evaluation).
 
     Args:
         skeleton: skeleton name (``lsp14``, ``mpii16``, ...), fixes the number of joints.
         input_size: side of the square input crop.
-        stride: input pixels per heatmap cell.
         mean, std: per-channel normalisation of ``pixels / 255``.
     """
 
-    def __init__(self, skeleton: str = "lsp14", input_size: int = 128, stride: int = 4,
+    #: Name fragments of layers whose ops stay float32 in the int8 TFLite file (decoding and
+    #: coordinate arithmetic, which an 8-bit grid would ruin).
+    float_layers: Tuple[str, ...] = ("decoder",)
+
+    def __init__(self, skeleton: str = "lsp14", input_size: int = 128,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                  **kwargs):
         super().__init__(**kwargs)
         self.skeleton = get_skeleton(skeleton)
-        if int(input_size) <= 0 or int(input_size) % int(stride):
-            raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {input_size!r}")
+        if int(input_size) <= 0:
+            raise ValueError(f"input_size must be a positive integer, got {input_size!r}")
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f"mean and std need 3 values (RGB), got mean={mean!r}, std={std!r}")
         self.input_size = int(input_size)
-        self.stride = int(stride)
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
         self.num_joints = self.skeleton.num_joints
-        self.decoder = HeatmapDecoder(self.stride, name="decoder")
-
-    @property
-    def heatmap_size(self) -> int:
-        return self.input_size // self.stride
 
     def build(self, input_shape=None):
         """Creates every weight by running the network once on a zero image."""
@@ -76,20 +78,14 @@ class HeatmapPoseModel(keras.Model):
         std = ops.convert_to_tensor(np.array(self.std, "float32"))
         return (x - mean) / std
 
-    def forward(self, x, training=None):
-        """Normalised images -> heatmaps of every stage ``(N, stages, H, W, K)``; subclasses define it."""
-        raise TypeError(f"{type(self).__name__} must define forward(x, training)")
-
-    def call(self, images, training=None):
-        return self.forward(self.normalise(images), training=training)
-
-    def heatmaps(self, images, training=False):
-        """Heatmaps of the last stage, ``(N, H, W, K)``."""
-        return self(images, training=training)[:, -1]
-
     def keypoints(self, images):
         """Graph-friendly prediction: ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
-        return self.decoder(self.heatmaps(images, training=False))
+        keypoints, scores = self.stage_keypoints(images)
+        return keypoints[:, -1], scores[:, -1]
+
+    def stage_keypoints(self, images):
+        """The estimate after every stage: ``(keypoints (N, S, K, 2), scores (N, S, K))``."""
+        raise TypeError(f"{type(self).__name__} must define stage_keypoints(images)")
 
     def predict_keypoints(self, images, batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
         """Predicts keypoints on a uint8 RGB batch ``(N, S, S, 3)`` at the model's input size.
@@ -129,5 +125,53 @@ class HeatmapPoseModel(keras.Model):
         return fn
 
     def get_config(self):
-        return {"skeleton": self.skeleton.name, "input_size": self.input_size, "stride": self.stride,
+        return {"skeleton": self.skeleton.name, "input_size": self.input_size,
                 "mean": list(self.mean), "std": list(self.std), "name": self.name}
+
+
+class HeatmapPoseModel(TopDownPoseModel):
+    """A single-person model that maps an RGB crop to one heatmap per joint.
+
+    Subclasses implement ``forward(normalised_images, training)`` returning the maps of every
+    stage stacked as ``(N, stages, H, W, C)``; the last stage is the prediction, all stages are
+    supervised. The first ``K`` channels are the joints; a model may add more (CPM's background
+    map), which the decoder ignores.
+
+    Args:
+        stride: input pixels per heatmap cell.
+        skeleton, input_size, mean, std: see ``TopDownPoseModel``.
+    """
+
+    def __init__(self, stride: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        if int(stride) <= 0 or self.input_size % int(stride):
+            raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {self.input_size!r}")
+        self.stride = int(stride)
+        self.decoder = HeatmapDecoder(self.stride, name="decoder")
+
+    @property
+    def heatmap_size(self) -> int:
+        return self.input_size // self.stride
+
+    def forward(self, x, training=None):
+        """Normalised images -> heatmaps of every stage ``(N, stages, H, W, C)``; subclasses define it."""
+        raise TypeError(f"{type(self).__name__} must define forward(x, training)")
+
+    def call(self, images, training=None):
+        return self.forward(self.normalise(images), training=training)
+
+    def heatmaps(self, images, training=False):
+        """Joint heatmaps of the last stage, ``(N, H, W, K)``."""
+        return self(images, training=training)[:, -1, :, :, :self.num_joints]
+
+    def keypoints(self, images):
+        return self.decoder(self.heatmaps(images, training=False))
+
+    def stage_keypoints(self, images):
+        maps = self(images, training=False)[..., :self.num_joints]
+        n_stages = maps.shape[1]
+        decoded = [self.decoder(maps[:, i]) for i in range(n_stages)]
+        return (ops.stack([d[0] for d in decoded], axis=1), ops.stack([d[1] for d in decoded], axis=1))
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}

@@ -104,6 +104,10 @@ class StackedHourglass(HeatmapPoseModel):
                 self.merge_features.append(layers.Conv2D(f, 1, name=f"stack{i}_merge_features"))
                 self.merge_heatmaps.append(layers.Conv2D(f, 1, name=f"stack{i}_merge_heatmaps"))
 
+    @property
+    def num_stages(self) -> int:
+        return self.num_stacks
+
     def forward(self, x, training=None):
         x = self.stem_conv(x, training=training)
         x = self.stem_res1(x, training=training)
