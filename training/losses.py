@@ -1,4 +1,4 @@
-"""Losses with intermediate supervision."""
+"""Losses with intermediate supervision (every stage of a multi-stage model gets the loss)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,56 @@ import keras
 from keras import ops
 
 
+def _heatmap_errors(y_true, y_pred):
+    """Per-stage squared errors ``(B, stages, K)``: mean over pixels.
+
+    With one extra predicted channel (CPM's background belief map), its target is
+    ``1 - max over joints`` (Wei et al. 2016, as in the authors' code) and its error is added to
+    every joint's column, so the batch mean over labelled joints carries it once per sample.
+    """
+    y_pred = ops.cast(y_pred, "float32")
+    y_true = ops.cast(y_true, "float32")
+    k = y_true.shape[-1]
+    if y_pred.shape[-1] not in (k, k + 1):
+        raise ValueError(f"predicted maps have {y_pred.shape[-1]} channels for {k} joints")
+    err = ops.mean(ops.square(y_pred[..., :k] - ops.expand_dims(y_true, 1)), axis=(2, 3))
+    if y_pred.shape[-1] == k + 1:
+        background = 1.0 - ops.max(y_true, axis=-1)
+        bg = ops.mean(ops.square(y_pred[..., k] - ops.expand_dims(background, 1)), axis=(2, 3))
+        err = err + bg[..., None]
+    return err
+
+
 @keras.saving.register_keras_serializable(package="training")
 def intermediate_heatmap_mse(y_true, y_pred):
     """MSE between target heatmaps and *every* stage's prediction, per sample and joint.
 
-    ``y_true (B, H, W, K)``, ``y_pred (B, stages, H, W, K)`` -> ``(B, K)``: mean over pixels,
-    summed over stages (Newell et al. 2016, Sec. 3.4: the same loss on every stack). Passed with
+    ``y_true (B, H, W, K)``, ``y_pred (B, stages, H, W, K[+1])`` -> ``(B, K)``: mean over pixels,
+    summed over stages (Newell et al. 2016, Sec. 3.4; Wei et al. 2016, Sec. 3.3). Passed with
     ``sample_weight (B, K)`` (0 for unlabelled joints), Keras averages over the batch and joints.
     """
+    return ops.sum(_heatmap_errors(y_true, y_pred), axis=1)
+
+
+@keras.saving.register_keras_serializable(package="training")
+def intermediate_regression_mse(y_true, y_pred):
+    """Squared L2 error of box-normalised joints for every stage (Toshev & Szegedy 2014, Eq. 3).
+
+    ``y_true (B, K, 2)``, ``y_pred (B, stages, K, 2)`` -> ``(B, K)`` summed over stages; with
+    ``sample_weight (B, K)`` Keras averages over labelled joints.
+    """
     y_pred = ops.cast(y_pred, "float32")
-    err = ops.square(y_pred - ops.expand_dims(ops.cast(y_true, "float32"), 1))
-    return ops.sum(ops.mean(err, axis=(2, 3)), axis=1)
+    err = ops.sum(ops.square(y_pred - ops.expand_dims(ops.cast(y_true, "float32"), 1)), axis=-1)
+    return ops.sum(err, axis=1)
+
+
+def stage_metrics(kind: str, num_stages: int):
+    """One loss metric per stage (``stage1_loss``, ...) for TensorBoard: which stage learns what."""
+    def make(stage):
+        def fn(y_true, y_pred):
+            if kind == "heatmap":
+                return _heatmap_errors(y_true, y_pred)[:, stage]
+            return intermediate_regression_mse(y_true, y_pred[:, stage:stage + 1])
+        fn.__name__ = f"stage{stage + 1}_loss"
+        return fn
+    return [make(s) for s in range(num_stages)]
