@@ -104,14 +104,17 @@ def _tensor_names(tflite: bytes, contains: str) -> List[str]:
 
 def _convert_int8_float_decoder(model, calibration) -> bytes:
     """Full-integer convolutions with the decoder kept in float (selective quantisation through
-    ``tf.lite.experimental.QuantizationDebugger`` with the decoder's tensors denylisted). The
+    ``tf.lite.experimental.QuantizationDebugger`` with the tensors of the model's
+    ``float_layers`` denylisted: the decoder, and DeepPose's cascade crops and updates). The
     graph input is uint8 and is cast in the graph; outputs are float32."""
     import tensorflow as tf
 
     float_model = convert(model, "float32")
-    decoder_tensors = _tensor_names(float_model, "decoder")
+    fragments = getattr(model, "float_layers", ("decoder",))
+    decoder_tensors = sorted({n for f in fragments for n in _tensor_names(float_model, f)})
     if not decoder_tensors:
-        raise RuntimeError("no decoder tensors found in the converted graph: cannot keep them in float")
+        raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
+                           "cannot keep them in float")
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
         _saved_model_for_conversion(model, float_input=False, folder=folder)

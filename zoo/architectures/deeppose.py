@@ -1,0 +1,336 @@
+"""DeepPose: human pose estimation via deep neural networks (Toshev & Szegedy, CVPR 2014),
+https://arxiv.org/abs/1312.4659
+
+Holistic regression: a convolutional network sees the whole person crop and regresses every joint
+in box-normalised coordinates ``(y - b_c) / b_size`` (Sec. 3, Eq. 1), trained with an L2 loss in
+that frame (Eq. 3). A cascade of regressors then refines each joint (Sec. 3.2): stage ``s >= 2``
+cuts, for every joint ``i``, a sub-image of side ``sigma * diam(y^{s-1})`` centred on the previous
+estimate ``y_i^{s-1}`` (``diam``: distance between opposite torso joints, here left shoulder -
+right hip), and regresses the joint's displacement in that sub-image's normalised frame:
+``y_i^s = y_i^{s-1} + b_size * psi_i(N(x; b_i))``. Each stage is trained with the earlier ones
+frozen, on their real predictions plus simulated ones ``y + delta``, ``delta`` drawn per joint from
+the mean and variance of the previous stage's errors on the training split (Sec. 3.2, Eq. 7).
+
+Backbone: the paper uses AlexNet (5 conv + 2 fully connected layers, 220 px, ImageNet-free
+training on 10^4-10^5 images with heavy compute). Here the same layout is kept (5 convolutional
+blocks, then 2 fully connected layers) but with 3x3 kernels, BatchNorm and 128 px input, so it
+trains from scratch on 2 CPU cores in about an hour and the weights stay a few MB; AlexNet's
+4096-wide layers alone would hold ~60 M parameters.
+
+The cascade crops are bilinear sampling written as two batched matrix products (rows, then
+columns) with weights ``max(0, 1 - |grid - source|)``: TFLite builtin ``BATCH_MATMUL`` ops, no
+``CropAndResize`` (a Flex op).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from zoo.architectures.base import TopDownPoseModel
+from zoo.layers.blocks import ConvBNReLU
+
+
+def bilinear_weights(centres, sides, size: int, out: int):
+    """Interpolation matrices of square windows along one axis.
+
+    Args:
+        centres: ``(M,)`` window centres in pixels (pixel ``i`` covers ``[i - 0.5, i + 0.5)``).
+        sides: ``(M,)`` window sides in pixels.
+        size: length of the source axis.
+        out: number of samples across the window.
+
+    Returns ``(M, out, size)``: row ``j`` holds the bilinear weights of sample ``j``, taken at
+    ``centre + ((j + 0.5) / out - 0.5) * side``; samples outside the image get zero weight (zero
+    padding, as the protocol crop).
+    """
+    offsets = (ops.cast(ops.arange(out), "float32") + 0.5) / out - 0.5  # (out,)
+    source = centres[:, None] + offsets[None, :] * sides[:, None]  # (M, out)
+    grid = ops.cast(ops.arange(size), "float32")  # (size,)
+    return ops.relu(1.0 - ops.abs(source[:, :, None] - grid[None, None, :]))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class JointPatches(layers.Layer):
+    """Cuts one square patch per joint around its current estimate (builtin TFLite ops only).
+
+    Args:
+        patch_size: side of each patch in samples.
+        sigma: patch side as a multiple of the torso diameter of the estimate.
+        torso: indices ``(a, b)`` of the two opposite torso joints defining the diameter.
+        min_side, max_side: clamp of the patch side, as fractions of the input side.
+
+    Call: ``(images (N, S, S, C), estimates (N, K, 2) box-normalised)`` ->
+    ``(patches (N*K, P, P, C), sides (N, K, 1) normalised)``.
+    """
+
+    def __init__(self, patch_size: int, sigma: float, torso, min_side: float = 0.08,
+                 max_side: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if int(patch_size) < 4:
+            raise ValueError(f"patch_size must be >= 4, got {patch_size!r}")
+        if not float(sigma) > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        self.patch_size, self.sigma = int(patch_size), float(sigma)
+        self.torso = tuple(int(t) for t in torso)
+        self.min_side, self.max_side = float(min_side), float(max_side)
+
+    def call(self, images, estimates):
+        s = images.shape[1]
+        c = images.shape[3]
+        k = estimates.shape[1]
+        p = self.patch_size
+        a, b = self.torso
+        diam = ops.sqrt(ops.sum(ops.square(estimates[:, a] - estimates[:, b]), axis=-1) + 1e-12)  # (N,)
+        side = ops.clip(self.sigma * diam, self.min_side, self.max_side)  # (N,) normalised
+        sides = ops.zeros_like(estimates[..., :1]) + side[:, None, None]  # (N, K, 1)
+        centre = (s - 1) / 2.0
+        px = ops.reshape(estimates[..., 0] * s + centre, (-1,))  # (N*K,)
+        py = ops.reshape(estimates[..., 1] * s + centre, (-1,))
+        side_px = ops.reshape(sides[..., 0] * s, (-1,))
+        wy = bilinear_weights(py, side_px, s, p)  # (N*K, P, S)
+        wx = bilinear_weights(px, side_px, s, p)  # (N*K, P, S)
+        # Rows: (N, K*P, S) @ (N, S, S*C) -> (N, K*P, S*C)
+        rows = ops.matmul(ops.reshape(wy, (-1, k * p, s)), ops.reshape(images, (-1, s, s * c)))
+        rows = ops.transpose(ops.reshape(rows, (-1, p, s, c)), (0, 1, 3, 2))  # (N*K, P, C, S)
+        # Columns: (N*K, P*C, S) @ (N*K, S, P) -> (N*K, P*C, P)
+        cols = ops.matmul(ops.reshape(rows, (-1, p * c, s)), ops.transpose(wx, (0, 2, 1)))
+        patches = ops.transpose(ops.reshape(cols, (-1, p, c, p)), (0, 1, 3, 2))  # (N*K, P, P, C)
+        return patches, sides
+
+    def get_config(self):
+        return {**super().get_config(), "patch_size": self.patch_size, "sigma": self.sigma,
+                "torso": list(self.torso), "min_side": self.min_side, "max_side": self.max_side}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConvRegressor(layers.Layer):
+    """Conv blocks (each: 3x3 conv-BN-ReLU, then a stride-2 conv-BN-ReLU), flatten, two fully
+    connected layers (ReLU + dropout, then linear) -> ``(N, K, 2)``.
+
+    The output layer starts at zero (the first estimate is the crop centre / no displacement).
+
+    Args:
+        filters: channels of each block (one halving of resolution per block).
+        units: width of the hidden fully connected layer.
+        num_joints: K.
+        dropout: dropout rate before the output layer.
+    """
+
+    def __init__(self, filters, units: int, num_joints: int, dropout: float = 0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.units = tuple(int(f) for f in filters), int(units)
+        self.num_joints, self.dropout_rate = int(num_joints), float(dropout)
+        self.blocks = []
+        for i, f in enumerate(self.filters):
+            self.blocks += [ConvBNReLU(f, 3, name=f"conv{i + 1}a"), ConvBNReLU(f, 3, strides=2, name=f"conv{i + 1}b")]
+        self.flatten = layers.Flatten()
+        self.hidden = layers.Dense(self.units, activation="relu", name="fc1")
+        self.dropout = layers.Dropout(self.dropout_rate)
+        self.out = layers.Dense(2 * self.num_joints, kernel_initializer="zeros", name="fc2")
+
+    def call(self, x, training=None):
+        for block in self.blocks:
+            x = block(x, training=training)
+        x = self.dropout(self.hidden(self.flatten(x)), training=training)
+        return ops.reshape(self.out(x), (-1, self.num_joints, 2))
+
+    def get_config(self):
+        return {**super().get_config(), "filters": list(self.filters), "units": self.units,
+                "num_joints": self.num_joints, "dropout": self.dropout_rate}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RegressionDecoder(layers.Layer):
+    """Box-normalised joints -> input pixels (inverse of ``zoo.codecs.RegressionCodec``); the
+    score of a regressed joint is 1 (DeepPose has no confidence output).
+
+    Call: ``(N, K, 2)`` -> ``(keypoints (N, K, 2), scores (N, K))``.
+    """
+
+    def __init__(self, input_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.input_size = int(input_size)
+
+    def call(self, normalised):
+        keypoints = normalised * float(self.input_size) + (self.input_size - 1) / 2.0
+        return keypoints, ops.ones_like(normalised[..., 0])
+
+    def get_config(self):
+        return {**super().get_config(), "input_size": self.input_size}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class DeepPose(TopDownPoseModel):
+    """DeepPose cascade of joint regressors.
+
+    Args:
+        num_stages: 1 holistic stage + ``num_stages - 1`` refinement stages (3 in the paper).
+        filters: channels of the holistic regressor's conv blocks (each halves the resolution).
+        units: width of its hidden fully connected layer (4096 in the paper).
+        patch_size: side of the per-joint sub-images of stages >= 2, in samples.
+        patch_filters, patch_units: the refinement regressors' conv blocks and hidden width.
+        sigma: sub-image side as a multiple of the torso diameter (the paper's sigma).
+        dropout: dropout before each output layer.
+        skeleton, input_size, mean, std: see ``TopDownPoseModel``.
+
+    Call returns every stage's estimate ``(N, num_stages, K, 2)`` in box-normalised coordinates
+    (``zoo.codecs.RegressionCodec``); ``keypoints`` maps the last one to input pixels.
+
+    Example:
+    >>> model = DeepPose(num_stages=2, filters=(8, 8, 8), units=16, patch_size=8,
+    ...                  patch_filters=(8,), patch_units=16, input_size=32)
+    >>> model(np.zeros((1, 32, 32, 3), "uint8")).shape
+    (1, 2, 14, 2)
+    """
+
+    float_layers = ("decoder", "cascade")
+
+    def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
+                 patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
+                 sigma: float = 1.0, dropout: float = 0.3, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_stages) < 1:
+            raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")
+        if not float(sigma) > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        if self.input_size % (2 ** len(filters)):
+            raise ValueError(f"input_size={self.input_size} must be divisible by 2**len(filters)={2 ** len(filters)}")
+        if int(patch_size) % (2 ** len(patch_filters)):
+            raise ValueError(f"patch_size={patch_size} must be divisible by 2**len(patch_filters)")
+        self.num_stages, self.filters, self.units = int(num_stages), tuple(int(f) for f in filters), int(units)
+        self.patch_size, self.patch_filters = int(patch_size), tuple(int(f) for f in patch_filters)
+        self.patch_units, self.sigma, self.dropout = int(patch_units), float(sigma), float(dropout)
+        k = self.num_joints
+        a, b = self.skeleton.torso[0]
+        torso = (self.skeleton.index(a), self.skeleton.index(b))
+        self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, name="stage1_regressor")
+        self.crops, self.refiners = [], []
+        for s in range(2, self.num_stages + 1):
+            self.crops.append(JointPatches(self.patch_size, self.sigma, torso, name=f"stage{s}_cascade_crop"))
+            self.refiners.append(ConvRegressor(self.patch_filters, self.patch_units, k, self.dropout,
+                                               name=f"stage{s}_regressor"))
+        self.decoder = RegressionDecoder(self.input_size, name="decoder")
+        # Mean and standard deviation of stage s's errors (prediction - truth, normalised) on the
+        # training split, per joint: the distribution stage s + 1 draws its simulated errors from.
+        n = max(self.num_stages - 1, 1)
+        self.error_mean = self.add_weight(shape=(n, k, 2), initializer="zeros", trainable=False, name="error_mean")
+        self.error_std = self.add_weight(shape=(n, k, 2), initializer="zeros", trainable=False, name="error_std")
+        self.active_stage = 0  # 0: inference / all stages; s >= 1 while training stage s
+
+    # -- forward ---------------------------------------------------------------------------
+    def _refine(self, s, x, estimate, training=None):
+        """Stage ``s`` (>= 2): ``estimate (N, K, 2)`` -> refined estimate."""
+        k = self.num_joints
+        patches, sides = self.crops[s - 2](x, estimate)
+        raw = self.refiners[s - 2](patches, training=training)  # (N*K, K, 2): every joint's output
+        # psi_i: keep joint i's output for joint i's patch (a diagonal mask, no Gather).
+        raw = ops.reshape(raw, (-1, k, k, 2))
+        eye = ops.convert_to_tensor(np.eye(k, dtype="float32")[None, :, :, None])
+        displacement = ops.sum(raw * eye, axis=2)
+        return self._update(estimate, displacement, sides)
+
+    @staticmethod
+    def _update(estimate, displacement, sides):
+        with keras.name_scope("cascade_update"):
+            return estimate + displacement * sides
+
+    def forward(self, x, training=None, upto=None):
+        """Normalised images -> ``(N, stages, K, 2)`` estimates of stages ``1..upto``."""
+        upto = self.num_stages if upto is None else upto
+        estimate = self.initial(x, training=training)
+        outputs = [estimate]
+        for s in range(2, upto + 1):
+            estimate = self._refine(s, x, estimate, training=training)
+            outputs.append(estimate)
+        return ops.stack(outputs, axis=1)
+
+    def call(self, images, training=None):
+        upto = self.active_stage or self.num_stages
+        return self.forward(self.normalise(images), training=training, upto=upto)
+
+    def stage_keypoints(self, images):
+        stages = self.forward(self.normalise(images), training=False)
+        decoded = [self.decoder(stages[:, i]) for i in range(stages.shape[1])]
+        return ops.stack([d[0] for d in decoded], axis=1), ops.stack([d[1] for d in decoded], axis=1)
+
+    def keypoints(self, images):
+        stages = self.forward(self.normalise(images), training=False)
+        return self.decoder(stages[:, -1])
+
+    # -- stage-wise training (Sec. 3.2) ----------------------------------------------------
+    def stage_modules(self, stage: int):
+        """The layers trained in ``stage``."""
+        return [self.initial] if stage == 1 else [self.crops[stage - 2], self.refiners[stage - 2]]
+
+    def prepare_stage(self, stage: int, dataset, batches: int = 64):
+        """Makes ``stage`` the trained one: freezes every other stage and, for ``stage >= 2``,
+        measures the errors of stage ``stage - 1`` on ``batches`` training batches
+        ``(images, targets, weights)`` (the training pipeline's crops, i.e. the inputs the stage
+        will see) and stores their per-joint mean and standard deviation."""
+        if not 1 <= int(stage) <= self.num_stages:
+            raise ValueError(f"stage must be in 1..{self.num_stages}, got {stage!r}")
+        stage = int(stage)
+        if stage >= 2:
+            total = np.zeros((self.num_joints, 2))
+            total_sq = np.zeros((self.num_joints, 2))
+            count = np.zeros((self.num_joints, 1))
+            self.active_stage = 0
+            for images, targets, weights in dataset.take(batches):
+                pred = ops.convert_to_numpy(self.forward(self.normalise(images), training=False,
+                                                         upto=stage - 1)[:, -1])
+                w = np.asarray(weights)[..., None]
+                err = (pred - np.asarray(targets)) * w
+                total += err.sum(0)
+                total_sq += (err ** 2).sum(0)
+                count += w.sum(0)
+            count = np.maximum(count, 1.0)
+            mean = total / count
+            std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+            em, es = ops.convert_to_numpy(self.error_mean), ops.convert_to_numpy(self.error_std)
+            em[stage - 2], es[stage - 2] = mean, std
+            self.error_mean.assign(em)
+            self.error_std.assign(es)
+        for s in range(1, self.num_stages + 1):
+            for layer in self.stage_modules(s):
+                layer.trainable = s == stage
+        self.active_stage = stage
+
+    def train_step(self, data):
+        """Stage 1: the default step. Stage ``s >= 2``: the frozen stages run in inference mode;
+        for half of the samples each labelled joint's estimate is replaced by a simulated one
+        ``truth + delta``, ``delta ~ N(mean, std^2)`` of the previous stage's errors (Eq. 7), then
+        stage ``s`` refines it and only stage ``s`` learns."""
+        if self.active_stage < 2:
+            return super().train_step(data)
+        import tensorflow as tf
+        from keras.src.losses.loss import unscale_loss_for_distribution
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        s = self.active_stage
+        with tf.GradientTape() as tape:
+            xn = self.normalise(x)
+            frozen = ops.stop_gradient(self.forward(xn, training=False, upto=s - 1))
+            previous = frozen[:, -1]
+            delta = (self.error_mean[s - 2] + self.error_std[s - 2]
+                     * tf.random.normal(tf.shape(previous)))
+            simulate = tf.random.uniform(tf.shape(previous)[:1]) < 0.5
+            use_sim = simulate[:, None] & (sample_weight > 0)
+            start = tf.where(use_sim[..., None], tf.cast(y, "float32") + delta, previous)
+            refined = self._refine(s, xn, start, training=True)
+            y_pred = ops.concatenate([frozen, refined[:, None]], axis=1)
+            loss = self._compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
+            self._loss_tracker.update_state(unscale_loss_for_distribution(loss),
+                                            sample_weight=tf.shape(x)[0])
+            loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        return {**super().get_config(), "num_stages": self.num_stages, "filters": list(self.filters),
+                "units": self.units, "patch_size": self.patch_size,
+                "patch_filters": list(self.patch_filters), "patch_units": self.patch_units,
+                "sigma": self.sigma, "dropout": self.dropout}
