@@ -38,11 +38,13 @@ def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0
     return samples, desc
 
 
-def evaluate_model(model, data: Optional[str] = None, limit: int = 0, progress: bool = True):
+def evaluate_model(model, data: Optional[str] = None, limit: int = 0, progress: bool = True,
+                   full: bool = True):
+    """PCK (and with ``full`` PDJ and PCP) of ``model`` on its evaluation data."""
     from training.evaluate import evaluate
 
     samples, desc = evaluation_samples(model.skeleton.name, data, limit)
-    result = evaluate(model, samples, progress=progress)
+    result = evaluate(model, samples, progress=progress, full=full)
     result.update(data=desc, protocol=PROTOCOL, samples=result["pck@0.2"]["samples"],
                   joints=result["pck@0.2"]["joints"])
     return result
@@ -55,6 +57,13 @@ def format_result(result) -> str:
         lines.append(f"{name:<16}{100 * p2['per_joint'][name]:>9.1f}{100 * p1['per_joint'][name]:>9.1f}")
     lines.append(f"{'all joints':<16}{100 * p2['mean']:>9.1f}{100 * p1['mean']:>9.1f}")
     lines.append(f"{'limb joints':<16}{100 * p2['mean_limbs']:>9.1f}{100 * p1['mean_limbs']:>9.1f}")
+    if len(result.get("stages", [])) > 1:
+        lines.append("per stage (PCK@0.2 / PCK@0.1): " + ", ".join(
+            f"stage {r['stage']} {100 * r['pck@0.2']:.1f} / {100 * r['pck@0.1']:.1f}" for r in result["stages"]))
+    if result.get("pcp"):
+        lines.append("PCP (strict, 0.5): " + ", ".join(
+            f"{k} {100 * v:.1f}" for k, v in result["pcp"]["per_part"].items())
+            + f", mean {100 * result['pcp']['mean']:.1f}")
     return "\n".join(lines)
 
 

@@ -53,6 +53,12 @@ def main(argv=None):
     )
     metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
                "evaluation": {k: result[k] for k in ("data", "protocol", "num_images", "samples", "joints")}}
+    for key in ("pdj", "pcp"):
+        if key in result:
+            metrics[key] = result[key]
+    if len(result.get("stages", [])) > 1:
+        metrics["per_stage"] = [{k: (round(100 * v, 2) if k != "stage" else v) for k, v in row.items()}
+                                for row in result["stages"]]
     metrics["evaluation"]["command"] = f"python -m tools.evaluate {name}@<version>"
     store = PACKAGE_STORE if args.store == "package" else None
     published = zoo.publish(name, args.weights, training=training, metrics=metrics, store=store)

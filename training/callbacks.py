@@ -39,10 +39,14 @@ class PoseValidation(keras.callbacks.Callback):
         result = evaluate(self.model, self.samples, self.batch_size)
         logs["val_pck@0.2"] = result["pck@0.2"]["mean"]
         logs["val_pck@0.1"] = result["pck@0.1"]["mean"]
+        if len(result["stages"]) > 1:
+            for row in result["stages"]:
+                logs[f"val_stage{row['stage']}_pck@0.2"] = row["pck@0.2"]
         lr = self.model.optimizer.learning_rate
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+        stages = "  stages " + " ".join(f"{r['pck@0.2']:.4f}" for r in result["stages"])
         print(f"\nepoch {epoch + 1}: val PCK@0.2 {logs['val_pck@0.2']:.4f}  PCK@0.1 {logs['val_pck@0.1']:.4f}"
-              f"  lr {logs['learning_rate']:.2e}", flush=True)
+              f"  lr {logs['learning_rate']:.2e}{stages if len(result['stages']) > 1 else ''}", flush=True)
         if self.writer is None:
             return
         # record_if(True): the Keras TensorBoard callback (integer update_freq) leaves
@@ -54,9 +58,36 @@ class PoseValidation(keras.callbacks.Callback):
             tf.summary.scalar("pck@0.2/limbs", result["pck@0.2"]["mean_limbs"])
             for name, v in result["pck@0.2"]["per_joint"].items():
                 tf.summary.scalar(f"pck@0.2_joint/{name}", v)
+            for row in result["stages"]:
+                tf.summary.scalar(f"pck@0.2_stage/stage{row['stage']}", row["pck@0.2"])
             tf.summary.scalar("learning_rate", logs["learning_rate"])
             tf.summary.image("prediction_red_vs_truth_green", self._images(), max_outputs=self.num_images)
+            if hasattr(self.model, "heatmaps"):
+                tf.summary.image("belief_maps_per_stage", self._stage_maps(), max_outputs=self.num_images)
         self.writer.flush()
+
+    def _batch(self):
+        from training.pipeline import evaluation_dataset
+
+        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
+        return sub, next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
+
+    def _stage_maps(self):
+        """Per crop, one row: the crop, then each stage's joint maps (max over joints) and, when
+        the model has one (CPM), each stage's background map, as colour overlays."""
+        from zoo.visualize import heatmap_overlay
+
+        _, batch = self._batch()
+        maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
+        k = self.model.num_joints
+        out = []
+        for i in range(len(maps)):
+            crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
+            row = [crop] + [heatmap_overlay(crop, maps[i, s, :, :, :k]) for s in range(maps.shape[1])]
+            if maps.shape[-1] > k:
+                row += [heatmap_overlay(crop, maps[i, s, :, :, k:k + 1]) for s in range(maps.shape[1])]
+            out.append(np.concatenate(row, axis=1))
+        return np.stack(out)
 
     def _images(self):
         from training.pipeline import evaluation_dataset
@@ -65,7 +96,8 @@ class PoseValidation(keras.callbacks.Callback):
 
         sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
         batch = next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
-        heatmaps = keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
+        heatmaps = (keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
+                    if hasattr(self.model, "heatmaps") else None)
         kp, _ = self.model._predict_fn(batch["image"])
         out = []
         for i in range(len(sub)):
@@ -75,6 +107,9 @@ class PoseValidation(keras.callbacks.Callback):
             gt = np.where(vis[:, None], gt, np.nan)
             left = draw_skeleton(crop, gt, self.model.skeleton, colour=(0, 255, 0))
             left = draw_skeleton(left, np.asarray(kp[i]), self.model.skeleton, colour=(255, 0, 0), thickness=1)
+            if heatmaps is None:
+                out.append(left)
+                continue
             right = heatmap_overlay(crop, heatmaps[i])
             out.append(np.concatenate([left, right], axis=1))
         return np.stack(out)

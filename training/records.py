@@ -32,28 +32,72 @@ def _gpus():
         return []
 
 
+def _recipe(exp: Dict) -> str:
+    """One sentence on how the experiment trains (optimiser, targets, loss, stages)."""
+    opt = (f"Adam, peak lr {exp['learning_rate']}, {exp['warmup_steps']} warm-up steps then cosine "
+           "decay to 1 %")
+    if exp.get("codec", "heatmap") == "regression":
+        target = ("joints regressed in box-normalised coordinates, L2 loss per stage weighted by joint "
+                  "visibility (Toshev & Szegedy 2014, Eq. 3)")
+    else:
+        target = (f"Gaussian heatmaps, sigma {exp['sigma']} cells; MSE on every stage's maps "
+                  "(intermediate supervision), weighted by joint visibility")
+    phases = exp.get("phases") or []
+    stages = ""
+    if phases:
+        stages = ("; stages trained one after another with the earlier ones frozen, each for its own "
+                  "schedule: " + ", ".join(f"stage {s} {e} epochs" for s, e in phases)
+                  + "; stages >= 2 on the previous stage's predictions, half of the samples replaced by "
+                  "simulated ones (truth + noise drawn from the previous stage's per-joint error mean "
+                  "and variance on the training split)")
+    return f"{opt}; {target}{stages}; augmentation {exp['augment']}"
+
+
+def _history(path: Path, stage: int = 0):
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    seconds = sum(float(r.get("epoch_seconds") or 0) for r in rows)
+    curve = []
+    for r in rows:
+        if not r.get("val_pck@0.2"):
+            continue
+        row = {"epoch": int(r["epoch"]) + 1}
+        if stage:
+            row = {"stage": stage, **row}
+        row.update({"loss": round(float(r["loss"]), 5), "val_pck@0.2": round(float(r["val_pck@0.2"]), 4)})
+        row.update({k[4:]: round(float(v), 4) for k, v in r.items() if k.startswith("val_stage") and v})
+        curve.append(row)
+    return rows, seconds, curve
+
+
 def summarise_workdir(workdir) -> Dict:
-    """Epochs, steps, batch size, wall time and the validation curve of a training workdir."""
+    """Epochs, steps, batch size, wall time and the validation curve of a training workdir
+    (for stage-wise experiments, of every stage's folder ``stage<s>``)."""
     workdir = Path(workdir)
     out: Dict = {}
     exp_file = workdir / "experiment.json"
+    exp = {}
     if exp_file.is_file():
         exp = json.loads(exp_file.read_text())
         out.update(experiment=exp["name"], batch_size=exp["batch_size"], epochs=exp["epochs"],
                    learning_rate=exp["learning_rate"], sigma=exp["sigma"], augment=exp["augment"],
-                   recipe=(f"Adam, peak lr {exp['learning_rate']}, {exp['warmup_steps']} warm-up steps then "
-                           f"cosine decay to 1 %; heatmap sigma {exp['sigma']} cells; augmentation {exp['augment']}; "
-                           "MSE on every stack (intermediate supervision), weighted by joint visibility"))
-    hist = workdir / "history.csv"
-    if hist.is_file():
-        with open(hist) as f:
-            rows = list(csv.DictReader(f))
-        out["epochs_run"] = len(rows)
-        if rows and "epoch_seconds" in rows[0]:
-            out["seconds"] = sum(float(r["epoch_seconds"] or 0) for r in rows)
-        out["validation_curve"] = [
-            {"epoch": int(r["epoch"]) + 1, "loss": round(float(r["loss"]), 5),
-             "val_pck@0.2": round(float(r["val_pck@0.2"]), 4)} for r in rows if r.get("val_pck@0.2")]
+                   recipe=_recipe(exp))
+        if exp.get("phases"):
+            out["phases"] = [{"stage": s, "epochs": e} for s, e in exp["phases"]]
+    histories = [(workdir / "history.csv", 0)]
+    if exp.get("phases"):
+        histories = [(workdir / f"stage{s}" / "history.csv", s) for s, _ in exp["phases"]]
+    total_rows, total_seconds, curve = 0, 0.0, []
+    for path, stage in histories:
+        if path.is_file():
+            rows, seconds, c = _history(path, stage)
+            total_rows, total_seconds = total_rows + len(rows), total_seconds + seconds
+            curve += c
+    if total_rows:
+        out["epochs_run"] = total_rows
+        if total_seconds:
+            out["seconds"] = total_seconds
+        out["validation_curve"] = curve
     runs = workdir / "train_runs.jsonl"
     if runs.is_file():
         recs = [json.loads(line) for line in runs.read_text().splitlines() if line.strip()]

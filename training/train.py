@@ -17,35 +17,31 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import keras
+
 from training.experiments import Experiment, get_experiment, list_experiments
 
 
-class WarmupCosine:
+@keras.saving.register_keras_serializable(package="training")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warm-up to ``peak`` then cosine decay to ``peak * final_fraction``."""
 
-    def __new__(cls, peak, warmup_steps, total_steps, final_fraction=0.01):
-        import keras
+    def __init__(self, peak, warmup_steps, total_steps, final_fraction=0.01):
+        self.peak, self.warmup_steps = float(peak), int(warmup_steps)
+        self.total_steps, self.final_fraction = int(total_steps), float(final_fraction)
 
-        @keras.saving.register_keras_serializable(package="training")
-        class _WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-            def __init__(self, peak, warmup_steps, total_steps, final_fraction):
-                self.peak, self.warmup_steps = float(peak), int(warmup_steps)
-                self.total_steps, self.final_fraction = int(total_steps), float(final_fraction)
+    def __call__(self, step):
+        from keras import ops
 
-            def __call__(self, step):
-                from keras import ops
+        step = ops.cast(step, "float32")
+        warm = self.peak * (step + 1.0) / max(self.warmup_steps, 1)
+        t = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
+        cos = self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + ops.cos(3.14159265 * t))
+        return ops.where(step < self.warmup_steps, warm, self.peak * cos)
 
-                step = ops.cast(step, "float32")
-                warm = self.peak * (step + 1.0) / max(self.warmup_steps, 1)
-                t = ops.clip((step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0)
-                cos = self.final_fraction + (1 - self.final_fraction) * 0.5 * (1 + ops.cos(3.14159265 * t))
-                return ops.where(step < self.warmup_steps, warm, self.peak * cos)
-
-            def get_config(self):
-                return {"peak": self.peak, "warmup_steps": self.warmup_steps,
-                        "total_steps": self.total_steps, "final_fraction": self.final_fraction}
-
-        return _WarmupCosine(peak, warmup_steps, total_steps, final_fraction)
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps, "final_fraction": self.final_fraction}
 
 
 def load_split(exp: Experiment, split: str, data: Optional[str] = None):
@@ -66,6 +62,26 @@ def build_model(exp: Experiment):
     return get_architecture(exp.architecture)(**exp.model_args)
 
 
+def make_codec(exp: Experiment):
+    """The target codec of the experiment (the model's decoder is its inverse)."""
+    from zoo.codecs import HeatmapCodec, RegressionCodec
+
+    size = exp.model_args["input_size"]
+    if exp.codec == "heatmap":
+        return HeatmapCodec(input_size=size, heatmap_size=size // 4, sigma=exp.sigma)
+    if exp.codec == "regression":
+        return RegressionCodec(input_size=size)
+    raise ValueError(f"experiment {exp.name}: unknown codec {exp.codec!r}")
+
+
+def make_loss(exp: Experiment, num_stages: int):
+    """The loss (summed over stages) and one weighted loss metric per stage."""
+    from training.losses import intermediate_heatmap_mse, intermediate_regression_mse, stage_metrics
+
+    loss = intermediate_heatmap_mse if exp.codec == "heatmap" else intermediate_regression_mse
+    return loss, stage_metrics(exp.codec, num_stages)
+
+
 def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
           strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
           max_train: int = 0):
@@ -73,15 +89,15 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
 
     ``max_train`` / ``max_val``: use only the first N training / validation images (0: all);
     for smoke tests, which then skip decoding the whole training split into the shuffle buffer.
+
+    Experiments with ``phases`` (cascades such as DeepPose) train one stage after another, each
+    phase in ``<workdir>/stage<s>`` with its own checkpoints; a finished phase is not redone.
     """
-    import keras
     import tensorflow as tf
 
     from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
     from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
-    from training.losses import intermediate_heatmap_mse
     from training.pipeline import training_dataset
-    from zoo.codecs.heatmap import HeatmapCodec
 
     strat = choose_strategy(strategy)
     chief = is_chief(strat)
@@ -98,7 +114,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
         (workdir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
 
     input_size = exp.model_args["input_size"]
-    codec = HeatmapCodec(input_size=input_size, heatmap_size=input_size // 4, sigma=exp.sigma)
+    codec = make_codec(exp)
     steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
     if steps < 1:
         raise ValueError(f"{len(train_samples)} training samples give no batch of {exp.batch_size}")
@@ -106,39 +122,65 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     with strat.scope():
         model = build_model(exp)
         model.build((None, input_size, input_size, 3))
-        schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)
-        optimizer = keras.optimizers.Adam(schedule)
-        model.compile(optimizer=optimizer, loss=intermediate_heatmap_mse, jit_compile=exp.jit_compile)
-    prepare_fit(model, strat, dataset.element_spec)
-    # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
-    # validation adds its metrics to the logs that CSVLogger / TensorBoard write, and the backup
-    # comes last, so a saved epoch always has its history row and summaries (a run killed before
-    # the backup redoes that epoch, one killed after it resumes with the next).
-    callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
-    callbacks += [
-        PoseValidation(val_samples, str(mydir / "logs" / "validation") if tensorboard else None),
-        keras.callbacks.CSVLogger(str(mydir / "history.csv"), append=True),
-    ]
-    if tensorboard:
-        callbacks.append(TensorBoard(str(mydir / "logs"), update_freq=50))
-    callbacks.append(keras.callbacks.BackupAndRestore(str(mydir / "backup")))
+    phases = exp.phases or ((0, exp.epochs),)
     t0 = time.time()
-    history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, callbacks=callbacks,
-                        verbose=verbose)
+    history = None
+    for stage, epochs in phases:
+        # stage 0: the whole model at once; stage s >= 1: only stage s trains (cascades).
+        pdir = mydir / f"stage{stage}" if stage else mydir
+        pdir.mkdir(parents=True, exist_ok=True)
+        done = pdir / "stage.weights.h5"
+        if stage and done.is_file():
+            model.load_weights(str(done))
+            print(f"stage {stage}: already trained ({done}), skipped", flush=True)
+            continue
+        with strat.scope():
+            if stage:
+                # Freezes every other stage and, for s >= 2, measures the previous stage's errors
+                # on the training split (the distribution its simulated errors are drawn from).
+                model.prepare_stage(stage, dataset)
+            num_stages = stage or getattr(model, "num_stages", 1)
+            loss, stage_metrics = make_loss(exp, num_stages)
+            schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * epochs)
+            optimizer = keras.optimizers.Adam(schedule)
+            model.compile(optimizer=optimizer, loss=loss, weighted_metrics=stage_metrics,
+                          jit_compile=exp.jit_compile)
+        prepare_fit(model, strat, dataset.element_spec)
+        # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
+        # validation adds its metrics to the logs that CSVLogger / TensorBoard write, and the
+        # backup comes last, so a saved epoch always has its history row and summaries (a run
+        # killed before the backup redoes that epoch, one killed after it resumes with the next).
+        callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
+        callbacks += [
+            PoseValidation(val_samples, str(pdir / "logs" / "validation") if tensorboard else None),
+            keras.callbacks.CSVLogger(str(pdir / "history.csv"), append=True),
+        ]
+        if tensorboard:
+            callbacks.append(TensorBoard(str(pdir / "logs"), update_freq=50))
+        callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
+        history = model.fit(dataset, epochs=epochs, steps_per_epoch=steps, callbacks=callbacks,
+                            verbose=verbose)
+        if stage:
+            _save_atomic(model, done)
+    if exp.phases:
+        model.active_stage = 0  # inference: every stage
     elapsed = time.time() - t0
     # Every worker saves its weights into its own folder (the chief's, <workdir>, is the result;
     # other workers' copies let one check that the replicas stayed in sync).
-    final = mydir / "final.weights.h5"
-    tmp = mydir / "final.tmp.weights.h5"
-    model.save_weights(str(tmp))
-    os.replace(tmp, final)
+    _save_atomic(model, mydir / "final.weights.h5")
     if chief:
-        info = {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
-                "batch_size": exp.batch_size, "train_images": len(train_samples),
+        info = {"experiment": exp.name, "epochs": exp.epochs, "phases": [list(p) for p in exp.phases],
+                "steps_per_epoch": steps, "batch_size": exp.batch_size, "train_images": len(train_samples),
                 "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync}
         with open(workdir / "train_runs.jsonl", "a") as f:
             f.write(json.dumps(info) + "\n")
     return model, history
+
+
+def _save_atomic(model, path: Path):
+    tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
+    model.save_weights(str(tmp))
+    os.replace(tmp, path)
 
 
 def main(argv=None):

@@ -121,10 +121,33 @@ def _hourglass_preset(name: str, skeleton: str, experiment: str) -> ModelSpec:
                      paper=_HOURGLASS_PAPER, experiment=experiment)
 
 
+_CPM_PAPER = ("Wei, Ramakrishna, Kanade, Sheikh. Convolutional Pose Machines. CVPR 2016. "
+              "https://arxiv.org/abs/1602.00134")
+_DEEPPOSE_PAPER = ("Toshev, Szegedy. DeepPose: Human Pose Estimation via Deep Neural Networks. CVPR 2014. "
+                   "https://arxiv.org/abs/1312.4659")
+
+# Build arguments of the published presets, defined once: the training recipes
+# (training.experiments) import them.
+CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7,
+                    input_size=128, skeleton="lsp14")
+DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256, patch_size=32,
+                         patch_filters=(32, 64, 96), patch_units=256, sigma=1.0, dropout=0.3,
+                         input_size=128, skeleton="lsp14")
+
 PRESETS: Dict[str, ModelSpec] = {
     p.name: p for p in (
         _hourglass_preset("hourglass-lsp", "lsp14", "hourglass_lsp"),
         _hourglass_preset("hourglass-mpii", "mpii16", "hourglass_mpii"),
+        ModelSpec(name="cpm-lsp", architecture="cpm", model_args=CPM_LSP_ARGS, skeleton="lsp14",
+                  input_size=128, normalisation=_NORMALISATION,
+                  codec={"type": "heatmap", "input_size": 128, "heatmap_size": 32, "sigma": 1.5,
+                         "background_map": "1 - max over joints"},
+                  paper=_CPM_PAPER, experiment="cpm_lsp"),
+        ModelSpec(name="deeppose-lsp", architecture="deeppose", model_args=DEEPPOSE_LSP_ARGS,
+                  skeleton="lsp14", input_size=128, normalisation=_NORMALISATION,
+                  codec={"type": "regression", "input_size": 128,
+                         "normalised": "(xy - (input_size - 1) / 2) / input_size"},
+                  paper=_DEEPPOSE_PAPER, experiment="deeppose_lsp"),
     )
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict
+from typing import Dict, Tuple
 
 from training.augment import AugmentConfig
 
@@ -25,6 +25,9 @@ class Experiment:
         warmup_steps: warm-up length.
         augment: augmentation ranges.
         jit_compile: compile the train step with XLA.
+        codec: target codec, ``heatmap`` or ``regression`` (box-normalised coordinates).
+        phases: for cascades, ``((stage, epochs), ...)`` trained one after another, each stage
+            with the earlier ones frozen (DeepPose); empty: the whole model for ``epochs``.
     """
 
     name: str
@@ -40,6 +43,8 @@ class Experiment:
     weight_decay: float = 0.0
     augment: AugmentConfig = AugmentConfig()
     jit_compile: bool = True
+    codec: str = "heatmap"
+    phases: Tuple[Tuple[int, int], ...] = ()
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)
@@ -49,9 +54,9 @@ class Experiment:
 
 
 def _experiments():
-    from training.experiments import hourglass_lsp
+    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp
 
-    return {e.name: e for e in hourglass_lsp.EXPERIMENTS}
+    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp) for e in m.EXPERIMENTS}
 
 
 def list_experiments():

@@ -1,0 +1,24 @@
+"""Model cards are generated from measured results: the committed card of every published
+version is exactly what ``zoo.model_card`` renders from its ``model.json`` and measurements."""
+
+import pytest
+
+from zoo import registry
+from zoo.model_card import CARDS_DIR, render_model_card
+
+PUBLISHED = [f"{name}@{v}" for name in registry.known_names()
+             for v, folder in registry.published_versions(name).items()
+             if folder.parent.parent == registry.PACKAGE_STORE]
+
+
+def test_every_shipped_model_has_a_card():
+    assert PUBLISHED, "no model is published in the package store"
+
+
+@pytest.mark.parametrize("model_id", PUBLISHED)
+def test_committed_card_is_the_generated_one(model_id):
+    spec = registry.get_spec(model_id)
+    card = CARDS_DIR / spec.name / f"{spec.version}.md"
+    assert card.is_file(), f"{card} missing: run python -m tools.model_card {model_id}"
+    assert card.read_text() == render_model_card(spec), (
+        f"{card} differs from the generated card: regenerate it with python -m tools.model_card {model_id}")

@@ -1,0 +1,25 @@
+"""Convolutional Pose Machines recipes (Wei et al., CVPR 2016), sized for CPU training."""
+
+from training.experiments.base import Experiment
+from zoo.registry import CPM_LSP_ARGS
+
+CPM_LSP = Experiment(
+    name="cpm_lsp",
+    architecture="cpm",
+    model_args=CPM_LSP_ARGS,
+    dataset="lspet",
+    sigma=1.5,
+    batch_size=16,
+    epochs=12,
+    learning_rate=1e-3,
+)
+
+# A tiny CPM for tests: trains in seconds on a CPU.
+CPM_TINY = CPM_LSP.replace(
+    name="cpm_tiny",
+    model_args=dict(num_stages=2, feature_filters=(8, 8, 16), stage_filters=8, kernel_size=3,
+                    input_size=32, skeleton="lsp14"),
+    batch_size=4, epochs=2, steps_per_epoch=3, warmup_steps=1, jit_compile=False,
+)
+
+EXPERIMENTS = (CPM_LSP, CPM_TINY)

@@ -1,0 +1,30 @@
+"""DeepPose recipes (Toshev & Szegedy, CVPR 2014), sized for CPU training.
+
+The stages train one after another (Sec. 3.2): the holistic regressor first, then each refinement
+stage with the earlier ones frozen, on their predictions plus simulated errors.
+"""
+
+from training.experiments.base import Experiment
+from zoo.registry import DEEPPOSE_LSP_ARGS
+
+DEEPPOSE_LSP = Experiment(
+    name="deeppose_lsp",
+    architecture="deeppose",
+    model_args=DEEPPOSE_LSP_ARGS,
+    dataset="lspet",
+    codec="regression",
+    batch_size=16,
+    epochs=12,
+    phases=((1, 8), (2, 4)),
+    learning_rate=1e-3,
+)
+
+# A tiny DeepPose for tests: two stages, trains in seconds on a CPU.
+DEEPPOSE_TINY = DEEPPOSE_LSP.replace(
+    name="deeppose_tiny",
+    model_args=dict(num_stages=2, filters=(8, 8, 8), units=16, patch_size=8, patch_filters=(8,),
+                    patch_units=16, sigma=1.0, dropout=0.0, input_size=32, skeleton="lsp14"),
+    batch_size=4, epochs=2, phases=((1, 1), (2, 1)), steps_per_epoch=3, warmup_steps=1, jit_compile=False,
+)
+
+EXPERIMENTS = (DEEPPOSE_LSP, DEEPPOSE_TINY)
