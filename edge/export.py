@@ -1,4 +1,4 @@
-"""Versioned SavedModel export with the post-processing (heatmap decoding) inside the graph.
+"""Versioned SavedModel export with the post-processing (decoding to input pixels) inside the graph.
 
     python -m tools.export hourglass-lsp --output exports
 
@@ -37,7 +37,9 @@ def model_metadata(spec: ModelSpec, **extra) -> Dict:
         "input": {"shape": [spec.input_size, spec.input_size, 3], "dtype": "uint8",
                   "layout": "NHWC RGB", "normalisation": spec.normalisation},
         "outputs": {"keypoints": "float32 (N, K, 2): x, y in input pixels (pixel centres at integers)",
-                    "scores": "float32 (N, K): heatmap maximum per joint"},
+                    "scores": ("float32 (N, K): 1 for every joint (DeepPose regresses coordinates "
+                               "and has no confidence output)" if spec.codec.get("type") == "regression"
+                               else "float32 (N, K): heatmap maximum per joint")},
         "codec": spec.codec,
         "training": spec.weights.training if spec.weights else None,
         "metrics": spec.weights.metrics if spec.weights else None,

@@ -308,6 +308,8 @@ class DeepPose(TopDownPoseModel):
         from keras.src.losses.loss import unscale_loss_for_distribution
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if sample_weight is None:  # fit(x, y) without joint weights: every joint labelled
+            sample_weight = tf.ones(tf.shape(y)[:2], "float32")
         s = self.active_stage
         with tf.GradientTape() as tape:
             xn = self.normalise(x)
