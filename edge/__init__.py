@@ -4,6 +4,6 @@
     edge.export("hourglass-lsp", format="tflite", precision="int8", output_dir="exports")
 """
 
-from edge.export import FORMATS, export, export_saved_model, model_metadata
+from edge.exporter import FORMATS, export, export_saved_model, model_metadata
 
 __all__ = ["FORMATS", "export", "export_saved_model", "model_metadata"]

@@ -28,7 +28,7 @@ def _saved_model_for_conversion(model, float_input: bool, folder: str):
     s = model.input_size
     dtype = tf.float32 if float_input else tf.uint8
 
-    from edge.export import write_saved_model
+    from edge.exporter import write_saved_model
 
     write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), dtype, name=INPUT_NAME))
 

@@ -98,7 +98,7 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
     import numpy as np
 
     import edge
-    from edge.export import artifact_path
+    from edge.exporter import artifact_path
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import to_image_coords
 

@@ -33,9 +33,7 @@ def test_output_directory_that_cannot_be_written(tmp_path):
 
 
 def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    import sys
-
-    export_mod = sys.modules["edge.export"]  # the module (edge.export is also the function's name)
+    import edge.exporter as export_mod
 
     real_replace = os.replace
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import zoo
-from edge.export import export_saved_model
+from edge.exporter import export_saved_model
 
 
 @pytest.fixture(scope="module")
