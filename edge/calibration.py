@@ -1,4 +1,4 @@
-"""Real calibration crops for full-integer quantisation, drawn from the training pipeline."""
+"""Real calibration crops for full-integer quantisation, drawn from the training split."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import numpy as np
 
 from zoo.registry import ModelSpec
 
+CALIBRATION_DESCRIPTION = ("{count} protocol crops (DESIGN.md top-down crop, no augmentation) of LSPet "
+                           "training-split images chosen with seed {seed}; the same crops on every export")
+
 
 def calibration_crops(spec: ModelSpec, count: int = 300, seed: int = 0) -> np.ndarray:
-    """``count`` augmented uint8 crops ``(count, S, S, 3)`` of the model's training split."""
-    import tensorflow as tf
-
-    from training.augment import AugmentConfig
+    """``count`` uint8 crops ``(count, S, S, 3)`` of training images, as the model sees them at
+    deployment (the protocol crop). Deterministic: the same seed gives the same crops, so an
+    int8 export is reproducible byte for byte."""
     from training.datasets import load_lspet
-    from training.pipeline import training_dataset
-    from zoo.codecs.heatmap import HeatmapCodec
+    from training.pipeline import evaluation_dataset
 
     if count < 1:
         raise ValueError(f"calibration needs at least one crop, got count={count}")
@@ -23,13 +24,6 @@ def calibration_crops(spec: ModelSpec, count: int = 300, seed: int = 0) -> np.nd
     samples = load_lspet(split="train")
     rng = np.random.default_rng(seed)
     samples = samples.subset(np.sort(rng.choice(len(samples), size=min(count, len(samples)), replace=False)))
-    tf.random.set_seed(seed)
-    codec = HeatmapCodec(spec.input_size, spec.input_size // 4, 1.5)
-    ds = training_dataset(samples, codec, batch_size=min(count, 50), augment=AugmentConfig(),
-                          cache=False, seed=seed, drop_remainder=False)
-    crops = []
-    for images, _, _ in ds:
-        crops.append(np.clip(np.round(images.numpy()), 0, 255).astype(np.uint8))
-        if sum(len(c) for c in crops) >= count:
-            break
+    crops = [np.clip(np.round(b["image"].numpy()), 0, 255).astype(np.uint8)
+             for b in evaluation_dataset(samples, spec.input_size, batch_size=50)]
     return np.concatenate(crops)[:count]

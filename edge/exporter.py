@@ -185,7 +185,7 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
     model = model if model is not None else zoo.load(spec.id)
     extra = {"format": format, "precision": precision}
     if format == "tflite":
-        from edge.calibration import calibration_crops
+        from edge.calibration import CALIBRATION_DESCRIPTION, calibration_crops
         from edge.tflite import INPUT_NAME, OUTPUT_NAMES, check_builtin_only, convert
 
         calib = calibration_crops(spec, calibration_size) if precision == "int8" else None
@@ -195,7 +195,7 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
                      input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
                      output_dtype=("int8 (dequantise with each output's scale and zero point)"
                                    if int8_io else "float32"),
-                     calibration=(f"{calibration_size} augmented crops of the training split"
+                     calibration=(CALIBRATION_DESCRIPTION.format(count=len(calib), seed=0)
                                   if calib is not None else None))
     else:
         from edge.onnx import convert_onnx
