@@ -8,8 +8,34 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def quiet_tensorflow_start():
+    """Imports TensorFlow and probes its devices with the C++ stderr silenced.
+
+    TF 2.21 prints start-up lines (oneDNN, CUDA stubs, cuInit) from C++ before its logging is
+    initialised, so ``TF_CPP_MIN_LOG_LEVEL`` cannot hide them; the only way is to point file
+    descriptor 2 elsewhere while they are printed. A failing import is re-raised afterwards.
+    Set ``POSEZOO_TF_LOGS=1`` to see them.
+    """
+    if os.environ.get("POSEZOO_TF_LOGS") or "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
 def run(main, argv=None) -> int:
     """Runs ``main(argv)``; known user errors print ``error: ...`` and exit 2."""
+    quiet_tensorflow_start()
     from training.datasets.base import DatasetError
     from zoo.io import ImageError
     from zoo.registry import ModelNotFoundError, WeightsIntegrityError, WeightsNotPublishedError
