@@ -172,6 +172,8 @@ class DeepPose(TopDownPoseModel):
         patch_size: side of the per-joint sub-images of stages >= 2, in samples.
         patch_filters, patch_units: the refinement regressors' conv blocks and hidden width.
         sigma: sub-image side as a multiple of the torso diameter (the paper's sigma).
+        min_patch: smallest sub-image side, as a fraction of the input side (guards against an
+            estimate whose torso has collapsed, e.g. early in training).
         dropout: dropout before each output layer.
         skeleton, input_size, mean, std: see ``TopDownPoseModel``.
 
@@ -189,7 +191,7 @@ class DeepPose(TopDownPoseModel):
 
     def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
-                 sigma: float = 1.0, dropout: float = 0.3, **kwargs):
+                 sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, **kwargs):
         super().__init__(**kwargs)
         if int(num_stages) < 1:
             raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")
@@ -202,13 +204,17 @@ class DeepPose(TopDownPoseModel):
         self.num_stages, self.filters, self.units = int(num_stages), tuple(int(f) for f in filters), int(units)
         self.patch_size, self.patch_filters = int(patch_size), tuple(int(f) for f in patch_filters)
         self.patch_units, self.sigma, self.dropout = int(patch_units), float(sigma), float(dropout)
+        if not 0 < float(min_patch) <= 1:
+            raise ValueError(f"min_patch must be in (0, 1], got {min_patch!r}")
+        self.min_patch = float(min_patch)
         k = self.num_joints
         a, b = self.skeleton.torso[0]
         torso = (self.skeleton.index(a), self.skeleton.index(b))
         self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, name="stage1_regressor")
         self.crops, self.refiners = [], []
         for s in range(2, self.num_stages + 1):
-            self.crops.append(JointPatches(self.patch_size, self.sigma, torso, name=f"stage{s}_cascade_crop"))
+            self.crops.append(JointPatches(self.patch_size, self.sigma, torso, min_side=self.min_patch,
+                                           name=f"stage{s}_cascade_crop"))
             self.refiners.append(ConvRegressor(self.patch_filters, self.patch_units, k, self.dropout,
                                                name=f"stage{s}_regressor"))
         self.decoder = RegressionDecoder(self.input_size, name="decoder")
@@ -335,4 +341,4 @@ class DeepPose(TopDownPoseModel):
         return {**super().get_config(), "num_stages": self.num_stages, "filters": list(self.filters),
                 "units": self.units, "patch_size": self.patch_size,
                 "patch_filters": list(self.patch_filters), "patch_units": self.patch_units,
-                "sigma": self.sigma, "dropout": self.dropout}
+                "sigma": self.sigma, "min_patch": self.min_patch, "dropout": self.dropout}
