@@ -102,6 +102,13 @@ def _tensor_names(tflite: bytes, contains: str) -> List[str]:
     return names
 
 
+def _output_tensor_names(tflite: bytes) -> List[str]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite, experimental_op_resolver_type=_no_delegate())
+    return [d["name"] for d in it.get_output_details()]
+
+
 def _convert_int8_float_decoder(model, calibration) -> bytes:
     """Full-integer convolutions with the decoder kept in float (selective quantisation through
     ``tf.lite.experimental.QuantizationDebugger`` with the tensors of the model's
@@ -115,6 +122,10 @@ def _convert_int8_float_decoder(model, calibration) -> bytes:
     if not decoder_tensors:
         raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
                            "cannot keep them in float")
+    # The ops that produce the graph outputs carry the signature's names (not the layer's): keep
+    # them float too. Otherwise the scores' REDUCE_MAX runs in int8 and the decoder compares
+    # the float maps with a rounded maximum (no cell or several cells match: wrong keypoints).
+    decoder_tensors += _output_tensor_names(float_model)
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
         _saved_model_for_conversion(model, float_input=False, folder=folder)

@@ -78,3 +78,22 @@ def test_bad_arguments(tiny, images):
         TFLiteRunner("/nonexistent/model.tflite")
     with pytest.raises(ValueError, match="expected uint8 images"):
         TFLiteRunner(convert(tiny, "float32")).predict(images[:, :16])
+
+
+def test_int8_keeps_the_decoder_and_the_output_ops_in_float(tiny, images):
+    """Regression test: the ops producing the outputs (the scores' REDUCE_MAX, the keypoints'
+    PACK) carry the signature's tensor names, not the decoder's; once they ran in int8 and the
+    decoder compared float maps with a rounded maximum (CPM int8: 45 px mean error)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = convert(tiny, "int8", calibration=images)
+    it = Interpreter(model_content=data)
+    tensors = {d["index"]: d for d in it.get_tensor_details()}
+    int8_in_decoder = [tensors[i]["name"] for op in it._get_ops_details() for i in op["outputs"]
+                       if "decoder" in tensors[i]["name"] and tensors[i]["dtype"] in (np.int8, np.uint8, np.int16)]
+    assert not int8_in_decoder
+    assert all(d["dtype"] == np.float32 for d in it.get_output_details())
+    producers = [op for op in it._get_ops_details()
+                 if set(op["outputs"]) & {d["index"] for d in it.get_output_details()}]
+    assert producers and all(tensors[i]["dtype"] not in (np.int8, np.uint8)
+                             for op in producers for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0)
