@@ -131,3 +131,29 @@ def test_invalid_codec_raises(kwargs):
 def test_decoder_rejects_bad_stride():
     with pytest.raises(ValueError, match="0"):
         HeatmapDecoder(stride=0)
+
+
+def test_decoder_blur_keeps_a_clean_peak_and_resists_a_noise_spike():
+    """With ``blur_sigma`` the maximum of a smooth Gaussian stays where it was, while a single
+    noisy cell slightly above the peak no longer wins (DARK-style modulation)."""
+    import numpy as np
+
+    from zoo.codecs.heatmap import HeatmapDecoder
+
+    g = np.arange(16, dtype=np.float32)
+    peak = np.exp(-((g[:, None] - 6) ** 2 + (g[None, :] - 9) ** 2) / (2 * 1.5 ** 2))
+    noisy = peak.copy()
+    noisy[12, 2] = 1.02  # one spike above the true peak (1.0)
+    maps = np.stack([peak, noisy], axis=-1)[None]  # (1, 16, 16, 2)
+    plain, _ = HeatmapDecoder(4)(maps)
+    blurred, _ = HeatmapDecoder(4, blur_sigma=1.0)(maps)
+    plain, blurred = np.asarray(plain)[0], np.asarray(blurred)[0]
+    # cell (row 6, col 9) -> x = (9 + 0.5) * 4 - 0.5 = 37.5, y = 25.5, up to the quarter-cell
+    # shift (1 px) that float rounding of a symmetric peak may trigger
+    np.testing.assert_allclose(blurred[0], [37.5, 25.5], atol=1.01)
+    np.testing.assert_allclose(plain[0], [37.5, 25.5], atol=1.01)
+    np.testing.assert_allclose(plain[1], [(2 + 0.5) * 4 - 0.5, (12 + 0.5) * 4 - 0.5], atol=1.01)  # spike wins
+    np.testing.assert_allclose(blurred[1], [37.5, 25.5], atol=1.01)  # blur: the peak wins
+    assert HeatmapDecoder(4, blur_sigma=1.0).get_config()["blur_sigma"] == 1.0
+    with pytest.raises(ValueError, match="-1"):
+        HeatmapDecoder(4, blur_sigma=-1)

@@ -139,15 +139,18 @@ class HeatmapPoseModel(TopDownPoseModel):
 
     Args:
         stride: input pixels per heatmap cell.
+        decoder_blur: Gaussian smoothing (cells) of the maps before decoding (``HeatmapDecoder``'s
+            ``blur_sigma``; 0: none).
         skeleton, input_size, mean, std: see ``TopDownPoseModel``.
     """
 
-    def __init__(self, stride: int = 4, **kwargs):
+    def __init__(self, stride: int = 4, decoder_blur: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if int(stride) <= 0 or self.input_size % int(stride):
             raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {self.input_size!r}")
         self.stride = int(stride)
-        self.decoder = HeatmapDecoder(self.stride, name="decoder")
+        self.decoder_blur = float(decoder_blur)
+        self.decoder = HeatmapDecoder(self.stride, blur_sigma=self.decoder_blur, name="decoder")
 
     @property
     def heatmap_size(self) -> int:
@@ -174,4 +177,7 @@ class HeatmapPoseModel(TopDownPoseModel):
         return (ops.stack([d[0] for d in decoded], axis=1), ops.stack([d[1] for d in decoded], axis=1))
 
     def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
+        config = {**super().get_config(), "stride": self.stride}
+        if self.decoder_blur:
+            config["decoder_blur"] = self.decoder_blur
+        return config
