@@ -138,7 +138,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
             if stage:
                 # Freezes every other stage and, for s >= 2, measures the previous stage's errors
                 # on the training split (the distribution its simulated errors are drawn from).
-                model.prepare_stage(stage, dataset)
+                model.prepare_stage(stage, dataset, strategy=strat)
             num_stages = stage or getattr(model, "num_stages", 1)
             loss, stage_metrics = make_loss(exp, num_stages)
             schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * epochs)

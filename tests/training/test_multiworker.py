@@ -52,13 +52,13 @@ def _tail(path, n=4000):
     return path.read_text(errors="replace")[-n:] if path.is_file() else ""
 
 
-@pytest.mark.slow
-def test_two_workers_train_in_sync(tmp_path, lspet_root):
+def _train_two_workers(tmp_path, lspet_root, experiment, extra=()):
+    """Runs ``experiment`` on two MultiWorkerMirrored workers; returns (chief dir, other dir)."""
     workdir = tmp_path / "run"
     cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
-    cmd = [sys.executable, "-m", "training.train", "hourglass_tiny", "--workdir", str(workdir),
-           "--data", str(lspet_root), "--strategy", "multiworker", "--epochs", str(EPOCHS),
-           "--steps-per-epoch", str(STEPS), "--max-val", "8", "--max-train", "32"]
+    cmd = [sys.executable, "-m", "training.train", experiment, "--workdir", str(workdir),
+           "--data", str(lspet_root), "--strategy", "multiworker", "--max-val", "8", "--max-train", "32",
+           *extra]
     logs = [tmp_path / f"worker{i}.log" for i in range(2)]
     procs = []
     try:
@@ -81,12 +81,22 @@ def test_two_workers_train_in_sync(tmp_path, lspet_root):
                 p.wait(timeout=30)
     for p, log in zip(procs, logs):
         assert p.returncode == 0, _tail(log)
+    return workdir, workdir / ".workers" / "worker_1"
 
-    chief_dir, other_dir = workdir, workdir / ".workers" / "worker_1"
+
+def _assert_same_weights(chief_dir, other_dir):
     chief, other = _h5_arrays(chief_dir / "final.weights.h5"), _h5_arrays(other_dir / "final.weights.h5")
     assert chief.keys() == other.keys()
     differ = [k for k in chief if not np.allclose(chief[k], other[k], rtol=0, atol=1e-6)]
     assert not differ, f"{len(differ)} of {len(chief)} arrays differ between the workers, e.g. {differ[:5]}"
+    return chief
+
+
+@pytest.mark.slow
+def test_two_workers_train_in_sync(tmp_path, lspet_root):
+    chief_dir, other_dir = _train_two_workers(
+        tmp_path, lspet_root, "hourglass_tiny", ["--epochs", str(EPOCHS), "--steps-per-epoch", str(STEPS)])
+    chief = _assert_same_weights(chief_dir, other_dir)
 
     # It trained: both replicas took every step, with non-zero Adam moments, and BatchNorm
     # statistics moved from their initial values (mean 0).
@@ -107,3 +117,17 @@ def test_two_workers_train_in_sync(tmp_path, lspet_root):
     for a, b in zip(hist_chief, hist_other):
         for key in ("loss", "val_pck@0.2", "val_pck@0.1"):
             assert float(a[key]) == pytest.approx(float(b[key]), abs=1e-6), key
+
+
+@pytest.mark.slow
+def test_two_workers_train_a_cascade_stage_by_stage(tmp_path, lspet_root):
+    """DeepPose under MultiWorkerMirrored: each stage in its own phase; the previous stage's error
+    statistics (measured by each worker on its own batches) are averaged, so both end equal."""
+    chief_dir, other_dir = _train_two_workers(tmp_path, lspet_root, "deeppose_tiny")
+    chief = _assert_same_weights(chief_dir, other_dir)
+    # The model's own variables (error_mean, error_std) are stored as vars/0 and vars/1.
+    stats = [chief["vars/0"], chief["vars/1"]]
+    assert stats and any(np.any(v != 0) for v in stats), "stage-1 error statistics were not measured"
+    for stage in (1, 2):
+        assert (chief_dir / f"stage{stage}" / "stage.weights.h5").is_file()
+        assert _history(chief_dir / f"stage{stage}" / "history.csv")

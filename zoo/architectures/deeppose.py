@@ -51,6 +51,18 @@ def bilinear_weights(centres, sides, size: int, out: int):
     return ops.relu(1.0 - ops.abs(source[:, :, None] - grid[None, None, :]))
 
 
+def _replica_mean(strategy, arrays):
+    """Mean of each NumPy array over the replicas of a ``tf.distribute`` strategy."""
+    import tensorflow as tf
+
+    def replica_fn():
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.constant(a, tf.float64) for a in arrays])
+
+    out = strategy.run(tf.function(replica_fn))
+    return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class JointPatches(layers.Layer):
     """Cuts one square patch per joint around its current estimate (builtin TFLite ops only).
@@ -270,11 +282,13 @@ class DeepPose(TopDownPoseModel):
         """The layers trained in ``stage``."""
         return [self.initial] if stage == 1 else [self.crops[stage - 2], self.refiners[stage - 2]]
 
-    def prepare_stage(self, stage: int, dataset, batches: int = 64):
+    def prepare_stage(self, stage: int, dataset, batches: int = 64, strategy=None):
         """Makes ``stage`` the trained one: freezes every other stage and, for ``stage >= 2``,
         measures the errors of stage ``stage - 1`` on ``batches`` training batches
         ``(images, targets, weights)`` (the training pipeline's crops, i.e. the inputs the stage
-        will see) and stores their per-joint mean and standard deviation."""
+        will see) and stores their per-joint mean and standard deviation. With a ``strategy`` of
+        several replicas (workers draw different batches) the sums are averaged over replicas
+        first, so every worker stores the same statistics."""
         if not 1 <= int(stage) <= self.num_stages:
             raise ValueError(f"stage must be in 1..{self.num_stages}, got {stage!r}")
         stage = int(stage)
@@ -291,6 +305,8 @@ class DeepPose(TopDownPoseModel):
                 total += err.sum(0)
                 total_sq += (err ** 2).sum(0)
                 count += w.sum(0)
+            if strategy is not None and strategy.num_replicas_in_sync > 1:
+                total, total_sq, count = _replica_mean(strategy, [total, total_sq, count])
             count = np.maximum(count, 1.0)
             mean = total / count
             std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
