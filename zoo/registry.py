@@ -128,7 +128,7 @@ _DEEPPOSE_PAPER = ("Toshev, Szegedy. DeepPose: Human Pose Estimation via Deep Ne
 
 # Build arguments of the published presets, defined once: the training recipes
 # (training.experiments) import them.
-CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7,
+CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7, decoder_blur=1.0,
                     input_size=128, skeleton="lsp14")
 DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256, patch_size=32,
                          patch_filters=(32, 64, 96), patch_units=256, sigma=2.5, min_patch=0.3, dropout=0.3,
