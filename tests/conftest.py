@@ -59,3 +59,26 @@ def tiny_hourglass():
     for head in model.heads:
         head.kernel.assign(np.random.default_rng(0).normal(0, 0.2, head.kernel.shape).astype("float32"))
     return model
+
+
+@pytest.fixture()
+def keras_round_trip(tmp_path):
+    """``check(model, images)``: saves ``model`` to a ``.keras`` file, loads it back and asserts
+    the same class, config, outputs and ``predict_keypoints``; returns the loaded model. The same
+    check for every architecture."""
+    import keras
+    import numpy as np
+
+    def check(model, images):
+        path = tmp_path / f"{type(model).__name__}.keras"
+        keras.saving.save_model(model, path)
+        loaded = keras.saving.load_model(path)
+        assert type(loaded) is type(model)
+        assert loaded.get_config() == model.get_config()
+        np.testing.assert_array_equal(np.asarray(model(images, training=False)),
+                                      np.asarray(loaded(images, training=False)))
+        for a, b in zip(model.predict_keypoints(images), loaded.predict_keypoints(images)):
+            np.testing.assert_array_equal(a, b)
+        return loaded
+
+    return check

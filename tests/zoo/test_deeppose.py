@@ -276,19 +276,8 @@ def test_config_round_trip_same_outputs(tiny_model):
     np.testing.assert_array_equal(np.asarray(clone.error_std), np.asarray(tiny_model.error_std))
 
 
-def test_keras_file_round_trip(tiny_model, tmp_path):
-    path = tmp_path / "deeppose.keras"
-    keras.saving.save_model(tiny_model, path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded, DeepPose)
-    assert loaded.get_config() == tiny_model.get_config()
-    x = _images(2, seed=4)
-    np.testing.assert_array_equal(np.asarray(tiny_model(x, training=False)),
-                                  np.asarray(loaded(x, training=False)))
-    k1, s1 = tiny_model.predict_keypoints(x)
-    k2, s2 = loaded.predict_keypoints(x)
-    np.testing.assert_array_equal(k1, k2)
-    np.testing.assert_array_equal(s1, s2)
+def test_keras_file_round_trip(tiny_model, keras_round_trip):
+    loaded = keras_round_trip(tiny_model, _images(2, seed=4))
     # The error statistics (non-trainable) travel with the file.
     assert np.abs(np.asarray(tiny_model.error_mean)).max() > 0
     np.testing.assert_array_equal(np.asarray(loaded.error_mean), np.asarray(tiny_model.error_mean))
