@@ -1,6 +1,5 @@
 """Stacked Hourglass: shapes, config/serialisation round trips, argument checks, prediction API."""
 
-import keras
 import numpy as np
 import pytest
 
