@@ -118,8 +118,6 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
     dist = np.linalg.norm(kp[0] - keras_kps, axis=-1)
     times = []
     for _ in range(50):
-        import time
-
         t = time.perf_counter()
         runner.predict(crop[None])
         times.append(1000 * (time.perf_counter() - t))

@@ -10,7 +10,6 @@ Prints PCK@0.2 / PCK@0.1 (all joints, 12 limb joints, per joint) and writes a JS
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Optional
 

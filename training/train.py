@@ -93,8 +93,6 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     Experiments with ``phases`` (cascades such as DeepPose) train one stage after another, each
     phase in ``<workdir>/stage<s>`` with its own checkpoints; a finished phase is not redone.
     """
-    import tensorflow as tf
-
     from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
     from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
     from training.pipeline import training_dataset
