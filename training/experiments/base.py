@@ -54,9 +54,9 @@ class Experiment:
 
 
 def _experiments():
-    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp
+    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp, tompson_lsp
 
-    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp) for e in m.EXPERIMENTS}
+    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp, tompson_lsp) for e in m.EXPERIMENTS}
 
 
 def list_experiments():

@@ -9,6 +9,7 @@ _ARCHITECTURES = {
     "hourglass": ("zoo.architectures.hourglass", "StackedHourglass"),
     "cpm": ("zoo.architectures.cpm", "ConvolutionalPoseMachine"),
     "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
+    "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
 }
 ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
 
