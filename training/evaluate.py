@@ -12,16 +12,6 @@ from training.pipeline import evaluation_dataset
 from zoo.skeletons import get_skeleton
 
 
-def _stage_fn(model):
-    fn = getattr(model, "_compiled_stage_keypoints", None)
-    if fn is None:
-        import tensorflow as tf
-
-        fn = tf.function(model.stage_keypoints, reduce_retracing=True)
-        model._compiled_stage_keypoints = fn
-    return fn
-
-
 def predict_samples(model, samples: PoseSamples, batch_size: int = 32, progress: bool = False,
                     all_stages: bool = False):
     """Predicts every sample; returns ``(keypoints (N, K, 2) image pixels, scores (N, K))``, or
@@ -35,7 +25,7 @@ def predict_samples(model, samples: PoseSamples, batch_size: int = 32, progress:
         batches = tqdm(batches, total=-(-n // batch_size), desc="evaluate", unit="batch")
     for batch in batches:
         if all_stages:
-            kp, sc = _stage_fn(model)(batch["image"])
+            kp, sc = model._stage_fn(batch["image"])
         else:
             kp, sc = model._predict_fn(batch["image"])
             kp, sc = kp[:, None], sc[:, None]

@@ -114,15 +114,22 @@ class TopDownPoseModel(keras.Model):
             return (np.zeros((0, self.num_joints, 2), "float32"), np.zeros((0, self.num_joints), "float32"))
         return np.concatenate(kps), np.concatenate(scs)
 
-    @property
-    def _predict_fn(self):
-        fn = getattr(self, "_compiled_predict", None)
-        if fn is None:
+    def _compiled(self, method: str):
+        """``tf.function`` of ``self.<method>``, traced once per model and reused."""
+        cache = self.__dict__.setdefault("_compiled_fns", {})
+        if method not in cache:
             import tensorflow as tf
 
-            fn = tf.function(self.keypoints, reduce_retracing=True)
-            self._compiled_predict = fn
-        return fn
+            cache[method] = tf.function(getattr(self, method), reduce_retracing=True)
+        return cache[method]
+
+    @property
+    def _predict_fn(self):
+        return self._compiled("keypoints")
+
+    @property
+    def _stage_fn(self):
+        return self._compiled("stage_keypoints")
 
     def get_config(self):
         return {"skeleton": self.skeleton.name, "input_size": self.input_size,
