@@ -54,7 +54,10 @@ def convert_onnx(model, opset: int = 17) -> bytes:
         keypoints, scores = model.keypoints(tf.cast(images, tf.float32))
         return {"keypoints": keypoints, "scores": scores}
 
-    proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(opset))
+    from zoo.architectures.base import edge_formulation
+
+    with edge_formulation(model):
+        proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(opset))
     inputs = [i.name for i in proto.graph.input]
     outputs = [o.name for o in proto.graph.output]
     if inputs != [INPUT_NAME] or sorted(outputs) != sorted(OUTPUT_NAMES):

@@ -29,8 +29,10 @@ def _saved_model_for_conversion(model, float_input: bool, folder: str):
     dtype = tf.float32 if float_input else tf.uint8
 
     from edge.exporter import write_saved_model
+    from zoo.architectures.base import edge_formulation
 
-    write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), dtype, name=INPUT_NAME))
+    with edge_formulation(model):
+        write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), dtype, name=INPUT_NAME))
 
 
 def convert(model, precision: str = "float32", calibration: Optional[Iterable[np.ndarray]] = None,

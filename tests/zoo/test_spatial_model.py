@@ -12,11 +12,22 @@ def _softplus(x):
     return np.log1p(np.exp(x))
 
 
-def reference(unaries, kernel, bias, mask, eps=1e-6):
+def _bilinear_upsample2(x):
+    """(m, m) -> (2m, 2m), half-pixel centres (as tf.image.resize 'bilinear')."""
+    m = x.shape[0]
+    c = np.clip((np.arange(2 * m) + 0.5) / 2 - 0.5, 0, m - 1)
+    i0 = np.floor(c).astype(int)
+    i1 = np.minimum(i0 + 1, m - 1)
+    f = c - i0
+    rows = x[i0] * (1 - f)[:, None] + x[i1] * f[:, None]
+    return rows[:, i0] * (1 - f)[None] + rows[:, i1] * f[None]
+
+
+def reference(unaries, kernel, bias, mask, eps=1e-6, stride=1):
     """Eq. 2 of Tompson et al. 2014 written out with loops: kernel[dy + R, dx + R, v, A] is the
-    pairwise term for a displacement x_A - x_v = (dx, dy)."""
+    pairwise term for a displacement x_A - x_v = (dx, dy). With ``stride`` 2 the messages are
+    computed on 2x2 sums of the maps and upsampled bilinearly."""
     n, h, w, k = unaries.shape
-    r = h - 1
     p = np.maximum(unaries.astype(np.float64), 0)
     e, b = _softplus(kernel.astype(np.float64)), _softplus(bias.astype(np.float64))
     out = np.zeros((n, h, w, k))
@@ -26,32 +37,45 @@ def reference(unaries, kernel, bias, mask, eps=1e-6):
             for v in range(k):
                 if not mask[v, a]:
                     continue
-                conv = np.zeros((h, w))
-                for ya in range(h):
-                    for xa in range(w):
-                        for yv in range(h):
-                            for xv in range(w):
-                                conv[ya, xa] += p[i, yv, xv, v] * e[ya - yv + r, xa - xv + r, v, a]
+                sent = p[i, :, :, v]
+                if stride == 2:
+                    sent = sent.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3))
+                m = sent.shape[0]
+                r = m - 1
+                conv = np.zeros((m, m))
+                for ya in range(m):
+                    for xa in range(m):
+                        for yv in range(m):
+                            for xv in range(m):
+                                conv[ya, xa] += sent[yv, xv] * e[ya - yv + r, xa - xv + r, v, a]
+                if stride == 2:
+                    conv = _bilinear_upsample2(conv)
                 log_p = log_p + np.log(conv + b[v, a] + eps)
             log_p -= np.log(np.exp(log_p - log_p.max()).sum()) + log_p.max()
             out[i, :, :, a] = log_p
     return out
 
 
-@pytest.mark.parametrize("pairs", [None, star_pairs(3, root=1)])
-def test_message_passing_matches_the_numpy_reference(pairs):
+@pytest.mark.parametrize("edge_ops", [False, True], ids=["fft", "depthwise"])
+@pytest.mark.parametrize("pairs,stride", [(None, 1), (star_pairs(3, root=1), 1), (None, 2)],
+                         ids=["full", "star", "full-stride2"])
+def test_message_passing_matches_the_numpy_reference(pairs, stride, edge_ops):
     rng = np.random.default_rng(0)
-    h, k = 5, 3
-    layer = SpatialModel(k, h, pairs=pairs)
+    h, k = (5, 3) if stride == 1 else (6, 3)
+    layer = SpatialModel(k, h, pairs=pairs, message_stride=stride)
+    layer.edge_ops = edge_ops  # the FFT form (TensorFlow) and the depthwise one (TFLite, ONNX)
+    side = layer.kernel_side
+    assert side == (2 * h - 1 if stride == 1 else h - 1)
     unaries = rng.normal(0.3, 0.5, (2, h, h, k)).astype("float32")
-    kernel = rng.normal(-1, 1, (2 * h - 1, 2 * h - 1, k, k)).astype("float32")
+    kernel = rng.normal(-1, 1, (side, side, k, k)).astype("float32")
     bias = rng.normal(-2, 1, (k, k)).astype("float32")
     layer(unaries)  # build
     layer.kernel.assign(kernel)
     layer.bias.assign(bias)
     got = np.asarray(layer(unaries))
-    want = reference(unaries, kernel, bias, layer._mask)
+    want = reference(unaries, kernel, bias, layer._mask, stride=stride)
     np.testing.assert_allclose(got, want, atol=1e-4)
+    assert layer.num_pairs == (k * (k - 1) if pairs is None else len(pairs))
     np.testing.assert_allclose(np.exp(got).sum(axis=(1, 2)), 1.0, atol=1e-5)  # normalised maps
     if pairs is not None:  # a star: joints 0 and 2 exchange no message
         assert layer._mask[0, 2] == 0 and layer._mask[2, 0] == 0 and layer._mask[1, 0] == 1

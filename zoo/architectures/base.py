@@ -8,6 +8,7 @@ inside the graph, ``keypoints`` / ``stage_keypoints`` / ``predict_keypoints``);
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence, Tuple
 
 import keras
@@ -19,6 +20,21 @@ from zoo.skeletons import get_skeleton
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@contextlib.contextmanager
+def edge_formulation(model):
+    """Inside this block, layers that compute something two ways (an ``edge_ops`` attribute, e.g.
+    the spatial model's FFT convolution in TensorFlow vs. its depthwise convolution) use the one
+    made of TFLite / ONNX builtin ops. The exporters trace their graphs inside it."""
+    found = [layer for layer in model._flatten_layers() if hasattr(layer, "edge_ops")]
+    for layer in found:
+        layer.edge_ops = True
+    try:
+        yield model
+    finally:
+        for layer in found:
+            layer.edge_ops = False
 
 
 class TopDownPoseModel(keras.Model):
