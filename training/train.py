@@ -93,7 +93,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     Experiments with ``phases`` (cascades such as DeepPose) train one stage after another, each
     phase in ``<workdir>/stage<s>`` with its own checkpoints; a finished phase is not redone.
     """
-    from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
+    from training.callbacks import PoseValidation, SpatialModelImages, SyncReplicaStatistics, TensorBoard
     from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
     from training.pipeline import training_dataset
 
@@ -137,7 +137,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
                 # Freezes every other stage and, for s >= 2, measures the previous stage's errors
                 # on the training split (the distribution its simulated errors are drawn from).
                 model.prepare_stage(stage, dataset, strategy=strat)
-            num_stages = stage or getattr(model, "num_stages", 1)
+            num_stages = min(stage, model.num_stages) if stage else getattr(model, "num_stages", 1)
             loss, stage_metrics = make_loss(exp, num_stages)
             schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * epochs)
             optimizer = keras.optimizers.Adam(schedule)
@@ -153,6 +153,8 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
             PoseValidation(val_samples, str(pdir / "logs" / "validation") if tensorboard else None),
             keras.callbacks.CSVLogger(str(pdir / "history.csv"), append=True),
         ]
+        if tensorboard and chief and getattr(model, "spatial_model", None) is not None and model.active_stage != 1:
+            callbacks.append(SpatialModelImages(val_samples, str(pdir / "logs" / "spatial_model")))
         if tensorboard:
             callbacks.append(TensorBoard(str(pdir / "logs"), update_freq=50))
         callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))

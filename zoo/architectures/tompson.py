@@ -8,13 +8,14 @@ its ReLU and then BatchNorm (as in the public re-implementation that reports a ~
 convergence). Spatial model (Sec. 3.2): ``zoo.layers.spatial_model.SpatialModel``, one round of
 sum-product message passing over all ordered joint pairs.
 
-Training is stage-wise (``prepare_stage``): stage 1 trains the part detector alone; the spatial
-model and the joint training come with issue #5's next steps.
+Training follows the paper's phases (``prepare_stage``): the part detector alone, the spatial
+model on the frozen detector, then both jointly; stage 3 alone trains end to end from the start.
 """
 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
@@ -88,6 +89,8 @@ class TompsonPoseModel(HeatmapPoseModel):
         spatial: ``"full"`` (every ordered joint pair), ``"star"`` (every joint with the root
             ``spatial_root``) or ``"none"``.
         spatial_root: root joint of the star model (index).
+        message_stride: grid of the spatial model's messages (1: the heatmaps', 2: half of it;
+            see ``SpatialModel``).
         skeleton, input_size, mean, std: see ``HeatmapPoseModel``; the output stride is 4.
 
     Call returns ``(N, 2, H, W, K)``: the part detector's heatmaps and the spatial model's
@@ -96,7 +99,8 @@ class TompsonPoseModel(HeatmapPoseModel):
     """
 
     def __init__(self, bank_filters=(32, 32, 64), num_scales: int = 3, head_filters: int = 128,
-                 head_kernel: int = 9, spatial: str = "full", spatial_root: int = 12, **kwargs):
+                 head_kernel: int = 9, spatial: str = "full", spatial_root: int = 12, message_stride: int = 1,
+                 **kwargs):
         kwargs.setdefault("stride", 4)
         if kwargs["stride"] != 4:
             raise ValueError(f"TompsonPoseModel has output stride 4, got stride={kwargs['stride']!r}")
@@ -105,7 +109,7 @@ class TompsonPoseModel(HeatmapPoseModel):
             raise ValueError(f"spatial must be 'full', 'star' or 'none', got {spatial!r}")
         self.bank_filters, self.num_scales = tuple(int(f) for f in bank_filters), int(num_scales)
         self.head_filters, self.head_kernel = int(head_filters), int(head_kernel)
-        self.spatial, self.spatial_root = spatial, int(spatial_root)
+        self.spatial, self.spatial_root, self.message_stride = spatial, int(spatial_root), int(message_stride)
         self.bank = MultiResolutionBank(self.bank_filters, self.num_scales, name="bank")
         self.head = [ConvReLUBN(self.head_filters, self.head_kernel, name="head_conv1"),
                      ConvReLUBN(self.head_filters, 1, name="head_conv2")]
@@ -116,7 +120,8 @@ class TompsonPoseModel(HeatmapPoseModel):
             from zoo.layers.spatial_model import star_pairs
 
             pairs = star_pairs(self.num_joints, self.spatial_root)
-        self.spatial_model = (SpatialModel(self.num_joints, self.heatmap_size, pairs=pairs, name="spatial_model")
+        self.spatial_model = (SpatialModel(self.num_joints, self.heatmap_size, pairs=pairs,
+                                           message_stride=self.message_stride, name="spatial_model")
                               if spatial != "none" else None)
         self.active_stage = 0
 
@@ -135,20 +140,66 @@ class TompsonPoseModel(HeatmapPoseModel):
         if self.spatial_model is None or self.active_stage == 1:
             refined = unary
         else:
-            log_p = self.spatial_model(unary)
+            log_p = self.spatial_model(unary, training=training)
             # Marginals rescaled so each map's maximum matches the target heatmaps' peak (1).
             refined = ops.exp(log_p - ops.max(log_p, axis=(1, 2), keepdims=True))
         return ops.stack([unary, refined], axis=1)
 
-    def prepare_stage(self, stage: int, dataset=None, batches: int = 0, strategy=None):
-        """Stage 1: the part detector alone (the spatial model frozen and bypassed)."""
-        if stage != 1:
-            raise ValueError(f"stage {stage!r} is not implemented yet (only 1: the part detector)")
+    def detector_layers(self):
+        return [self.bank, *self.head, self.unary]
+
+    @property
+    def spatial_initialised(self) -> bool:
+        """True once the pairwise kernels hold more than their zero construction value."""
+        return self.spatial_model is not None and bool(
+            np.any(ops.convert_to_numpy(self.spatial_model.kernel) != 0))
+
+    def initialise_spatial_model(self, dataset, batches: int = 200, strategy=None, smoothing: float = 1.0):
+        """Sets the pairwise kernels to the smoothed histogram of joint displacements (Tompson et
+        al. 2014, Sec. 3.2), measured on ``batches`` training batches ``(images, heatmaps,
+        weights)``: each labelled joint sits at its target heatmap's peak cell. With several
+        replicas the histograms are averaged over them, so every worker starts alike."""
+        from zoo.architectures.deeppose import _replica_mean
+        from zoo.layers.spatial_model import displacement_histograms
+
+        points, visible = [], []
+        for _, targets, weights in dataset.take(batches):
+            t = np.asarray(targets)
+            n, h, w, k = t.shape
+            peak = t.reshape(n, h * w, k).argmax(axis=1)
+            points.append(np.stack([peak % w, peak // w], axis=-1))
+            visible.append(np.asarray(weights) > 0)
+        if not points:
+            raise ValueError("the training dataset gave no batch to measure joint displacements on")
+        sm = self.spatial_model
+        cells = np.concatenate(points).astype("float64") / sm.message_stride
+        hist = displacement_histograms(cells, np.concatenate(visible), sm.message_size, sigma=smoothing)
+        if strategy is not None and strategy.num_replicas_in_sync > 1:
+            hist = _replica_mean(strategy, [hist])[0].astype("float32")
+        sm.initialise_from_histograms(hist)
+
+    def prepare_stage(self, stage: int, dataset=None, batches: int = 200, strategy=None):
+        """The paper's training phases (Sec. 4): 1, the part detector alone (spatial model
+        bypassed); 2, the spatial model alone on the frozen detector (its BatchNorm in inference
+        mode); 3, both jointly, end to end. Stages 2 and 3 start the pairwise kernels from the
+        displacement histograms of ``dataset`` unless they were trained already, so stage 3 alone
+        is the end-to-end-from-the-start recipe."""
+        if stage not in (1, 2, 3):
+            raise ValueError(f"stage must be 1 (detector), 2 (spatial model) or 3 (joint), got {stage!r}")
+        if stage >= 2:
+            if self.spatial_model is None:
+                raise ValueError(f"stage {stage} trains the spatial model, and this model has spatial='none'")
+            if not self.spatial_initialised:
+                if dataset is None:
+                    raise ValueError(f"stage {stage} needs the training dataset to initialise the pairwise kernels")
+                self.initialise_spatial_model(dataset, batches, strategy)
+        for layer in self.detector_layers():
+            layer.trainable = stage != 2
         if self.spatial_model is not None:
-            self.spatial_model.trainable = False
-        self.active_stage = 1
+            self.spatial_model.trainable = stage >= 2
+        self.active_stage = stage
 
     def get_config(self):
         return {**super().get_config(), "bank_filters": list(self.bank_filters), "num_scales": self.num_scales,
                 "head_filters": self.head_filters, "head_kernel": self.head_kernel, "spatial": self.spatial,
-                "spatial_root": self.spatial_root}
+                "spatial_root": self.spatial_root, "message_stride": self.message_stride}
