@@ -115,6 +115,72 @@ class PoseValidation(keras.callbacks.Callback):
         return np.stack(out)
 
 
+class SpatialModelImages(keras.callbacks.Callback):
+    """TensorBoard images of a model with a ``spatial_model`` (Tompson et al. 2014), at the start
+    of training (step 0, the initialisation) and after every epoch:
+
+    - ``pairwise_kernels``: ``SoftPlus(e_{A|v})`` for a few joint pairs ("left wrist | left elbow":
+      where the wrist lies relative to the elbow; the cross marks zero displacement);
+    - ``unary_vs_refined/<joint>``: per validation crop, the crop, the part detector's heatmap of
+      the joint and the spatial model's refined one.
+    """
+
+    PAIRS = (("left_wrist", "left_elbow"), ("left_elbow", "left_shoulder"), ("left_ankle", "left_knee"),
+             ("head_top", "neck"), ("right_wrist", "right_elbow"), ("right_knee", "right_hip"))
+    JOINTS = ("left_wrist", "right_ankle")
+
+    def __init__(self, samples: PoseSamples, log_dir: str, num_images: int = 4, pairs=PAIRS, joints=JOINTS):
+        super().__init__()
+        self.samples, self.num_images = samples, num_images
+        self.pairs, self.joints = pairs, joints
+        self.writer = tf.summary.create_file_writer(log_dir)
+
+    def kernel_images(self) -> np.ndarray:
+        from zoo.visualize import colour_map
+
+        names = list(self.model.skeleton.joint_names)
+        sm = self.model.spatial_model
+        kernels = keras.ops.convert_to_numpy(sm.pairwise_kernels())
+        tiles = []
+        for a, v in self.pairs:
+            if a in names and v in names and sm._mask[names.index(v), names.index(a)]:
+                k = kernels[:, :, names.index(v), names.index(a)]
+                tiles.append(colour_map(k, 160, f"{a} | {v}"))
+        return np.concatenate(tiles, axis=1)[None] if tiles else None
+
+    def heatmap_images(self, joint: str) -> np.ndarray:
+        from training.pipeline import evaluation_dataset
+        from zoo.visualize import heatmap_overlay
+
+        j = list(self.model.skeleton.joint_names).index(joint)
+        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
+        batch = next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
+        maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
+        rows = []
+        for i in range(len(maps)):
+            crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
+            rows.append(np.concatenate([crop] + [heatmap_overlay(crop, maps[i, s, :, :, j:j + 1])
+                                                 for s in range(maps.shape[1])], axis=1))
+        return np.stack(rows)
+
+    def _write(self, step: int):
+        with self.writer.as_default(step=step), tf.summary.record_if(True):
+            kernels = self.kernel_images()
+            if kernels is not None:
+                tf.summary.image("pairwise_kernels", kernels)
+            for joint in self.joints:
+                if joint in self.model.skeleton.joint_names:
+                    tf.summary.image(f"unary_vs_refined/{joint}", self.heatmap_images(joint),
+                                     max_outputs=self.num_images)
+        self.writer.flush()
+
+    def on_train_begin(self, logs=None):
+        self._write(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write(epoch + 1)
+
+
 class TensorBoard(keras.callbacks.TensorBoard):
     """``keras.callbacks.TensorBoard`` that writes its epoch summaries (``epoch_loss``, ...) at
     every epoch.

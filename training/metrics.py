@@ -57,6 +57,25 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleto
     }
 
 
+def far_detections(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton,
+                   factor: float = 0.5) -> Dict[str, object]:
+    """Labelled joints whose estimate lies more than ``factor`` x torso size from the truth (the
+    PCK torso): detections on another body part or the background, the false positives a spatial
+    model is meant to remove (Tompson et al. 2014). ``{"total", "per_joint", "joints", "factor"}``
+    with counts."""
+    pred, gt, visible = np.asarray(pred, np.float64), np.asarray(gt, np.float64), np.asarray(visible)
+    if pred.shape != gt.shape or pred.shape[:2] != visible.shape:
+        raise ValueError(f"shape mismatch: pred {pred.shape}, gt {gt.shape}, visible {visible.shape}")
+    torso = torso_sizes(gt, visible, skeleton)
+    keep = np.isfinite(torso)
+    err = np.linalg.norm(pred - gt, axis=-1)[keep]
+    lab = visible[keep] > 0
+    far = (err > factor * torso[keep, None]) & lab
+    return {"total": int(far.sum()),
+            "per_joint": {name: int(far[:, j].sum()) for j, name in enumerate(skeleton.joint_names)},
+            "joints": int(lab.sum()), "factor": float(factor)}
+
+
 # PDJ thresholds: the x axis of Toshev & Szegedy's Fig. 4 (normalised distance to true joint).
 PDJ_FRACTIONS = tuple(round(0.025 * i, 3) for i in range(1, 21))  # 0.025 .. 0.5
 

@@ -27,7 +27,8 @@ DATASET_CITATIONS = {
 
 
 ARCHITECTURE_TITLES = {"hourglass": "Stacked Hourglass", "cpm": "Convolutional Pose Machine",
-                       "deeppose": "DeepPose (cascaded regression)"}
+                       "deeppose": "DeepPose (cascaded regression)",
+                       "tompson": "Part detector + spatial model (Tompson et al. 2014)"}
 
 
 def _pct(v) -> str:
@@ -180,6 +181,10 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
                       "image pixels (%); drop in points. Command: `python -m tools.parity "
                       f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report["rows"]])
+        elif name == "ablation":
+            lines += _ablation_section(spec, report)
+        elif name == "component_cost":
+            lines += _component_cost_section(spec, report)
         elif name.startswith("benchmark"):
             h = report.get("header", {})
             cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
@@ -191,6 +196,37 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
                       f"average {h.get('load_average_1_5_15min', 'n/a')}. Command: `python -m tools.benchmark "
                       f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
+    return lines
+
+
+def _ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
+    rows = report["rows"]
+    skeleton = get_skeleton(spec.skeleton)
+    lines = ["", "## Ablation", "",
+             f"{report['data']}, DESIGN protocol, image pixels. \"Far\" counts labelled joints whose estimate "
+             f"lies more than {report['far_factor']} x torso size from the truth (on another body part or "
+             "the background: the false positives a spatial model is meant to remove). Command: "
+             f"`python -m tools.ablation {spec.id} --variant ... --record`.", "",
+             "| variant | recipe, weights, output read | PCK@0.2 all / limbs (%) | PCK@0.1 all / limbs (%) | far |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    for r in rows:
+        p2, p1 = r["pck@0.2"], r["pck@0.1"]
+        lines.append(f"| {r['label']} | `{r['experiment']}`, {r['weights']}, stage {r['stage']} | "
+                     f"{_pct(p2['mean'])} / {_pct(p2['mean_limbs'])} | {_pct(p1['mean'])} / {_pct(p1['mean_limbs'])} | "
+                     f"{r['far']['total']} of {r['far']['joints']} |")
+    lines += ["", "Per joint, PCK@0.2 / PCK@0.1 (%) and far detections:", "",
+              "| joint | " + " | ".join(r["label"] for r in rows) + " |",
+              "| --- | " + " | ".join("---:" for _ in rows) + " |"]
+    for name in skeleton.joint_names:
+        cells = [f"{_pct(r['pck@0.2']['per_joint'].get(name))} / {_pct(r['pck@0.1']['per_joint'].get(name))} / "
+                 f"{r['far']['per_joint'].get(name)}" for r in rows]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _component_cost_section(spec: ModelSpec, report: Dict) -> List[str]:
+    lines = ["", f"## Cost of the {report['component']}", "", report["description"], ""]
+    lines += _table(report["rows"])
     return lines
 
 

@@ -39,3 +39,21 @@ def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:
     m = cv2.resize(m.astype(np.float32), (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     colour = cv2.applyColorMap((m * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
     return (0.5 * image.astype(np.float32) + 0.5 * colour).astype(np.uint8)
+
+
+def colour_map(values: np.ndarray, size: int = 128, label: str = "", cross: bool = True) -> np.ndarray:
+    """A 2D array as an RGB image (JET, scaled to its own maximum), ``size`` pixels wide, with
+    an optional caption and a cross at the centre (e.g. a pairwise kernel's zero displacement)."""
+    import cv2
+
+    v = np.asarray(values, np.float32)
+    v = v / max(float(v.max()), 1e-12)
+    img = cv2.applyColorMap((np.clip(v, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
+    img = np.ascontiguousarray(cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST))
+    if cross:
+        c = size // 2
+        cv2.line(img, (c - 4, c), (c + 4, c), (255, 255, 255), 1)
+        cv2.line(img, (c, c - 4), (c, c + 4), (255, 255, 255), 1)
+    if label:
+        cv2.putText(img, label, (3, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
+    return img

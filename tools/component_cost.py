@@ -1,0 +1,58 @@
+"""Multiply-adds and LiteRT latency of a published model with and without one component, e.g.
+the share of the Tompson model's spatial model. Run it on an idle machine.
+
+    python -m tools.component_cost tompson-lsp [--runs 100] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tools._cli import run
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tools.component_cost", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="zoo name[@version]")
+    p.add_argument("--runs", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--output", help="write the report JSON here")
+    p.add_argument("--record", action="store_true", help="store the report with the published version")
+    args = p.parse_args(argv)
+    import zoo
+    from edge.calibration import calibration_crops
+    from edge.component_cost import component_cost, spatial_model_bypassed
+
+    model = zoo.load(args.model)
+    if getattr(model, "spatial_model", None) is None:
+        p.error(f"{args.model} has no spatial model; the only component measured so far")
+    extra = []
+    if model.spatial_model.message_stride == 2:
+        # The paper's formulation (messages on the full heatmap grid, (2H-1)^2 kernels): the same
+        # architecture at message_stride 1, untrained (its cost does not depend on the weights).
+        other = type(model).from_config({**model.get_config(), "message_stride": 1, "name": "stride1"})
+        other.build((None, model.input_size, model.input_size, 3))
+        extra.append(("whole model, spatial model at message stride 1 (paper's 63x63 kernels; cost only)", other))
+    report = component_cost(model, "spatial model", spatial_model_bypassed, calibration=calibration_crops(model.spec),
+                            threads=args.threads, runs=args.runs, extra_models=extra)
+    for row in report["rows"]:
+        print(row)
+    if args.output:
+        from tools.files import write_json
+
+        write_json(args.output, report)
+    if args.record:
+        from zoo.model_card import record_measurement
+
+        print(f"recorded {record_measurement(model.spec, 'component_cost', report)}")
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
