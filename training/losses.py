@@ -49,6 +49,28 @@ def intermediate_regression_mse(y_true, y_pred):
     return ops.sum(err, axis=1)
 
 
+@keras.saving.register_keras_serializable(package="training")
+def marginal_nll(y_true, y_pred):
+    """Negative log-likelihood of the true joint position under the last stage's maps read as a
+    distribution over cells (normalised to sum 1), the target heatmap normalised likewise: the
+    objective of a spatial model whose output is a normalised marginal (Tompson et al. 2014).
+
+    ``y_pred (B, stages, H, W, K)`` (maps >= 0, e.g. marginals rescaled to peak 1) -> ``(B, K)``.
+    Maximum likelihood rewards mass at the truth and punishes confident mistakes; MSE on maps
+    rescaled to peak 1 rewards sharp maps wherever they are.
+    """
+    y_pred = ops.cast(y_pred[:, -1], "float32")
+    y_true = ops.cast(y_true, "float32")
+    log_q = ops.log(ops.maximum(y_pred, 1e-30))
+    log_q = log_q - ops.logsumexp(log_q, axis=(1, 2), keepdims=True)
+    target = y_true / ops.maximum(ops.sum(y_true, axis=(1, 2), keepdims=True), 1e-12)
+    return -ops.sum(target * log_q, axis=(1, 2))
+
+
+LOSSES = {"heatmap_mse": intermediate_heatmap_mse, "regression_mse": intermediate_regression_mse,
+          "marginal_nll": marginal_nll}
+
+
 def stage_metrics(kind: str, num_stages: int):
     """One loss metric per stage (``stage1_loss``, ...) for TensorBoard: which stage learns what."""
     def make(stage):

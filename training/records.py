@@ -45,11 +45,12 @@ def _recipe(exp: Dict) -> str:
     phases = exp.get("phases") or []
     stages = ""
     if phases:
-        stages = ("; stages trained one after another with the earlier ones frozen, each for its own "
-                  "schedule: " + ", ".join(f"stage {s} {e} epochs" for s, e in phases)
-                  + "; stages >= 2 on the previous stage's predictions, half of the samples replaced by "
-                  "simulated ones (truth + noise drawn from the previous stage's per-joint error mean "
-                  "and variance on the training split)")
+        from zoo.architectures import get_architecture
+
+        stages = ("; trained in phases, each for its own schedule: "
+                  + ", ".join(f"stage {p[0]} {p[1]} epochs" + (f" (peak learning rate {p[2]:g})" if len(p) > 2 else "")
+                              for p in phases)
+                  + "; " + getattr(get_architecture(exp["architecture"]), "PHASES", ""))
     return f"{opt}; {target}{stages}; augmentation {exp['augment']}"
 
 
@@ -83,10 +84,10 @@ def summarise_workdir(workdir) -> Dict:
                    learning_rate=exp["learning_rate"], sigma=exp["sigma"], augment=exp["augment"],
                    recipe=_recipe(exp))
         if exp.get("phases"):
-            out["phases"] = [{"stage": s, "epochs": e} for s, e in exp["phases"]]
+            out["phases"] = [{"stage": p[0], "epochs": p[1]} for p in exp["phases"]]
     histories = [(workdir / "history.csv", 0)]
     if exp.get("phases"):
-        histories = [(workdir / f"stage{s}" / "history.csv", s) for s, _ in exp["phases"]]
+        histories = [(workdir / f"stage{p[0]}" / "history.csv", p[0]) for p in exp["phases"]]
     total_rows, total_seconds, curve = 0, 0.0, []
     for path, stage in histories:
         if path.is_file():

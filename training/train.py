@@ -74,12 +74,13 @@ def make_codec(exp: Experiment):
     raise ValueError(f"experiment {exp.name}: unknown codec {exp.codec!r}")
 
 
-def make_loss(exp: Experiment, num_stages: int):
-    """The loss (summed over stages) and one weighted loss metric per stage."""
-    from training.losses import intermediate_heatmap_mse, intermediate_regression_mse, stage_metrics
+def make_loss(exp: Experiment, num_stages: int, name: Optional[str] = None):
+    """The loss (by default the codec's, summed over stages; ``name`` picks one of
+    ``training.losses.LOSSES``) and one weighted loss metric per stage."""
+    from training.losses import LOSSES, stage_metrics
 
-    loss = intermediate_heatmap_mse if exp.codec == "heatmap" else intermediate_regression_mse
-    return loss, stage_metrics(exp.codec, num_stages)
+    name = name or ("heatmap_mse" if exp.codec == "heatmap" else "regression_mse")
+    return LOSSES[name], stage_metrics(exp.codec, num_stages)
 
 
 def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
@@ -123,7 +124,7 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     phases = exp.phases or ((0, exp.epochs),)
     t0 = time.time()
     history = None
-    for stage, epochs in phases:
+    for stage, epochs, *phase_lr in phases:
         # stage 0: the whole model at once; stage s >= 1: only stage s trains (cascades).
         pdir = mydir / f"stage{stage}" if stage else mydir
         pdir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +139,11 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
                 # on the training split (the distribution its simulated errors are drawn from).
                 model.prepare_stage(stage, dataset, strategy=strat)
             num_stages = min(stage, model.num_stages) if stage else getattr(model, "num_stages", 1)
-            loss, stage_metrics = make_loss(exp, num_stages)
-            schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * epochs)
+            # A model may train a phase on its own objective (Tompson's spatial model: likelihood).
+            phase_loss = getattr(model, "PHASE_LOSSES", {}).get(stage)
+            loss, stage_metrics = make_loss(exp, num_stages, phase_loss)
+            peak = phase_lr[0] if phase_lr else exp.learning_rate
+            schedule = WarmupCosine(peak, exp.warmup_steps, steps * epochs)
             optimizer = keras.optimizers.Adam(schedule)
             model.compile(optimizer=optimizer, loss=loss, weighted_metrics=stage_metrics,
                           jit_compile=exp.jit_compile)

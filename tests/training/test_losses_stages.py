@@ -195,3 +195,20 @@ def test_stage_metrics_in_compiled_model():
         assert out[f"stage{s + 1}_loss"] == pytest.approx(float((per * weights).sum() / weights.sum()), rel=1e-5)
     per_all = ((y_pred - y_true[:, None]) ** 2).sum(-1).sum(1)
     assert out["loss"] == pytest.approx(float((per_all * weights).sum() / (B * K)), rel=1e-5)
+
+
+def test_marginal_nll_of_uniform_and_peaked_maps():
+    import numpy as np
+
+    from training.losses import marginal_nll
+
+    target = np.zeros((1, 4, 4, 2), "float32")
+    target[0, 1, 2, 0] = target[0, 3, 3, 1] = 1.0
+    uniform = np.ones((1, 2, 4, 4, 2), "float32")
+    np.testing.assert_allclose(np.asarray(marginal_nll(target, uniform)), [[np.log(16), np.log(16)]], rtol=1e-6)
+    peaked = uniform.copy()
+    peaked[0, 1, 1, 2, 0] = np.e  # the last stage gives the true cell e times the others' mass
+    want = -(1 - np.log(15 + np.e))
+    np.testing.assert_allclose(np.asarray(marginal_nll(target, peaked))[0, 0], want, rtol=1e-6)
+    peaked[0, 0, 1, 2, 1] = 100.0  # earlier stages do not count
+    assert np.asarray(marginal_nll(target, peaked))[0, 1] == np.float32(np.log(16))

@@ -23,12 +23,13 @@ def _bilinear_upsample2(x):
     return rows[:, i0] * (1 - f)[None] + rows[:, i1] * f[None]
 
 
-def reference(unaries, kernel, bias, mask, eps=1e-6, stride=1):
+def reference(unaries, kernel, bias, mask, eps=1e-6, stride=1, positive="relu", beta=10.0):
     """Eq. 2 of Tompson et al. 2014 written out with loops: kernel[dy + R, dx + R, v, A] is the
     pairwise term for a displacement x_A - x_v = (dx, dy). With ``stride`` 2 the messages are
     computed on 2x2 sums of the maps and upsampled bilinearly."""
     n, h, w, k = unaries.shape
-    p = np.maximum(unaries.astype(np.float64), 0)
+    u = unaries.astype(np.float64)
+    p = np.maximum(u, 0) if positive == "relu" else _softplus(beta * u) / beta
     e, b = _softplus(kernel.astype(np.float64)), _softplus(bias.astype(np.float64))
     out = np.zeros((n, h, w, k))
     for i in range(n):
@@ -57,12 +58,13 @@ def reference(unaries, kernel, bias, mask, eps=1e-6, stride=1):
 
 
 @pytest.mark.parametrize("edge_ops", [False, True], ids=["fft", "depthwise"])
-@pytest.mark.parametrize("pairs,stride", [(None, 1), (star_pairs(3, root=1), 1), (None, 2)],
-                         ids=["full", "star", "full-stride2"])
-def test_message_passing_matches_the_numpy_reference(pairs, stride, edge_ops):
+@pytest.mark.parametrize("pairs,stride,positive", [(None, 1, "relu"), (star_pairs(3, root=1), 1, "relu"),
+                                                   (None, 2, "relu"), (None, 2, "softplus")],
+                         ids=["full", "star", "full-stride2", "full-stride2-softplus"])
+def test_message_passing_matches_the_numpy_reference(pairs, stride, positive, edge_ops):
     rng = np.random.default_rng(0)
     h, k = (5, 3) if stride == 1 else (6, 3)
-    layer = SpatialModel(k, h, pairs=pairs, message_stride=stride)
+    layer = SpatialModel(k, h, pairs=pairs, message_stride=stride, positive=positive, beta=4.0)
     layer.edge_ops = edge_ops  # the FFT form (TensorFlow) and the depthwise one (TFLite, ONNX)
     side = layer.kernel_side
     assert side == (2 * h - 1 if stride == 1 else h - 1)
@@ -73,7 +75,7 @@ def test_message_passing_matches_the_numpy_reference(pairs, stride, edge_ops):
     layer.kernel.assign(kernel)
     layer.bias.assign(bias)
     got = np.asarray(layer(unaries))
-    want = reference(unaries, kernel, bias, layer._mask, stride=stride)
+    want = reference(unaries, kernel, bias, layer._mask, stride=stride, positive=positive, beta=4.0)
     np.testing.assert_allclose(got, want, atol=1e-4)
     assert layer.num_pairs == (k * (k - 1) if pairs is None else len(pairs))
     np.testing.assert_allclose(np.exp(got).sum(axis=(1, 2)), 1.0, atol=1e-5)  # normalised maps
@@ -119,7 +121,13 @@ def test_argument_errors_and_config():
         SpatialModel(1, 8)
     with pytest.raises(ValueError, match=r"\(2, 2\)"):
         SpatialModel(3, 8, pairs=[(2, 2)])
+    with pytest.raises(ValueError, match="'tanh'"):
+        SpatialModel(3, 8, positive="tanh")
+    with pytest.raises(ValueError, match="beta"):
+        SpatialModel(3, 8, positive="softplus", beta=0)
     layer = SpatialModel(3, 4, pairs=[(0, 1)])
     clone = SpatialModel.from_config(layer.get_config())
     assert clone.pairs == [(0, 1)] and clone.heatmap_size == 4
+    soft = SpatialModel.from_config(SpatialModel(3, 4, positive="softplus", beta=3.0).get_config())
+    assert (soft.positive, soft.beta) == ("softplus", 3.0)
     assert softplus_inverse(np.array([0.5]))[0] == pytest.approx(np.log(np.expm1(0.5)))

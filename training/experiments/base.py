@@ -26,8 +26,10 @@ class Experiment:
         augment: augmentation ranges.
         jit_compile: compile the train step with XLA.
         codec: target codec, ``heatmap`` or ``regression`` (box-normalised coordinates).
-        phases: for cascades, ``((stage, epochs), ...)`` trained one after another, each stage
-            with the earlier ones frozen (DeepPose); empty: the whole model for ``epochs``.
+        phases: ``((stage, epochs[, learning_rate]), ...)`` trained one after another, each in
+            its own folder, with what the model's ``prepare_stage`` freezes (DeepPose's cascade,
+            Tompson's training phases); the optional third item overrides ``learning_rate`` for
+            that phase; empty: the whole model for ``epochs``.
     """
 
     name: str
@@ -44,7 +46,7 @@ class Experiment:
     augment: AugmentConfig = AugmentConfig()
     jit_compile: bool = True
     codec: str = "heatmap"
-    phases: Tuple[Tuple[int, int], ...] = ()
+    phases: Tuple[Tuple, ...] = ()
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)

@@ -201,6 +201,10 @@ class DeepPose(TopDownPoseModel):
 
     float_layers = ("decoder", "cascade")
 
+    PHASES = ("stage s trains with the earlier stages frozen; stages >= 2 on the previous stage's "
+              "predictions, half of the samples replaced by simulated ones (truth + noise drawn from the "
+              "previous stage's per-joint error mean and variance on the training split)")
+
     def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
                  sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, **kwargs):

@@ -91,6 +91,11 @@ class TompsonPoseModel(HeatmapPoseModel):
         spatial_root: root joint of the star model (index).
         message_stride: grid of the spatial model's messages (1: the heatmaps', 2: half of it;
             see ``SpatialModel``).
+        initial_message_bias: ``SoftPlus(b)`` when the kernels are initialised from histograms.
+            It sets how strongly the messages first weigh against the unaries: small values let
+            13 broad priors overrule the detector's evidence.
+        positive: ``"relu"`` or ``"softplus"``: how the spatial model makes the unaries
+            non-negative (``SpatialModel``); SoftPlus keeps joint training stable.
         skeleton, input_size, mean, std: see ``HeatmapPoseModel``; the output stride is 4.
 
     Call returns ``(N, 2, H, W, K)``: the part detector's heatmaps and the spatial model's
@@ -98,9 +103,20 @@ class TompsonPoseModel(HeatmapPoseModel):
     spatial model is trained, ``spatial="none"``).
     """
 
+    PHASES = ("stage 1: the part detector alone (MSE on its heatmaps); stage 2: the spatial model alone "
+              "on the frozen detector (BatchNorm in inference mode), pairwise kernels initialised from the "
+              "smoothed histogram of joint displacements on the training crops, trained by maximum "
+              "likelihood of the true cell under its normalised marginals; stage 3: both jointly, end to "
+              "end, MSE on both outputs (the refined maps rescaled to peak 1)")
+    # Kept in float32 in full-integer exports: the decoder, and the spatial model, whose log-space
+    # products and normalisation would lose their meaning on an 8-bit grid.
+    float_layers = ("decoder", "spatial_model")
+    # Training objective of a phase when it is not the codec's MSE (see training.losses).
+    PHASE_LOSSES = {2: "marginal_nll"}
+
     def __init__(self, bank_filters=(32, 32, 64), num_scales: int = 3, head_filters: int = 128,
                  head_kernel: int = 9, spatial: str = "full", spatial_root: int = 12, message_stride: int = 1,
-                 **kwargs):
+                 initial_message_bias: float = 1e-3, positive: str = "relu", **kwargs):
         kwargs.setdefault("stride", 4)
         if kwargs["stride"] != 4:
             raise ValueError(f"TompsonPoseModel has output stride 4, got stride={kwargs['stride']!r}")
@@ -110,6 +126,7 @@ class TompsonPoseModel(HeatmapPoseModel):
         self.bank_filters, self.num_scales = tuple(int(f) for f in bank_filters), int(num_scales)
         self.head_filters, self.head_kernel = int(head_filters), int(head_kernel)
         self.spatial, self.spatial_root, self.message_stride = spatial, int(spatial_root), int(message_stride)
+        self.initial_message_bias, self.positive = float(initial_message_bias), positive
         self.bank = MultiResolutionBank(self.bank_filters, self.num_scales, name="bank")
         self.head = [ConvReLUBN(self.head_filters, self.head_kernel, name="head_conv1"),
                      ConvReLUBN(self.head_filters, 1, name="head_conv2")]
@@ -121,7 +138,8 @@ class TompsonPoseModel(HeatmapPoseModel):
 
             pairs = star_pairs(self.num_joints, self.spatial_root)
         self.spatial_model = (SpatialModel(self.num_joints, self.heatmap_size, pairs=pairs,
-                                           message_stride=self.message_stride, name="spatial_model")
+                                           message_stride=self.message_stride, positive=positive,
+                                           name="spatial_model")
                               if spatial != "none" else None)
         self.active_stage = 0
 
@@ -135,15 +153,24 @@ class TompsonPoseModel(HeatmapPoseModel):
             y = layer(y, training=training)
         return self.unary(y)
 
+    def refine(self, unary, training=None):
+        """The spatial model's marginals rescaled so each map's maximum matches the target
+        heatmaps' peak (1); the unaries themselves while the spatial model is bypassed."""
+        if self.spatial_model is None or self.active_stage == 1:
+            return unary
+        # One name scope for every op after the unaries, so full-integer exports keep them in
+        # float32 (``float_layers``).
+        with keras.name_scope("spatial_model_output"):
+            log_p = self.spatial_model(unary, training=training)
+            return ops.exp(log_p - ops.max(log_p, axis=(1, 2), keepdims=True))
+
     def forward(self, x, training=None):
         unary = self.part_detector(x, training=training)
-        if self.spatial_model is None or self.active_stage == 1:
-            refined = unary
-        else:
-            log_p = self.spatial_model(unary, training=training)
-            # Marginals rescaled so each map's maximum matches the target heatmaps' peak (1).
-            refined = ops.exp(log_p - ops.max(log_p, axis=(1, 2), keepdims=True))
-        return ops.stack([unary, refined], axis=1)
+        return ops.stack([unary, self.refine(unary, training=training)], axis=1)
+
+    def heatmaps(self, images, training=False):
+        """The refined heatmaps ``(N, H, W, K)`` (what the decoder reads)."""
+        return self.refine(self.part_detector(self.normalise(images), training=training), training=training)
 
     def detector_layers(self):
         return [self.bank, *self.head, self.unary]
@@ -176,7 +203,7 @@ class TompsonPoseModel(HeatmapPoseModel):
         hist = displacement_histograms(cells, np.concatenate(visible), sm.message_size, sigma=smoothing)
         if strategy is not None and strategy.num_replicas_in_sync > 1:
             hist = _replica_mean(strategy, [hist])[0].astype("float32")
-        sm.initialise_from_histograms(hist)
+        sm.initialise_from_histograms(hist, bias=self.initial_message_bias)
 
     def prepare_stage(self, stage: int, dataset=None, batches: int = 200, strategy=None):
         """The paper's training phases (Sec. 4): 1, the part detector alone (spatial model
@@ -202,4 +229,5 @@ class TompsonPoseModel(HeatmapPoseModel):
     def get_config(self):
         return {**super().get_config(), "bank_filters": list(self.bank_filters), "num_scales": self.num_scales,
                 "head_filters": self.head_filters, "head_kernel": self.head_kernel, "spatial": self.spatial,
-                "spatial_root": self.spatial_root, "message_stride": self.message_stride}
+                "spatial_root": self.spatial_root, "message_stride": self.message_stride,
+                "initial_message_bias": self.initial_message_bias, "positive": self.positive}

@@ -84,6 +84,11 @@ class SpatialModel(layers.Layer):
             kernels (the paper); 2 computes them on 2x2 sum-pooled maps with kernels of side
             ``2 ceil(H / 2) - 1`` and upsamples them bilinearly (about 16x fewer multiply-adds;
             the unary term keeps the full resolution).
+        positive: how the unaries are made non-negative, ``"relu"`` or ``"softplus"``
+            (``SoftPlus(beta p) / beta``). With ReLU the gradient of ``log(ReLU(p) + eps)`` reaches
+            ``1 / eps`` where a unary is barely positive, which swamps the part detector's own
+            gradient in joint training; SoftPlus bounds it by ``beta``.
+        beta: sharpness of the SoftPlus.
         epsilon: added inside the logarithms.
 
     Call: ``heatmaps (N, H, W, K)`` (the unaries ``p``, non-negative) -> ``(N, H, W, K)`` log
@@ -94,12 +99,17 @@ class SpatialModel(layers.Layer):
     """
 
     def __init__(self, num_joints: int, heatmap_size: int, pairs=None, message_stride: int = 1,
-                 epsilon: float = 1e-6, **kwargs):
+                 positive: str = "relu", beta: float = 10.0, epsilon: float = 1e-6, **kwargs):
         super().__init__(**kwargs)
         if int(num_joints) < 2:
             raise ValueError(f"num_joints must be >= 2, got {num_joints!r}")
         if int(heatmap_size) < 1:
             raise ValueError(f"heatmap_size must be >= 1, got {heatmap_size!r}")
+        if positive not in ("relu", "softplus"):
+            raise ValueError(f"positive must be 'relu' or 'softplus', got {positive!r}")
+        if float(beta) <= 0:
+            raise ValueError(f"beta must be > 0, got {beta!r}")
+        self.positive, self.beta = positive, float(beta)
         if int(message_stride) not in (1, 2):
             raise ValueError(f"message_stride must be 1 or 2, got {message_stride!r}")
         self.num_joints, self.heatmap_size, self.epsilon = int(num_joints), int(heatmap_size), float(epsilon)
@@ -151,6 +161,11 @@ class SpatialModel(layers.Layer):
         self.kernel.assign(softplus_inverse(histograms).astype("float32"))
         self.bias.assign(np.full((self.num_joints, self.num_joints), softplus_inverse(bias), "float32"))
 
+    def _positive(self, x):
+        if self.positive == "relu":
+            return ops.relu(x)
+        return ops.softplus(self.beta * x) / self.beta
+
     def pairwise_kernels(self):
         """``SoftPlus(e)``, ``(side, side, K, K)`` indexed ``[dy + R, dx + R, v, A]``."""
         return ops.softplus(self.kernel)
@@ -167,7 +182,7 @@ class SpatialModel(layers.Layer):
         TensorFlow uses the FFT; TFLite / ONNX graphs use the depthwise form (``edge_ops``),
         which LiteRT runs in 25 ms."""
         k, side = self.num_joints, self.kernel_side
-        sent = ops.take(ops.relu(unaries), self._senders, axis=-1)  # (N, H, W, P)
+        sent = ops.take(self._positive(unaries), self._senders, axis=-1)  # (N, H, W, P)
         h, w = sent.shape[1], sent.shape[2]
         if self.message_stride == 2:
             # Sum pooling keeps each map's mass, so the histogram kernels keep their meaning.
@@ -187,7 +202,7 @@ class SpatialModel(layers.Layer):
         unaries = ops.cast(unaries, "float32")
         bias = ops.take(ops.reshape(ops.softplus(self.bias), (-1,)), self._pair_index)
         terms = ops.log(self.messages(unaries, fft=not self.edge_ops) + bias + self.epsilon)  # (N, H, W, P)
-        log_p = ops.log(ops.relu(unaries) + self.epsilon) + ops.matmul(terms, ops.convert_to_tensor(self._to_receiver))
+        log_p = ops.log(self._positive(unaries) + self.epsilon) + ops.matmul(terms, ops.convert_to_tensor(self._to_receiver))
         h, w = log_p.shape[1], log_p.shape[2]
         flat = ops.reshape(ops.transpose(log_p, (0, 3, 1, 2)), (-1, self.num_joints, h * w))
         flat = flat - ops.logsumexp(flat, axis=-1, keepdims=True)
@@ -195,7 +210,8 @@ class SpatialModel(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "num_joints": self.num_joints, "heatmap_size": self.heatmap_size,
-                "pairs": self.pairs, "message_stride": self.message_stride, "epsilon": self.epsilon}
+                "pairs": self.pairs, "message_stride": self.message_stride, "positive": self.positive,
+                "beta": self.beta, "epsilon": self.epsilon}
 
 
 def _fft_convolve_same(maps, kernel):
