@@ -66,7 +66,7 @@ def evaluate_variant(variant: Variant, samples: PoseSamples, batch_size: int = 3
     pred = stages[:, variant.stage - 1]
     skeleton = get_skeleton(samples.skeleton)
     gt, vis = samples.keypoints, samples.visible
-    return {"label": variant.label, "experiment": variant.experiment, "weights": Path(variant.weights).name,
+    return {"label": variant.label, "experiment": variant.experiment, "weights": variant.weights,
             "weights_sha256": _sha256(variant.weights), "stage": variant.stage,
             "pck@0.2": pck(pred, gt, vis, skeleton, 0.2), "pck@0.1": pck(pred, gt, vis, skeleton, 0.1),
             "far": far_detections(pred, gt, vis, skeleton, 0.5)}
