@@ -29,7 +29,7 @@ class Variant:
     @classmethod
     def parse(cls, text: str) -> "Variant":
         """``"label=experiment:weights:stage"``."""
-        label, sep, rest = text.partition("=")
+        label, sep, rest = text.rpartition("=")  # the label may hold "=", the rest may not
         parts = rest.rsplit(":", 1)
         if not sep or not label.strip() or len(parts) != 2 or ":" not in parts[0] or not parts[1].isdigit():
             raise ValueError(f"variant {text!r}: expected 'label=experiment:weights.h5:stage'")

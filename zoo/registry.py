@@ -142,7 +142,7 @@ DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256
 # against 40.3 % for the detector alone); the paper's formula with a small bias lets 13 broad
 # priors overrule this detector's evidence.
 TOMPSON_LSP_ARGS = dict(bank_filters=(32, 32, 64), num_scales=3, head_filters=64, head_kernel=9, spatial="full",
-                        spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="softplus",
+                        spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="relu",
                         input_size=128, skeleton="lsp14")
 
 PRESETS: Dict[str, ModelSpec] = {
