@@ -50,3 +50,17 @@ def run(main, argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def save_report(report, spec, name: str, output=None, record: bool = False) -> None:
+    """``--output``: writes the report JSON there; ``--record``: stores it with the published
+    version ``spec`` as measurement ``name`` and regenerates its model card."""
+    if output:
+        from tools.files import write_json
+
+        write_json(output, report)
+    if record:
+        from zoo.model_card import record_measurement
+
+        print(f"recorded {record_measurement(spec, name, report)}")
+

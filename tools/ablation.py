@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tools._cli import run
+from tools._cli import run, save_report
 
 
 def main(argv=None):
@@ -47,14 +47,7 @@ def main(argv=None):
     for r in report["rows"]:
         print(f"{r['label']}: PCK@0.2 {100 * r['pck@0.2']['mean']:.1f}  PCK@0.1 {100 * r['pck@0.1']['mean']:.1f}"
               f"  far detections {r['far']['total']} of {r['far']['joints']}")
-    if args.output:
-        from tools.files import write_json
-
-        write_json(args.output, report)
-    if args.record:
-        from zoo.model_card import record_measurement
-
-        print(f"recorded {record_measurement(spec, 'ablation', report)}")
+    save_report(report, spec, "ablation", args.output, args.record)
     return 0
 
 

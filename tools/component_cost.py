@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tools._cli import run
+from tools._cli import run, save_report
 
 
 def main(argv=None):
@@ -39,14 +39,7 @@ def main(argv=None):
                             threads=args.threads, runs=args.runs, extra_models=extra)
     for row in report["rows"]:
         print(row)
-    if args.output:
-        from tools.files import write_json
-
-        write_json(args.output, report)
-    if args.record:
-        from zoo.model_card import record_measurement
-
-        print(f"recorded {record_measurement(model.spec, 'component_cost', report)}")
+    save_report(report, model.spec, "component_cost", args.output, args.record)
     return 0
 
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from tools._cli import run
+from tools._cli import run, save_report
 
 
 def markdown(rows) -> str:
@@ -43,14 +43,7 @@ def main(argv=None):
     report = check_parity(model, files, args.count)
     print(f"{report['model']}: {report['crops']} crops of {report['data']}")
     print(markdown(report["rows"]))
-    if args.output:
-        from tools.files import write_json
-
-        write_json(args.output, report)
-    if args.record:
-        from zoo.model_card import record_measurement
-
-        print(f"recorded {record_measurement(model.spec, 'parity', report)}")
+    save_report(report, model.spec, "parity", args.output, args.record)
     return 0 if all(r["ok"] for r in report["rows"]) else 1
 
 

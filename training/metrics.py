@@ -28,6 +28,17 @@ def torso_sizes(gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton) -> np.n
     return size
 
 
+def _errors(pred, gt, visible, skeleton):
+    """``(errors (M, K), labelled (M, K), torso (M,))`` over the M samples with a measurable
+    torso: the common ground of PCK and the far-detection count."""
+    pred, gt, visible = np.asarray(pred, np.float64), np.asarray(gt, np.float64), np.asarray(visible)
+    if pred.shape != gt.shape or pred.shape[:2] != visible.shape:
+        raise ValueError(f"shape mismatch: pred {pred.shape}, gt {gt.shape}, visible {visible.shape}")
+    torso = torso_sizes(gt, visible, skeleton)
+    keep = np.isfinite(torso)
+    return np.linalg.norm(pred - gt, axis=-1)[keep], visible[keep] > 0, torso[keep]
+
+
 def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton,
         alpha: float = 0.2) -> Dict[str, object]:
     """PCK@alpha: ``{"mean", "mean_limbs", "per_joint": {name: value}, "samples", "joints"}``.
@@ -35,14 +46,8 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleto
     ``pred``, ``gt``: ``(N, K, 2)`` in the same pixel frame (image pixels for reported figures);
     ``visible``: ``(N, K)`` labels. Values are fractions in ``[0, 1]``.
     """
-    pred, gt, visible = np.asarray(pred, np.float64), np.asarray(gt, np.float64), np.asarray(visible)
-    if pred.shape != gt.shape or pred.shape[:2] != visible.shape:
-        raise ValueError(f"shape mismatch: pred {pred.shape}, gt {gt.shape}, visible {visible.shape}")
-    torso = torso_sizes(gt, visible, skeleton)
-    keep = np.isfinite(torso)
-    err = np.linalg.norm(pred - gt, axis=-1)[keep]
-    lab = (visible[keep] > 0)
-    correct = (err <= alpha * torso[keep, None]) & lab
+    err, lab, torso = _errors(pred, gt, visible, skeleton)
+    correct = (err <= alpha * torso[:, None]) & lab
     per_joint = {}
     for j, name in enumerate(skeleton.joint_names):
         n = lab[:, j].sum()
@@ -52,7 +57,7 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleto
         "mean": float(correct.sum() / max(lab.sum(), 1)),
         "mean_limbs": float(correct[:, limb_cols].sum() / max(lab[:, limb_cols].sum(), 1)),
         "per_joint": per_joint,
-        "samples": int(keep.sum()),
+        "samples": int(len(torso)),
         "joints": int(lab.sum()),
     }
 
@@ -63,14 +68,8 @@ def far_detections(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skelet
     PCK torso): detections on another body part or the background, the false positives a spatial
     model is meant to remove (Tompson et al. 2014). ``{"total", "per_joint", "joints", "factor"}``
     with counts."""
-    pred, gt, visible = np.asarray(pred, np.float64), np.asarray(gt, np.float64), np.asarray(visible)
-    if pred.shape != gt.shape or pred.shape[:2] != visible.shape:
-        raise ValueError(f"shape mismatch: pred {pred.shape}, gt {gt.shape}, visible {visible.shape}")
-    torso = torso_sizes(gt, visible, skeleton)
-    keep = np.isfinite(torso)
-    err = np.linalg.norm(pred - gt, axis=-1)[keep]
-    lab = visible[keep] > 0
-    far = (err > factor * torso[keep, None]) & lab
+    err, lab, torso = _errors(pred, gt, visible, skeleton)
+    far = (err > factor * torso[:, None]) & lab
     return {"total": int(far.sum()),
             "per_joint": {name: int(far[:, j].sum()) for j, name in enumerate(skeleton.joint_names)},
             "joints": int(lab.sum()), "factor": float(factor)}
