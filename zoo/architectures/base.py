@@ -22,6 +22,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def replica_mean(strategy, arrays):
+    """Mean of each NumPy array over the replicas of a ``tf.distribute`` strategy."""
+    import tensorflow as tf
+
+    def replica_fn():
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.constant(a, tf.float64) for a in arrays])
+
+    out = strategy.run(tf.function(replica_fn))
+    return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
+
+
 @contextlib.contextmanager
 def edge_formulation(model):
     """Inside this block, layers that compute something two ways (an ``edge_ops`` attribute, e.g.

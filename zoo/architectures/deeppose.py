@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import TopDownPoseModel
+from zoo.architectures.base import TopDownPoseModel, replica_mean
 from zoo.layers.blocks import ConvBNReLU
 
 
@@ -49,18 +49,6 @@ def bilinear_weights(centres, sides, size: int, out: int):
     source = centres[:, None] + offsets[None, :] * sides[:, None]  # (M, out)
     grid = ops.cast(ops.arange(size), "float32")  # (size,)
     return ops.relu(1.0 - ops.abs(source[:, :, None] - grid[None, None, :]))
-
-
-def _replica_mean(strategy, arrays):
-    """Mean of each NumPy array over the replicas of a ``tf.distribute`` strategy."""
-    import tensorflow as tf
-
-    def replica_fn():
-        ctx = tf.distribute.get_replica_context()
-        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.constant(a, tf.float64) for a in arrays])
-
-    out = strategy.run(tf.function(replica_fn))
-    return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -310,7 +298,7 @@ class DeepPose(TopDownPoseModel):
                 total_sq += (err ** 2).sum(0)
                 count += w.sum(0)
             if strategy is not None and strategy.num_replicas_in_sync > 1:
-                total, total_sq, count = _replica_mean(strategy, [total, total_sq, count])
+                total, total_sq, count = replica_mean(strategy, [total, total_sq, count])
             count = np.maximum(count, 1.0)
             mean = total / count
             std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import HeatmapPoseModel
+from zoo.architectures.base import HeatmapPoseModel, replica_mean
 from zoo.layers.spatial_model import SpatialModel
 
 
@@ -186,7 +186,6 @@ class TompsonPoseModel(HeatmapPoseModel):
         al. 2014, Sec. 3.2), measured on ``batches`` training batches ``(images, heatmaps,
         weights)``: each labelled joint sits at its target heatmap's peak cell. With several
         replicas the histograms are averaged over them, so every worker starts alike."""
-        from zoo.architectures.deeppose import _replica_mean
         from zoo.layers.spatial_model import displacement_histograms
 
         points, visible = [], []
@@ -202,7 +201,7 @@ class TompsonPoseModel(HeatmapPoseModel):
         cells = np.concatenate(points).astype("float64") / sm.message_stride
         hist = displacement_histograms(cells, np.concatenate(visible), sm.message_size, sigma=smoothing)
         if strategy is not None and strategy.num_replicas_in_sync > 1:
-            hist = _replica_mean(strategy, [hist])[0].astype("float32")
+            hist = replica_mean(strategy, [hist])[0].astype("float32")
         sm.initialise_from_histograms(hist, bias=self.initial_message_bias)
 
     def prepare_stage(self, stage: int, dataset=None, batches: int = 200, strategy=None):
