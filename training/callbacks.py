@@ -9,6 +9,28 @@ import tensorflow as tf
 from training.datasets.base import PoseSamples
 
 
+def first_crops(samples: PoseSamples, input_size: int, count: int):
+    """The first ``count`` validation samples and their protocol-crop batch (images shown in
+    TensorBoard)."""
+    from training.pipeline import evaluation_dataset
+
+    sub = samples.subset(np.arange(min(count, len(samples))))
+    return sub, next(iter(evaluation_dataset(sub, input_size, count)))
+
+
+def stage_overlays(images, maps, channels) -> list:
+    """Per crop, the crop then every stage's ``maps[..., channels]`` (max over them) overlaid.
+
+    ``images (N, S, S, 3)``, ``maps (N, stages, H, W, C)``; returns one list of tiles per crop."""
+    from zoo.visualize import heatmap_overlay
+
+    rows = []
+    for i in range(len(maps)):
+        crop = np.clip(np.asarray(images[i]), 0, 255).astype(np.uint8)
+        rows.append([crop] + [heatmap_overlay(crop, maps[i, s][..., channels]) for s in range(maps.shape[1])])
+    return rows
+
+
 class PoseValidation(keras.callbacks.Callback):
     """After each epoch: PCK@0.2/0.1 on validation (DESIGN protocol, image pixels), the learning
     rate, and images of predicted (red) vs. true (green) skeletons and heatmaps on a few crops.
@@ -66,36 +88,22 @@ class PoseValidation(keras.callbacks.Callback):
                 tf.summary.image("belief_maps_per_stage", self._stage_maps(), max_outputs=self.num_images)
         self.writer.flush()
 
-    def _batch(self):
-        from training.pipeline import evaluation_dataset
-
-        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
-        return sub, next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
-
     def _stage_maps(self):
         """Per crop, one row: the crop, then each stage's joint maps (max over joints) and, when
         the model has one (CPM), each stage's background map, as colour overlays."""
-        from zoo.visualize import heatmap_overlay
-
-        _, batch = self._batch()
+        _, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
         k = self.model.num_joints
-        out = []
-        for i in range(len(maps)):
-            crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
-            row = [crop] + [heatmap_overlay(crop, maps[i, s, :, :, :k]) for s in range(maps.shape[1])]
-            if maps.shape[-1] > k:
-                row += [heatmap_overlay(crop, maps[i, s, :, :, k:k + 1]) for s in range(maps.shape[1])]
-            out.append(np.concatenate(row, axis=1))
-        return np.stack(out)
+        rows = stage_overlays(batch["image"], maps, slice(0, k))
+        if maps.shape[-1] > k:
+            rows = [row + extra[1:] for row, extra in zip(rows, stage_overlays(batch["image"], maps, slice(k, k + 1)))]
+        return np.stack([np.concatenate(row, axis=1) for row in rows])
 
     def _images(self):
-        from training.pipeline import evaluation_dataset
         from zoo.preprocess import transform_points
         from zoo.visualize import draw_skeleton, heatmap_overlay
 
-        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
-        batch = next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
+        sub, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         heatmaps = (keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
                     if hasattr(self.model, "heatmaps") else None)
         kp, _ = self.model._predict_fn(batch["image"])
@@ -148,30 +156,23 @@ class SpatialModelImages(keras.callbacks.Callback):
                 tiles.append(colour_map(k, 160, f"{a} | {v}"))
         return np.concatenate(tiles, axis=1)[None] if tiles else None
 
-    def heatmap_images(self, joint: str) -> np.ndarray:
-        from training.pipeline import evaluation_dataset
-        from zoo.visualize import heatmap_overlay
-
-        j = list(self.model.skeleton.joint_names).index(joint)
-        sub = self.samples.subset(np.arange(min(self.num_images, len(self.samples))))
-        batch = next(iter(evaluation_dataset(sub, self.model.input_size, self.num_images)))
+    def heatmap_images(self, joints) -> dict:
+        """``{joint: (N, S, S * 3, 3)}``: crop | unary | refined, from one forward pass."""
+        names = list(self.model.skeleton.joint_names)
+        _, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
-        rows = []
-        for i in range(len(maps)):
-            crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
-            rows.append(np.concatenate([crop] + [heatmap_overlay(crop, maps[i, s, :, :, j:j + 1])
-                                                 for s in range(maps.shape[1])], axis=1))
-        return np.stack(rows)
+        return {joint: np.stack([np.concatenate(row, axis=1) for row in
+                                 stage_overlays(batch["image"], maps, slice(names.index(joint), names.index(joint) + 1))])
+                for joint in joints}
 
     def _write(self, step: int):
         with self.writer.as_default(step=step), tf.summary.record_if(True):
             kernels = self.kernel_images()
             if kernels is not None:
                 tf.summary.image("pairwise_kernels", kernels)
-            for joint in self.joints:
-                if joint in self.model.skeleton.joint_names:
-                    tf.summary.image(f"unary_vs_refined/{joint}", self.heatmap_images(joint),
-                                     max_outputs=self.num_images)
+            joints = [j for j in self.joints if j in self.model.skeleton.joint_names]
+            for joint, images in self.heatmap_images(joints).items():
+                tf.summary.image(f"unary_vs_refined/{joint}", images, max_outputs=self.num_images)
         self.writer.flush()
 
     def on_train_begin(self, logs=None):
