@@ -24,6 +24,9 @@ class Skeleton:
         limbs: pairs of joint names drawn as bones (and scored by PCP).
         torso: ``(a, b)`` joint-name pairs tried in order to measure the torso size for PCK.
         oks_sigmas: per-joint COCO OKS sigmas, when defined for this layout.
+        tree: ``(parent, child)`` joint-name edges of a spanning tree, root first and every
+            parent reached before its children: the limbs of bottom-up models (one part
+            affinity field each) and the order in which their grouping assembles people.
     """
 
     name: str
@@ -31,6 +34,7 @@ class Skeleton:
     limbs: Tuple[Tuple[str, str], ...]
     torso: Tuple[Tuple[str, str], ...] = ()
     oks_sigmas: Optional[Tuple[float, ...]] = None
+    tree: Tuple[Tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if len(set(self.joint_names)) != len(self.joint_names):
@@ -39,11 +43,34 @@ class Skeleton:
             for j in (a, b):
                 if j not in self.joint_names:
                     raise ValueError(f"Skeleton {self.name!r}: limb joint {j!r} is not a joint name")
+        if self.tree:
+            self._check_tree()
         if self.oks_sigmas is not None and len(self.oks_sigmas) != len(self.joint_names):
             raise ValueError(
                 f"Skeleton {self.name!r}: {len(self.oks_sigmas)} OKS sigmas for "
                 f"{len(self.joint_names)} joints"
             )
+
+    def _check_tree(self):
+        if len(self.tree) != len(self.joint_names) - 1:
+            raise ValueError(f"Skeleton {self.name!r}: a tree over {len(self.joint_names)} joints has "
+                             f"{len(self.joint_names) - 1} edges, got {len(self.tree)}")
+        reached = {self.tree[0][0]}
+        for parent, child in self.tree:
+            for j in (parent, child):
+                if j not in self.joint_names:
+                    raise ValueError(f"Skeleton {self.name!r}: tree joint {j!r} is not a joint name")
+            if parent not in reached:
+                raise ValueError(f"Skeleton {self.name!r}: tree edge ({parent!r}, {child!r}) comes "
+                                 f"before any edge reaching {parent!r}")
+            if child in reached:
+                raise ValueError(f"Skeleton {self.name!r}: tree joint {child!r} is reached twice")
+            reached.add(child)
+
+    @property
+    def tree_index(self) -> Tuple[Tuple[int, int], ...]:
+        """``tree`` as joint-index pairs ``(parent, child)``."""
+        return tuple((self.index(a), self.index(b)) for a, b in self.tree)
 
     @property
     def num_joints(self) -> int:
@@ -97,6 +124,7 @@ class Skeleton:
             "flip_index": list(self.flip_index),
             "flip_pairs": [list(p) for p in self.flip_pairs],
             "limbs": [list(limb) for limb in self.limbs],
+            **({"tree": [list(e) for e in self.tree]} if self.tree else {}),
         }
 
 
@@ -118,6 +146,18 @@ LSP14 = Skeleton(
         ("neck", "head_top"),
     ),
     torso=(("left_shoulder", "right_hip"), ("right_shoulder", "left_hip")),
+    # The 12 limb joints take COCO's sigmas; neck and head top take CrowdPose's (Li et al.,
+    # CVPR 2019, https://arxiv.org/abs/1812.00324), whose 14 joints are LSP's.
+    oks_sigmas=(0.089, 0.087, 0.107, 0.107, 0.087, 0.089, 0.062, 0.072, 0.079, 0.079, 0.072, 0.062,
+                0.079, 0.079),
+    # OpenPose-style tree rooted at the neck (Cao et al. 2017, COCO tree with neck -> hips).
+    tree=(
+        ("neck", "head_top"), ("neck", "right_shoulder"), ("neck", "left_shoulder"),
+        ("neck", "right_hip"), ("neck", "left_hip"), ("right_shoulder", "right_elbow"),
+        ("left_shoulder", "left_elbow"), ("right_hip", "right_knee"), ("left_hip", "left_knee"),
+        ("right_elbow", "right_wrist"), ("left_elbow", "left_wrist"), ("right_knee", "right_ankle"),
+        ("left_knee", "left_ankle"),
+    ),
 )
 
 # MPII Human Pose (Andriluka et al., CVPR 2014): order of the official annotation ids 0..15.
