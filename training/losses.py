@@ -67,8 +67,41 @@ def marginal_nll(y_true, y_pred):
     return -ops.sum(target * log_q, axis=(1, 2))
 
 
+def _masked_stage_errors(y_true, y_pred):
+    """Per-stage masked squared errors ``(B, stages)``: mean over cells and channels.
+
+    ``y_true (B, H, W, C + 1)`` holds the targets and, as its last channel, the loss mask (0 on
+    regions with unlabelled people, e.g. COCO crowds); ``y_pred (B, stages, H, W, C)``.
+    """
+    y_pred = ops.cast(y_pred, "float32")
+    y_true = ops.cast(y_true, "float32")
+    c = y_pred.shape[-1]
+    if y_true.shape[-1] != c + 1:
+        raise ValueError(f"targets need {c} channels plus the mask, got {y_true.shape[-1]} for {c} predicted")
+    target, mask = y_true[..., :c], y_true[..., c:]
+    err = ops.square(y_pred - ops.expand_dims(target, 1)) * ops.expand_dims(mask, 1)
+    return ops.mean(err, axis=(2, 3, 4))
+
+
+@keras.saving.register_keras_serializable(package="training")
+def masked_stage_mse(y_true, y_pred):
+    """Masked L2 loss of every stage's confidence maps or part affinity fields, summed over stages
+    (Cao et al. 2019, Eq. 3-5: the mask W(p) removes unlabelled people). ``(B,)``."""
+    return ops.sum(_masked_stage_errors(y_true, y_pred), axis=1)
+
+
+def masked_stage_metrics(output: str, num_stages: int):
+    """One loss metric per stage of one output (Keras names it ``pafs_stage1_loss``, ...)."""
+    def make(stage):
+        def fn(y_true, y_pred):
+            return _masked_stage_errors(y_true, y_pred)[:, stage]
+        fn.__name__ = f"stage{stage + 1}_loss"
+        return fn
+    return [make(s) for s in range(num_stages)]
+
+
 LOSSES = {"heatmap_mse": intermediate_heatmap_mse, "regression_mse": intermediate_regression_mse,
-          "marginal_nll": marginal_nll}
+          "marginal_nll": marginal_nll, "masked_stage_mse": masked_stage_mse}
 
 
 def stage_metrics(kind: str, num_stages: int):

@@ -94,6 +94,10 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     Experiments with ``phases`` (cascades such as DeepPose) train one stage after another, each
     phase in ``<workdir>/stage<s>`` with its own checkpoints; a finished phase is not redone.
     """
+    if exp.codec == "paf":
+        from training.bottom_up import train_bottom_up
+
+        return train_bottom_up(exp, workdir, data, strategy, verbose, tensorboard, max_train, max_val)
     from training.callbacks import PoseValidation, SpatialModelImages, SyncReplicaStatistics, TensorBoard
     from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
     from training.pipeline import training_dataset

@@ -66,3 +66,29 @@ def crop_person(image: np.ndarray, center, side: float, size: int) -> Tuple[np.n
 def to_image_coords(keypoints: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """Maps crop-pixel keypoints back to image pixels with the inverse of ``matrix``."""
     return transform_points(keypoints, np.linalg.inv(matrix))
+
+
+def letterbox(image: np.ndarray, size: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Fits a whole image into a ``size`` square: the longer side scaled to ``size`` (area
+    resampling when shrinking), centred, zero padding. The input of bottom-up models.
+
+    Returns ``(boxed uint8 (size, size, 3), to_image (3, 3))``; ``to_image`` maps model-input
+    pixels back to image pixels (pixel centres at integer coordinates on both sides).
+    """
+    import cv2
+
+    image = np.asarray(image)
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nw, nh = max(1, min(size, int(round(w * scale)))), max(1, min(size, int(round(h * scale))))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(np.ascontiguousarray(image), (nw, nh), interpolation=interpolation)
+    left, top = (size - nw) // 2, (size - nh) // 2
+    boxed = np.zeros((size, size, 3), np.uint8)
+    boxed[top:top + nh, left:left + nw] = resized
+    sx, sy = nw / w, nh / h
+    # input x_in = sx * (x + 0.5) - 0.5 + left  <=>  x = (x_in - left + 0.5) / sx - 0.5
+    to_image = np.array([[1 / sx, 0, (0.5 - left) / sx - 0.5],
+                         [0, 1 / sy, (0.5 - top) / sy - 0.5],
+                         [0, 0, 1]], np.float64)
+    return boxed, to_image

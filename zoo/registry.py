@@ -145,6 +145,13 @@ TOMPSON_LSP_ARGS = dict(bank_filters=(32, 32, 64), num_scales=3, head_filters=64
                         spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="relu",
                         input_size=128, skeleton="lsp14")
 
+_OPENPOSE_PAPER = ("Cao, Hidalgo, Simon, Wei, Sheikh. OpenPose: Realtime Multi-Person 2D Pose Estimation using "
+                   "Part Affinity Fields. TPAMI 2019. https://arxiv.org/abs/1812.08008 (backbone: a small "
+                   "VGG-style conv-BN-ReLU stack trained from scratch)")
+OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_convs=3, paf_stages=2,
+                         heatmap_stages=1, upsample=2, max_people=10, max_candidates=10, input_size=256,
+                         skeleton="lsp14")
+
 PRESETS: Dict[str, ModelSpec] = {
     p.name: p for p in (
         _hourglass_preset("hourglass-lsp", "lsp14", "hourglass_lsp"),
@@ -164,6 +171,11 @@ PRESETS: Dict[str, ModelSpec] = {
                   codec={"type": "heatmap", "input_size": 128, "heatmap_size": 32, "sigma": 1.5,
                          "decoded_map": "the spatial model's marginals rescaled to peak 1"},
                   paper=_TOMPSON_PAPER, experiment="tompson_lsp"),
+        ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_ARGS, skeleton="lsp14",
+                  input_size=256, normalisation=_NORMALISATION,
+                  codec={"type": "paf", "input_size": 256, "stride": 8, "sigma": 1.0, "limb_width": 1.0,
+                         "input": "the whole image, letterboxed (zoo.preprocess.letterbox)"},
+                  paper=_OPENPOSE_PAPER, experiment="openpose_lsp"),
     )
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional, Tuple
 
-__all__ = ["Skeleton", "LSP14", "MPII16", "FLIC11", "COCO17", "get_skeleton", "SKELETONS"]
+__all__ = ["Skeleton", "LSP14", "MPII16", "FLIC11", "COCO17", "get_skeleton", "SKELETONS",
+           "joint_mapping"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,3 +230,18 @@ def get_skeleton(name: str) -> Skeleton:
         return SKELETONS[name]
     except KeyError:
         raise KeyError(f"Unknown skeleton {name!r}; known: {sorted(SKELETONS)}") from None
+
+
+def joint_mapping(source: Skeleton, target: Skeleton) -> Tuple[int, ...]:
+    """For each joint of ``target``, the index of the joint of ``source`` with the same name, or
+    -1 where ``source`` has none (the joint is then unlabelled in the converted data).
+
+    Matching is by name, so the conversion follows each skeleton's own order: from ``COCO17`` to
+    ``LSP14`` the 12 limb joints map (``left_wrist`` -> COCO index 9) and ``neck`` / ``head_top``
+    map to -1. Raises ``ValueError`` when the two layouts share no joint.
+    """
+    mapping = tuple(source.joint_names.index(n) if n in source.joint_names else -1
+                    for n in target.joint_names)
+    if all(i < 0 for i in mapping):
+        raise ValueError(f"Skeletons {source.name!r} and {target.name!r} share no joint name")
+    return mapping

@@ -63,7 +63,21 @@ def test_invalid_definitions_raise():
 def test_coco_oks_sigmas():
     assert COCO17.oks_sigmas is not None and len(COCO17.oks_sigmas) == 17
     assert COCO17.oks_sigmas[0] == pytest.approx(0.026)  # nose
-    assert LSP14.oks_sigmas is None
+    # LSP-14: COCO's sigmas for the 12 shared joints, CrowdPose's for neck and head top.
+    coco = dict(zip(COCO17.joint_names, COCO17.oks_sigmas))
+    for name, sigma in zip(LSP14.joint_names, LSP14.oks_sigmas):
+        assert sigma == pytest.approx(coco.get(name, 0.079)), name
+
+
+def test_tree_is_checked():
+    assert len(LSP14.tree_index) == LSP14.num_joints - 1
+    assert LSP14.tree[0][0] == "neck"
+    with pytest.raises(ValueError, match="comes before any edge"):
+        Skeleton(name="t", joint_names=("a", "b", "c"), limbs=(), tree=(("a", "b"), ("c", "a")))
+    with pytest.raises(ValueError, match="2 edges"):
+        Skeleton(name="t", joint_names=("a", "b", "c"), limbs=(), tree=(("a", "b"),))
+    with pytest.raises(ValueError, match="reached twice"):
+        Skeleton(name="t", joint_names=("a", "b", "c"), limbs=(), tree=(("a", "b"), ("b", "a")))
 
 
 def test_unknown_names_raise():

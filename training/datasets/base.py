@@ -1,11 +1,11 @@
-"""Common record type of the single-person datasets and the data-root setting."""
+"""Common record types of the single- and multi-person datasets and the data-root setting."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
 from pathlib import Path
-from typing import List
+from typing import Any, List
 
 import numpy as np
 
@@ -49,3 +49,54 @@ class PoseSamples:
         index = np.asarray(index)
         return PoseSamples([self.image_paths[i] for i in index], self.keypoints[index],
                            self.visible[index], self.skeleton, [self.ids[i] for i in index])
+
+
+@dataclasses.dataclass
+class MultiPersonSamples:
+    """Multi-person samples of one dataset, one entry per image (COCO-style).
+
+    Attributes:
+        image_paths: ``N`` image file paths.
+        image_ids: ``N`` integer image ids (the dataset's own, e.g. COCO ``image_id``).
+        sizes: int ``(N, 2)`` image height and width.
+        keypoints: ``N`` float32 arrays ``(P_i, K, 2)``, x, y in image pixels, one row per
+            labelled person (``P_i`` may be 0).
+        visible: ``N`` float32 arrays ``(P_i, K)``, 1 where the joint is labelled, 0 otherwise.
+        areas: ``N`` float32 arrays ``(P_i,)``: person segment area in pixels (the OKS scale).
+        boxes: ``N`` float32 arrays ``(P_i, 4)``: person boxes ``x, y, width, height``.
+        skeleton: skeleton name of the joint order.
+        annotation_ids: ``N`` int64 arrays ``(P_i,)``: the annotation id of each person.
+        ignore_segments: ``N`` lists of COCO-format segmentations (polygon lists or RLE dicts)
+            of regions where the loss is not taken: crowds and people with no labelled joint.
+    """
+
+    image_paths: List[str]
+    image_ids: List[int]
+    sizes: np.ndarray
+    keypoints: List[np.ndarray]
+    visible: List[np.ndarray]
+    areas: List[np.ndarray]
+    boxes: List[np.ndarray]
+    skeleton: str
+    annotation_ids: List[np.ndarray]
+    ignore_segments: List[List[Any]]
+
+    def __len__(self):
+        return len(self.image_paths)
+
+    @property
+    def num_people(self) -> int:
+        """Labelled people over all images."""
+        return int(sum(len(k) for k in self.keypoints))
+
+    def subset(self, index) -> "MultiPersonSamples":
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+
+        def pick(values):
+            return [values[i] for i in index]
+
+        return MultiPersonSamples(pick(self.image_paths), pick(self.image_ids),
+                                  np.asarray(self.sizes).reshape(-1, 2)[index], pick(self.keypoints),
+                                  pick(self.visible), pick(self.areas), pick(self.boxes),
+                                  self.skeleton, pick(self.annotation_ids),
+                                  pick(self.ignore_segments))

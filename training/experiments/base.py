@@ -6,6 +6,7 @@ import dataclasses
 from typing import Dict, Tuple
 
 from training.augment import AugmentConfig
+from training.composite import SceneConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,8 +17,10 @@ class Experiment:
         name: experiment name (``hourglass_lsp``).
         architecture: ``zoo.registry`` architecture name (``hourglass``).
         model_args: build arguments of the architecture.
-        dataset: ``lspet`` or ``mpii``.
+        dataset: ``lspet`` or ``mpii`` (top-down crops) or ``lspet_scenes`` (multi-person scenes
+            composited from LSPet people, ``training.composite``).
         sigma: Gaussian sigma of the heatmap targets, in heatmap cells.
+        limb_width: half-width of the part affinity field targets, in cells (``paf`` codec).
         batch_size: global batch size (split across replicas).
         epochs: number of epochs.
         steps_per_epoch: optimizer steps per epoch (default: one pass over the training split).
@@ -25,7 +28,10 @@ class Experiment:
         warmup_steps: warm-up length.
         augment: augmentation ranges.
         jit_compile: compile the train step with XLA.
-        codec: target codec, ``heatmap`` or ``regression`` (box-normalised coordinates).
+        codec: target codec, ``heatmap``, ``regression`` (box-normalised coordinates) or ``paf``
+            (confidence maps + part affinity fields, bottom-up; ``training.bottom_up``).
+        scenes: how multi-person scenes are composited (``lspet_scenes``).
+        val_scenes: number of held-out scenes of the validation losses (``lspet_scenes``).
         phases: ``((stage, epochs[, learning_rate]), ...)`` trained one after another, each in
             its own folder, with what the model's ``prepare_stage`` freezes (DeepPose's cascade,
             Tompson's training phases); the optional third item overrides ``learning_rate`` for
@@ -37,6 +43,7 @@ class Experiment:
     model_args: Dict
     dataset: str = "lspet"
     sigma: float = 1.5
+    limb_width: float = 1.0
     batch_size: int = 16
     epochs: int = 16
     steps_per_epoch: int = 0
@@ -47,6 +54,8 @@ class Experiment:
     jit_compile: bool = True
     codec: str = "heatmap"
     phases: Tuple[Tuple, ...] = ()
+    scenes: SceneConfig = SceneConfig()
+    val_scenes: int = 64
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)
@@ -56,9 +65,10 @@ class Experiment:
 
 
 def _experiments():
-    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp, tompson_lsp
+    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp, openpose_lsp, tompson_lsp
 
-    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp, tompson_lsp) for e in m.EXPERIMENTS}
+    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp, tompson_lsp, openpose_lsp)
+            for e in m.EXPERIMENTS}
 
 
 def list_experiments():

@@ -10,6 +10,7 @@ _ARCHITECTURES = {
     "cpm": ("zoo.architectures.cpm", "ConvolutionalPoseMachine"),
     "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
     "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
+    "openpose": ("zoo.architectures.openpose", "OpenPose"),
 }
 ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
 

@@ -1,0 +1,250 @@
+"""COCO keypoints (Lin et al., ECCV 2014, https://cocodataset.org/#keypoints-2017), multi-person.
+
+Files follow COCO's layout: ``<root>/annotations/person_keypoints_<split>.json`` with the images in
+``<root>/<split>/`` (the zoo's ``coco-mini`` is 80 train2017 images laid out the same way). The JSON
+holds ``images`` (``id``, ``file_name``, ``height``, ``width``), ``annotations`` (one per person or
+crowd: ``keypoints`` as 17 x ``[x, y, v]``, ``num_keypoints``, ``area``, ``bbox`` x, y, w, h,
+``iscrowd``, ``segmentation``) and ``categories`` (the person category names its keypoints,
+``zoo.skeletons.COCO17``'s order). ``v`` is 0 for an unlabelled joint (x = y = 0), 1 for labelled
+but occluded, 2 for labelled and visible; the zoo keeps ``visible = v > 0``.
+
+Non-crowd people with at least one labelled joint become the samples' keypoints. Crowds
+(``iscrowd = 1``, an RLE segmentation) and people without a labelled joint are kept only as
+regions where the training loss is switched off (``loss_mask``), as OpenPose does with its
+"mask_miss" (Cao et al., CVPR 2017, https://arxiv.org/abs/1611.08050): there are people there,
+but no labels, so a detector must be neither rewarded nor punished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from training.datasets.base import DatasetError, MultiPersonSamples, data_root
+from zoo.skeletons import COCO17, get_skeleton, joint_mapping
+
+NUM_JOINTS = COCO17.num_joints
+DEFAULT_ANNOTATIONS = ("coco-mini", "annotations", "person_keypoints_train2017.json")
+
+
+def default_image_dir(annotations) -> Path:
+    """Image folder of a COCO annotation file: ``<root>/<split>/`` for
+    ``<root>/annotations/person_keypoints_<split>.json``, else the JSON's own folder."""
+    annotations = Path(annotations)
+    prefix = "person_keypoints_"
+    if not annotations.stem.startswith(prefix):
+        return annotations.parent
+    root = annotations.parent.parent if annotations.parent.name == "annotations" else annotations.parent
+    return root / annotations.stem[len(prefix):]
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_segmentation(segm, height: int, width: int, where: str) -> None:
+    """A polygon list (each ``[x0, y0, x1, y1, ...]``) or an RLE dict of the image's size."""
+    if isinstance(segm, dict):
+        if "counts" not in segm or "size" not in segm:
+            raise DatasetError(f"{where}: field 'segmentation' is a dict without 'counts'/'size' "
+                               f"(keys {sorted(segm)})")
+        if list(segm["size"]) != [height, width]:
+            raise DatasetError(f"{where}: field 'segmentation' RLE size {segm['size']} differs from "
+                               f"the image's [height, width] = [{height}, {width}]")
+        return
+    if not isinstance(segm, list) or not all(
+            isinstance(p, list) and len(p) % 2 == 0 and all(_number(c) for c in p) for p in segm):
+        raise DatasetError(f"{where}: field 'segmentation' must be an RLE dict or a list of polygons "
+                           f"[x0, y0, x1, y1, ...], got {str(segm)[:80]}")
+
+
+def segment_mask(segmentation, height: int, width: int) -> np.ndarray:
+    """Bool ``(height, width)`` mask of a COCO segmentation (polygons, or RLE with list or string
+    counts), decoded with ``pycocotools.mask`` as ``COCO.annToMask`` does. Polygons are encoded
+    one by one (``frPyObjects`` would read a 4-number polygon as a box) and degenerate ones, with
+    fewer than 3 points, cover nothing."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segmentation, dict):
+        rle = segmentation
+        if isinstance(rle["counts"], list):  # uncompressed RLE (crowds)
+            rle = mask_utils.frPyObjects(rle, height, width)
+        return mask_utils.decode(rle).astype(bool)
+    out = np.zeros((height, width), bool)
+    for polygon in segmentation:
+        if len(polygon) >= 6:
+            rles = mask_utils.frPyObjects([[float(c) for c in polygon]], height, width)
+            out |= mask_utils.decode(mask_utils.merge(rles)).astype(bool)
+    return out
+
+
+def loss_mask(samples: MultiPersonSamples, index: int) -> np.ndarray:
+    """Float32 ``(H, W)`` mask of image ``index`` at image resolution: 1 where the loss is kept,
+    0 over crowds and over people without a labelled joint (OpenPose's "mask_miss")."""
+    height, width = (int(v) for v in np.asarray(samples.sizes)[index])
+    mask = np.ones((height, width), np.float32)
+    for segm in samples.ignore_segments[index]:
+        mask[segment_mask(segm, height, width)] = 0.0
+    return mask
+
+
+def _person_category(categories, json_path) -> int:
+    """Id of the category whose keypoint names are COCO-17's."""
+    keyed = [c for c in categories if isinstance(c, dict) and "keypoints" in c]
+    if not keyed:
+        raise DatasetError(f"{json_path}: no entry of 'categories' has a 'keypoints' field "
+                           f"(not a COCO keypoint file?)")
+    person = next((c for c in keyed if c.get("name") == "person"), keyed[0])
+    if tuple(person["keypoints"]) != COCO17.joint_names:
+        raise DatasetError(f"{json_path}: category {person.get('id')!r} field 'keypoints' is "
+                           f"{person['keypoints']}, expected COCO-17's {list(COCO17.joint_names)}")
+    if "id" not in person:
+        raise DatasetError(f"{json_path}: person category has no field 'id'")
+    return person["id"]
+
+
+def _read_images(entries, json_path):
+    """``{image_id: (file_name, height, width)}`` in file order, every entry checked."""
+    images = {}
+    for i, im in enumerate(entries):
+        where = f"{json_path}: images[{i}]"
+        if not isinstance(im, dict):
+            raise DatasetError(f"{where}: expected an object, got {type(im).__name__}")
+        for field in ("id", "file_name", "height", "width"):
+            if field not in im:
+                raise DatasetError(f"{where}: missing field {field!r}")
+        where = f"{json_path}: image {im['id']}"
+        for field in ("height", "width"):
+            if not isinstance(im[field], int) or isinstance(im[field], bool) or im[field] <= 0:
+                raise DatasetError(f"{where}: field {field!r} must be a positive integer, got {im[field]!r}")
+        if im["id"] in images:
+            raise DatasetError(f"{where}: duplicate image id (field 'id')")
+        images[im["id"]] = (str(im["file_name"]), im["height"], im["width"])
+    return images
+
+
+def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str] = None,
+                        skeleton: str = "coco17", check_images: bool = True) -> MultiPersonSamples:
+    """Loads a COCO person-keypoints file, one sample per image (images without people too).
+
+    Args:
+        annotations: ``person_keypoints_*.json`` (default
+            ``<data root>/coco-mini/annotations/person_keypoints_train2017.json``).
+        images: image folder (default ``default_image_dir(annotations)``, COCO's layout).
+        skeleton: joint layout of the returned keypoints. ``"coco17"`` keeps the file's order;
+            another skeleton (e.g. ``"lsp14"``) takes COCO's joints *by name*
+            (``zoo.skeletons.joint_mapping``); joints COCO does not label (LSP's ``neck`` and
+            ``head_top``) are unlabelled (visible 0, x = y = 0), and a person with no labelled
+            joint left in that layout is masked (``loss_mask``) instead of kept.
+        check_images: raise when an image file is missing.
+
+    Every malformed entry raises ``DatasetError`` naming the file, the annotation (or image) id
+    and the field.
+    """
+    json_path = Path(annotations) if annotations else data_root().joinpath(*DEFAULT_ANNOTATIONS)
+    image_dir = Path(images) if images else default_image_dir(json_path)
+    target = get_skeleton(skeleton)
+    mapping = np.asarray(joint_mapping(COCO17, target))
+    shared = mapping >= 0
+    try:
+        with open(json_path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"COCO annotations not found: {json_path} (set $POSEZOO_DATA)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{json_path}: expected a JSON object, got {type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise DatasetError(f"{json_path}: missing key {key!r} (found {sorted(data)})")
+        if not isinstance(data[key], list):
+            raise DatasetError(f"{json_path}: key {key!r} must be a list, got {type(data[key]).__name__}")
+    person_id = _person_category(data["categories"], json_path)
+    image_table = _read_images(data["images"], json_path)
+    people = {image_id: [] for image_id in image_table}  # (annotation id, xy, visible, area, box)
+    ignore = {image_id: [] for image_id in image_table}
+    for n, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            raise DatasetError(f"{json_path}: annotations[{n}]: expected an object, got {type(ann).__name__}")
+        if "id" not in ann:
+            raise DatasetError(f"{json_path}: annotations[{n}]: missing field 'id'")
+        where = f"{json_path}: annotation {ann['id']}"
+        for field in ("image_id", "category_id"):
+            if field not in ann:
+                raise DatasetError(f"{where}: missing field {field!r}")
+        if ann["category_id"] != person_id:
+            continue
+        if ann["image_id"] not in image_table:
+            raise DatasetError(f"{where}: field 'image_id' = {ann['image_id']!r} is not in 'images'")
+        where = f"{where} (image {ann['image_id']})"
+        _, height, width = image_table[ann["image_id"]]
+        if ann.get("iscrowd", 0):
+            if "segmentation" not in ann:
+                raise DatasetError(f"{where}: crowd annotation without field 'segmentation'")
+            _check_segmentation(ann["segmentation"], height, width, where)
+            ignore[ann["image_id"]].append(ann["segmentation"])
+            continue
+        if "keypoints" not in ann:
+            raise DatasetError(f"{where}: missing field 'keypoints'")
+        kps = ann["keypoints"]
+        if not isinstance(kps, list) or len(kps) != 3 * NUM_JOINTS:
+            got = len(kps) if isinstance(kps, list) else type(kps).__name__
+            raise DatasetError(f"{where}: field 'keypoints' must hold {3 * NUM_JOINTS} numbers "
+                               f"({NUM_JOINTS} joints x [x, y, v]), got {got}")
+        if not all(_number(c) for c in kps):
+            raise DatasetError(f"{where}: field 'keypoints' has non-numeric or non-finite values")
+        kps = np.asarray(kps, np.float64).reshape(NUM_JOINTS, 3)
+        if not np.all(np.isin(kps[:, 2], (0, 1, 2))):
+            raise DatasetError(f"{where}: field 'keypoints' has visibility flags "
+                               f"{kps[:, 2].tolist()}, expected 0/1/2")
+        labelled = int(np.count_nonzero(kps[:, 2]))
+        if "num_keypoints" in ann and ann["num_keypoints"] != labelled:
+            raise DatasetError(f"{where}: field 'num_keypoints' = {ann['num_keypoints']!r} but "
+                               f"'keypoints' labels {labelled} joints")
+        # Joints in the target layout; a person whose labels all fall on joints the target lacks
+        # (e.g. only face points, for LSP-14) has no labels there and is masked like one with none.
+        xy = np.zeros((target.num_joints, 2), np.float32)
+        vis = np.zeros(target.num_joints, np.float32)
+        xy[shared] = kps[mapping[shared], :2]
+        vis[shared] = kps[mapping[shared], 2] > 0
+        xy[vis == 0] = 0.0
+        if not vis.any():
+            if "segmentation" not in ann:
+                raise DatasetError(f"{where}: person without labelled joints and without field "
+                                   f"'segmentation' (needed for the loss mask)")
+            _check_segmentation(ann["segmentation"], height, width, where)
+            ignore[ann["image_id"]].append(ann["segmentation"])
+            continue
+        for field in ("area", "bbox"):
+            if field not in ann:
+                raise DatasetError(f"{where}: missing field {field!r}")
+        if not _number(ann["area"]) or ann["area"] < 0:
+            raise DatasetError(f"{where}: field 'area' must be a number >= 0, got {ann['area']!r}")
+        box = ann["bbox"]
+        if not isinstance(box, list) or len(box) != 4 or not all(_number(c) for c in box):
+            raise DatasetError(f"{where}: field 'bbox' must be [x, y, width, height], got {box!r}")
+        people[ann["image_id"]].append((ann["id"], xy, vis, float(ann["area"]), box))
+
+    paths, ids, sizes, kps_out, vis_out, areas, boxes, ann_ids, ignores = ([] for _ in range(9))
+    k = target.num_joints
+    for image_id, (file_name, height, width) in image_table.items():
+        image = image_dir / file_name
+        if check_images and not image.is_file():
+            raise DatasetError(f"{json_path}: image {image_id}: file {image} (field 'file_name') is missing")
+        rows = people[image_id]
+        paths.append(str(image))
+        ids.append(int(image_id))
+        sizes.append((height, width))
+        kps_out.append(np.asarray([r[1] for r in rows], np.float32).reshape(-1, k, 2))
+        vis_out.append(np.asarray([r[2] for r in rows], np.float32).reshape(-1, k))
+        areas.append(np.asarray([r[3] for r in rows], np.float32).reshape(-1))
+        boxes.append(np.asarray([r[4] for r in rows], np.float32).reshape(-1, 4))
+        ann_ids.append(np.asarray([r[0] for r in rows], np.int64).reshape(-1))
+        ignores.append(ignore[image_id])
+    return MultiPersonSamples(paths, ids, np.asarray(sizes, np.int64).reshape(-1, 2), kps_out, vis_out,
+                              areas, boxes, target.name, ann_ids, ignores)

@@ -1,0 +1,207 @@
+"""OpenPose: bottom-up multi-person pose with part affinity fields.
+
+Cao, Hidalgo, Simon, Wei, Sheikh. OpenPose: Realtime Multi-Person 2D Pose Estimation using Part
+Affinity Fields. TPAMI 2019 (https://arxiv.org/abs/1812.08008); CVPR 2017
+(https://arxiv.org/abs/1611.08050).
+
+A backbone gives features F at stride 8; then ``paf_stages`` stages predict the part affinity
+fields, each from F and the previous fields, and ``heatmap_stages`` stages predict the part
+confidence maps from F, the last fields and the previous maps (the 2019 order: PAFs first,
+Sec. 3.1). Every stage is stacked 3x3 convolutions and gets a loss. The people are parsed from the
+last stage's outputs by ``zoo.codecs.paf_grouping.PafGrouping``, in TF ops with static shapes, so
+the exported model takes an image and returns people.
+
+Backbone here: a small VGG-style stack of conv-BN-ReLU trained from scratch (the paper uses the
+first 10 layers of ImageNet-pretrained VGG-19, which the project cannot download).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from zoo.architectures.base import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseModel
+from zoo.layers.blocks import ConvBNReLU
+from zoo.skeletons import get_skeleton
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class OpenPose(keras.Model):
+    """Multi-person pose: confidence maps + part affinity fields, grouped into people.
+
+    Args:
+        skeleton: skeleton name; its ``tree`` gives the limbs (one field each).
+        input_size: side of the square input image.
+        backbone_filters: filters of the three resolutions of the backbone (strides 2, 4, 8).
+        stage_filters: filters of the stage convolutions.
+        stage_convs: 3x3 convolutions per stage (then a 1x1 to the outputs).
+        paf_stages, heatmap_stages: number of PAF and confidence-map stages.
+        upsample: the last maps are resized by this factor before grouping (peaks at stride
+            ``8 / upsample``, as the authors' code upsamples before parsing).
+        max_people, max_candidates: static maxima of the grouping (people per image, peaks per
+            part).
+        peak_threshold, min_parts, min_mean_score: grouping thresholds (see ``PafGrouping``).
+        mean, std: per-channel normalisation of ``pixels / 255``.
+
+    Call: uint8 / float RGB ``(N, S, S, 3)`` -> ``{"pafs": (N, paf_stages, S/8, S/8, 2L),
+    "heatmaps": (N, heatmap_stages, S/8, S/8, K)}``.
+
+    Example:
+        >>> model = zoo.load("openpose-lsp")
+        >>> people, scores = model.predict_people(image)  # uint8 (H, W, 3), any size
+    """
+
+    stride = 8
+    #: The grouping (coordinate arithmetic, matching) stays float32 in int8 TFLite files.
+    float_layers: Tuple[str, ...] = ("grouping", "decoder")
+
+    def __init__(self, skeleton: str = "lsp14", input_size: int = 256,
+                 backbone_filters: Sequence[int] = (24, 48, 96), stage_filters: int = 64,
+                 stage_convs: int = 4, paf_stages: int = 2, heatmap_stages: int = 1, upsample: int = 2,
+                 max_people: int = 10, max_candidates: int = 10, peak_threshold: float = 0.15,
+                 min_parts: int = 3, min_mean_score: float = 0.25,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, **kwargs):
+        super().__init__(**kwargs)
+        self.skeleton = get_skeleton(skeleton)
+        if not self.skeleton.tree:
+            raise ValueError(f"skeleton {skeleton!r} has no tree of limbs; OpenPose needs one")
+        if int(input_size) <= 0 or int(input_size) % self.stride:
+            raise ValueError(f"input_size must be a positive multiple of {self.stride}, got {input_size!r}")
+        if len(backbone_filters) != 3 or min(backbone_filters) < 1:
+            raise ValueError(f"backbone_filters needs 3 positive values (strides 2, 4, 8), got {backbone_filters!r}")
+        for name, value in (("stage_filters", stage_filters), ("stage_convs", stage_convs),
+                            ("paf_stages", paf_stages), ("heatmap_stages", heatmap_stages),
+                            ("upsample", upsample), ("max_people", max_people),
+                            ("max_candidates", max_candidates)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value!r}")
+        self.input_size = int(input_size)
+        self.backbone_filters = tuple(int(f) for f in backbone_filters)
+        self.stage_filters, self.stage_convs = int(stage_filters), int(stage_convs)
+        self.paf_stages, self.heatmap_stages = int(paf_stages), int(heatmap_stages)
+        self.upsample = int(upsample)
+        self.max_people, self.max_candidates = int(max_people), int(max_candidates)
+        self.peak_threshold, self.min_parts = float(peak_threshold), int(min_parts)
+        self.min_mean_score = float(min_mean_score)
+        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+        self.num_joints = self.skeleton.num_joints
+        self.limbs = self.skeleton.tree_index
+        self.num_limbs = len(self.limbs)
+
+        f1, f2, f3 = self.backbone_filters
+        self.backbone = [
+            ConvBNReLU(f1, 3, strides=2, name="backbone_s2"),
+            ConvBNReLU(f2, 3, strides=2, name="backbone_s4a"), ConvBNReLU(f2, 3, name="backbone_s4b"),
+            ConvBNReLU(f3, 3, strides=2, name="backbone_s8a"), ConvBNReLU(f3, 3, name="backbone_s8b"),
+            ConvBNReLU(f3, 3, name="backbone_s8c"),
+        ]
+        self.paf_blocks = [self._stage(f"paf_stage{i + 1}", 2 * self.num_limbs) for i in range(self.paf_stages)]
+        self.heatmap_blocks = [self._stage(f"heatmap_stage{i + 1}", self.num_joints)
+                               for i in range(self.heatmap_stages)]
+
+    def _stage(self, name, outputs):
+        convs = [ConvBNReLU(self.stage_filters, 3, name=f"{name}_conv{j + 1}") for j in range(self.stage_convs)]
+        return convs + [layers.Conv2D(outputs, 1, name=f"{name}_out")]
+
+    @staticmethod
+    def _run(block, x, training):
+        for layer in block[:-1]:
+            x = layer(x, training=training)
+        return block[-1](x)
+
+    def build(self, input_shape=None):
+        if not self.built:
+            self.built = True
+            self.call(ops.zeros((1, self.input_size, self.input_size, 3), "float32"), training=False)
+
+    normalise = TopDownPoseModel.normalise
+
+    def call(self, images, training=None):
+        x = self.normalise(images)
+        for layer in self.backbone:
+            x = layer(x, training=training)
+        features = x
+        pafs = []
+        for block in self.paf_blocks:
+            inputs = features if not pafs else ops.concatenate([features, pafs[-1]], axis=-1)
+            pafs.append(self._run(block, inputs, training))
+        maps = []
+        for block in self.heatmap_blocks:
+            parts = [features, pafs[-1]] + maps[-1:]
+            maps.append(self._run(block, ops.concatenate(parts, axis=-1), training))
+        return {"pafs": ops.stack(pafs, axis=1), "heatmaps": ops.stack(maps, axis=1)}
+
+    @property
+    def map_size(self) -> int:
+        return self.input_size // self.stride
+
+    @property
+    def grouping(self):
+        """The ``PafGrouping`` layer (no weights; made on first use)."""
+        if "_grouping" not in self.__dict__:
+            from zoo.codecs.paf_grouping import PafGrouping
+
+            self.__dict__["_grouping"] = PafGrouping(
+                tree=self.limbs, stride=self.stride / self.upsample, max_people=self.max_people,
+                max_candidates=self.max_candidates, peak_threshold=self.peak_threshold,
+                min_parts=self.min_parts, min_mean_score=self.min_mean_score, name="grouping")
+        return self.__dict__["_grouping"]
+
+    def grouping_maps(self, outputs):
+        """The last stage's maps resized by ``upsample`` (bilinear, half-pixel centres), the
+        grouping's input: ``(heatmaps (N, h, w, K), pafs (N, h, w, 2L))``."""
+        import tensorflow as tf
+
+        size = self.map_size * self.upsample
+        heatmaps = outputs["heatmaps"][:, -1]
+        pafs = outputs["pafs"][:, -1]
+        if self.upsample > 1:
+            heatmaps = tf.image.resize(heatmaps, [size, size], method="bilinear")
+            pafs = tf.image.resize(pafs, [size, size], method="bilinear")
+        return heatmaps, pafs
+
+    def people(self, images):
+        """Graph-friendly prediction: ``(people (N, P, K, 3): x, y input pixels and score;
+        scores (N, P))``, empty slots all zero, people sorted by score."""
+        heatmaps, pafs = self.grouping_maps(self(images, training=False))
+        return self.grouping(heatmaps, pafs)
+
+    def _compiled(self, method: str):
+        return TopDownPoseModel._compiled(self, method)
+
+    def predict_people(self, image) -> Tuple[np.ndarray, np.ndarray]:
+        """People in one uint8 RGB image ``(H, W, 3)`` of any size.
+
+        The image is letterboxed to ``input_size`` (longer side scaled, centred, zero padding);
+        returns ``(people (P, K, 3), scores (P,))`` with x, y in *image* pixels, only the people
+        found (P <= ``max_people``), best first; a joint a person lacks has score 0.
+        """
+        from zoo.preprocess import letterbox
+
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
+            raise ValueError(f"predict_people expects one RGB image (H, W, 3), got shape {image.shape}"
+                             + ("; for a batch call it once per image" if image.ndim == 4 else ""))
+        if image.dtype != np.uint8:
+            raise ValueError(f"predict_people expects uint8 pixels, got {image.dtype}")
+        boxed, to_image = letterbox(image, self.input_size)
+        people, scores = self._compiled("people")(ops.convert_to_tensor(boxed[None], "float32"))
+        people, scores = ops.convert_to_numpy(people)[0], ops.convert_to_numpy(scores)[0]
+        keep = scores > 0
+        people, scores = people[keep], scores[keep]
+        xy = people[..., :2] @ to_image[:2, :2].T + to_image[:2, 2]
+        people = np.concatenate([np.where(people[..., 2:] > 0, xy, 0.0), people[..., 2:]], -1)
+        return people.astype(np.float32), scores.astype(np.float32)
+
+    def get_config(self):
+        return {"skeleton": self.skeleton.name, "input_size": self.input_size,
+                "backbone_filters": list(self.backbone_filters), "stage_filters": self.stage_filters,
+                "stage_convs": self.stage_convs, "paf_stages": self.paf_stages,
+                "heatmap_stages": self.heatmap_stages, "upsample": self.upsample,
+                "max_people": self.max_people, "max_candidates": self.max_candidates,
+                "peak_threshold": self.peak_threshold, "min_parts": self.min_parts,
+                "min_mean_score": self.min_mean_score, "mean": list(self.mean), "std": list(self.std),
+                "name": self.name}
