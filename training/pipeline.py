@@ -1,9 +1,12 @@
-"""The one tf.data pipeline of the single-person models: decode, crop/augment, encode targets."""
+"""The tf.data pipelines: single-person crops (decode, crop/augment, encode targets) and whole
+multi-person images (COCO keypoints: letterbox, crowd mask, confidence maps + PAFs). The LSPet
+multi-person scenes are composited in ``training.composite``."""
 
 from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
 from training.augment import AugmentConfig, crop_sample
@@ -69,3 +72,54 @@ def evaluation_dataset(samples: PoseSamples, input_size: int, batch_size: int = 
 
     ds = _base_dataset(samples).map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def multi_person_dataset(samples, codec, batch_size: int, shuffle: bool = True, seed: Optional[int] = None,
+                         drop_remainder: bool = True) -> tf.data.Dataset:
+    """Batches ``(images, {"pafs": (B, H, W, 2L + 1), "heatmaps": (B, H, W, K + 1)})`` of whole
+    images (``MultiPersonSamples``, e.g. ``load_coco_keypoints(skeleton="lsp14")``) for bottom-up
+    training: each image letterboxed to ``codec.input_size`` as ``zoo.preprocess.letterbox`` does
+    (same keypoint mapping), targets from ``codec.encode``, and the loss mask (0 on crowds and on
+    people without labelled joints, ``training.datasets.coco.loss_mask``) averaged onto the map
+    grid as the last channel of both targets (the padding is kept: it is background).
+    """
+    from training.composite import scene_targets
+    from training.datasets.coco import loss_mask
+
+    if len(samples) == 0:
+        raise ValueError("the dataset has no images")
+    k = get_skeleton(samples.skeleton).num_joints
+    size = codec.input_size
+
+    def generate():
+        order = np.random.default_rng(seed).permutation(len(samples)) if shuffle else range(len(samples))
+        for i in order:
+            yield (samples.image_paths[i], np.asarray(samples.keypoints[i], np.float32).reshape(-1, k, 2),
+                   np.asarray(samples.visible[i], np.float32).reshape(-1, k), loss_mask(samples, i))
+
+    signature = (tf.TensorSpec((), tf.string), tf.TensorSpec((None, k, 2), tf.float32),
+                 tf.TensorSpec((None, k), tf.float32), tf.TensorSpec((None, None), tf.float32))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+
+    def make(path, keypoints, visible, mask):
+        image = tf.cast(_decode(path), tf.float32)
+        hw = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = size / tf.reduce_max(hw)
+        new = tf.clip_by_value(tf.round(hw * scale), 1.0, float(size))
+        new_i = tf.cast(new, tf.int32)
+        top, left = (size - new_i[0]) // 2, (size - new_i[1]) // 2
+        boxed = tf.image.pad_to_bounding_box(tf.image.resize(image, new_i, antialias=True), top, left, size, size)
+        pad_mask = tf.image.pad_to_bounding_box(tf.image.resize(mask[..., None], new_i, antialias=True),
+                                                top, left, size, size)
+        # Outside the image (padding) there is nobody: keep the loss there (background).
+        inside = tf.image.pad_to_bounding_box(tf.ones(tf.concat([new_i, [1]], 0)), top, left, size, size)
+        pad_mask = pad_mask + (1.0 - inside)
+        cell_mask = tf.image.resize(pad_mask, [codec.map_size, codec.map_size], method="area")[..., 0]
+        sxy = new[::-1] / hw[::-1]  # (sx, sy)
+        offset = tf.cast(tf.stack([left, top]), tf.float32)
+        points = sxy * (keypoints + 0.5) - 0.5 + offset
+        pafs, heatmaps = scene_targets(codec, points, visible, cell_mask)
+        return tf.clip_by_value(boxed, 0.0, 255.0), {"pafs": pafs, "heatmaps": heatmaps}
+
+    ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)

@@ -82,7 +82,8 @@ class PafCodec:
         gx = tf.exp(-tf.square(grid - pts[..., 0:1]) / (2.0 * self.sigma ** 2))  # (P, K, W)
         gy = tf.exp(-tf.square(grid - pts[..., 1:2]) / (2.0 * self.sigma ** 2))  # (P, K, H)
         maps = gy[..., :, None] * gx[..., None, :] * vis[..., None, None]  # (P, K, H, W)
-        heatmaps = tf.transpose(tf.reduce_max(tf.concat([maps, tf.zeros_like(maps[:1])], 0), axis=0), (1, 2, 0))
+        empty = tf.zeros([1, self.num_joints, size, size])  # the maximum over no people is 0
+        heatmaps = tf.transpose(tf.reduce_max(tf.concat([maps, empty], 0), axis=0), (1, 2, 0))
 
         parent, child = zip(*self.limbs)
         a = tf.gather(pts, parent, axis=1)  # (P, L, 2)
