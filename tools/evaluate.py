@@ -3,8 +3,11 @@
     python -m tools.evaluate hourglass-lsp                 # LSPet validation split
     python -m tools.evaluate hourglass-lsp --weights runs/hourglass_lsp/final.weights.h5
     python -m tools.evaluate hourglass-mpii --data my_mpii_val.json
+    python -m tools.evaluate openpose-lsp --limit 300         # multi-person: OKS AP
 
 Prints PCK@0.2 / PCK@0.1 (all joints, 12 limb joints, per joint) and writes a JSON with --output.
+Multi-person (bottom-up) models get COCO OKS AP on held-out scenes composited from LSPet
+validation people (``--limit`` scenes, default 300) and on the coco-mini images.
 """
 
 from __future__ import annotations
@@ -78,9 +81,41 @@ def main(argv=None):
     p.add_argument("--output", help="write the result JSON here")
     args = p.parse_args(argv)
     model = zoo.load(args.model, weights=args.weights or "published")
+    if hasattr(model, "people"):
+        return _evaluate_bottom_up(model, args)
     result = evaluate_model(model, args.data, args.limit)
     print(f"{args.model}: {result['data']}, {result['num_images']} images")
     print(format_result(result))
+    if args.output:
+        from tools.files import write_json
+
+        write_json(args.output, result)
+    return 0
+
+
+def format_people(result) -> str:
+    """AP/AR line and per-joint keypoint-similarity accuracy of a multi-person evaluation."""
+    o = result["oks"]
+    names = result.get("joint_names")
+    lines = [f"OKS AP {100 * o['AP']:.1f}  AP50 {100 * o['AP50']:.1f}  AP75 {100 * o['AP75']:.1f}  "
+             f"APm {100 * o['APm']:.1f}  APl {100 * o['APl']:.1f}  AR {100 * o['AR']:.1f}  "
+             f"({result['images']} images, {result['people']} people, {result['detections']} detections)"]
+    per = result["ks@0.5"]["per_joint"]
+    lines.append("joints with keypoint similarity >= 0.5 (%): " + ", ".join(
+        f"{(names[j] if names else j)} {100 * v:.1f}" for j, v in enumerate(per)))
+    return "\n".join(lines)
+
+
+def _evaluate_bottom_up(model, args) -> int:
+    from training.evaluate import evaluate_coco, evaluate_scenes
+    from zoo.skeletons import get_skeleton
+
+    names = list(get_skeleton(model.skeleton.name).joint_names)
+    result = {"scenes": {**evaluate_scenes(model, count=args.limit or 300, data=args.data), "joint_names": names},
+              "coco": evaluate_coco(model)}
+    for key, r in result.items():
+        print(f"{args.model} on {key}: {r['protocol']}")
+        print(format_people(r))
     if args.output:
         from tools.files import write_json
 

@@ -36,6 +36,12 @@ def _recipe(exp: Dict) -> str:
     """One sentence on how the experiment trains (optimiser, targets, loss, stages)."""
     opt = (f"Adam, peak lr {exp['learning_rate']}, {exp['warmup_steps']} warm-up steps then cosine "
            "decay to 1 %")
+    if exp.get("codec") == "paf":
+        target = (f"confidence maps (Gaussian, sigma {exp['sigma']} cells, maximum over people) and part affinity "
+                  f"fields (unit limb vectors within {exp.get('limb_width')} cells of the limb, averaged over "
+                  "people), masked L2 on every stage (Cao et al. 2019, Eq. 3-5); multi-person scenes composited "
+                  f"from LSPet training people, {exp.get('scenes')}")
+        return f"{opt}; {target}"
     if exp.get("codec", "heatmap") == "regression":
         target = ("joints regressed in box-normalised coordinates, L2 loss per stage weighted by joint "
                   "visibility (Toshev & Szegedy 2014, Eq. 3)")
@@ -61,6 +67,11 @@ def _history(path: Path, stage: int = 0):
     curve = []
     for r in rows:
         if not r.get("val_pck@0.2"):
+            if r.get("val_loss"):  # bottom-up: per-stage validation losses on held-out scenes
+                curve.append({"epoch": int(r["epoch"]) + 1, "loss": round(float(r["loss"]), 5),
+                              "val_loss": round(float(r["val_loss"]), 5),
+                              **{k[4:]: round(float(v), 5) for k, v in r.items()
+                                 if k.startswith("val_") and "_stage" in k and v}})
             continue
         row = {"epoch": int(r["epoch"]) + 1}
         if stage:

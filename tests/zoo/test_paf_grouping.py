@@ -232,3 +232,32 @@ def test_tflite_builtin_ops_and_same_people(scene):
     np.testing.assert_array_equal(out["people"][0, :, :, 2] > 0, people[:, :, 2] > 0)
     np.testing.assert_allclose(out["people"][0], people, atol=1e-3)
     np.testing.assert_allclose(out["scores"][0], scores, atol=1e-5)
+
+
+def test_layer_matches_reference_on_the_published_models_outputs():
+    """The same people from TF and NumPy on real network outputs: openpose-lsp on held-out scenes
+    (skipped until openpose-lsp is published or without the LSPet data)."""
+    import zoo
+    from training.datasets.base import data_root
+
+    try:
+        model = zoo.load("openpose-lsp")
+    except zoo.WeightsNotPublishedError as e:
+        pytest.skip(f"openpose-lsp has no published weights yet: {e}")
+    if not (data_root() / "lspet" / "joints.mat").is_file():
+        pytest.skip(f"LSPet not found under {data_root()} (set $POSEZOO_DATA)")
+    from training.evaluate import scene_evaluation_set
+
+    images = scene_evaluation_set(12)[0]
+    heatmaps, pafs = model.grouping_maps(model(images.astype(np.float32), training=False))
+    people, scores = model.grouping(heatmaps, pafs)
+    params = {k: v for k, v in model.grouping.get_config().items()
+              if k not in ("tree", "stride", "name", "trainable", "dtype")}
+    found = 0
+    for i in range(len(images)):
+        ref_people, ref_scores = group_people_numpy(heatmaps[i].numpy(), pafs[i].numpy(), model.limbs,
+                                                    model.stride / model.upsample, **params)
+        np.testing.assert_allclose(people[i].numpy(), ref_people, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(scores[i].numpy(), ref_scores, rtol=1e-5, atol=1e-5)
+        found += int((ref_scores > 0).sum())
+    assert found >= len(images)  # the trained model does find people in these scenes
