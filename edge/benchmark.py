@@ -9,12 +9,16 @@ What is measured, for every artifact (or the Keras model) and every thread count
 
   - ``litert-xnnpack`` (``.tflite``): one call of the ``serving_default`` signature runner of
     ``edge.tflite.TFLiteRunner(path, num_threads=n)`` (stock LiteRT interpreter with its default
-    XNNPACK delegate): input copy, ``Invoke``, output copy.
+    XNNPACK delegate): input copy, ``Invoke``, output copy. A bottom-up file (OpenPose) has the
+    same one-image input (noise: the grouping's static shapes make its work independent of the
+    image); a file without an ``images`` input (a component alone) gets uniform noise in
+    ``[0, 1)`` for each input (``fixed_inputs``).
   - ``onnxruntime`` (``.onnx``): one ``InferenceSession.run`` of ``edge.onnx.OnnxRunner`` on the
     ``CPUExecutionProvider`` with ``intra_op_num_threads=n``.
-  - ``keras-xla``: the model's ``keypoints(tf.cast(images, tf.float32))`` compiled with
-    ``tf.function(jit_compile=True)`` for a ``(1, S, S, 3)`` uint8 input, outputs copied to NumPy;
-    TensorFlow's intra-op pool set to ``n`` threads (inter-op 1).
+  - ``keras-xla``: the model's ``keypoints(tf.cast(images, tf.float32))`` (``people(...)`` for a
+    bottom-up model, grouping included) compiled with ``tf.function(jit_compile=True)`` for a
+    ``(1, S, S, 3)`` uint8 input, outputs copied to NumPy; TensorFlow's intra-op pool set to ``n``
+    threads (inter-op 1).
 
 * ``load_ms``: creating the interpreter / session / Keras model; ``first_run_ms``: the first call
   (includes XLA compilation for Keras).
@@ -129,10 +133,24 @@ def fixed_image(size: Tuple[int, int], seed: int = 0) -> np.ndarray:
     return np.random.RandomState(seed).randint(0, 256, (1, h, w, 3)).astype(np.uint8)
 
 
+def fixed_inputs(details: Dict, seed: int = 0) -> Dict[str, np.ndarray]:
+    """Inputs of a file that takes something else than an image (e.g. the grouping alone on
+    ``heatmaps`` / ``pafs``): uniform noise in ``[0, 1)`` of each input's shape and dtype, seeded."""
+    rng = np.random.RandomState(seed)
+    return {name: rng.uniform(0, 1, tuple(d["shape"])).astype(d["dtype"]) for name, d in sorted(details.items())}
+
+
 def _load_litert(path: str, threads: int, seed: int):
+    from ai_edge_litert.interpreter import Interpreter
+
     from edge.tflite import INPUT_NAME, TFLiteRunner
 
-    runner = TFLiteRunner(path, num_threads=threads)
+    try:
+        runner = TFLiteRunner(path, num_threads=threads)
+    except ValueError:  # no `images` input: a component alone (an unreadable file fails again below)
+        signature = Interpreter(model_path=path, num_threads=threads).get_signature_runner("serving_default")
+        inputs = fixed_inputs(signature.get_input_details(), seed)
+        return lambda: signature(**inputs)
     x = fixed_image(runner.input_shape[1:3], seed)
     if runner.input_dtype == np.int8:  # int8_io files take pixel - 128
         x = (x.astype(np.int16) - 128).astype(np.int8)
@@ -163,10 +181,11 @@ def _load_keras_xla(path: str, threads: int, seed: int, import_module: Optional[
 
     model = keras.saving.load_model(path, compile=False)
     s = int(model.input_size)
+    predict = model.people if hasattr(model, "people") else model.keypoints  # bottom-up: grouping included
 
     @tf.function(jit_compile=True, input_signature=[tf.TensorSpec((1, s, s, 3), tf.uint8)])
     def keypoints(images):
-        return model.keypoints(tf.cast(images, tf.float32))
+        return predict(tf.cast(images, tf.float32))
 
     x = fixed_image((s, s), seed)
     return lambda: [t.numpy() for t in keypoints(x)]

@@ -1,6 +1,9 @@
-"""Real calibration crops for full-integer quantisation, drawn from the training split."""
+"""Real calibration images for full-integer quantisation, drawn from the training split: protocol
+crops for top-down models, composited multi-person scenes for bottom-up (``paf``) models."""
 
 from __future__ import annotations
+
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -8,6 +11,12 @@ from zoo.registry import ModelSpec
 
 CALIBRATION_DESCRIPTION = ("{count} protocol crops (DESIGN.md top-down crop, no augmentation) of LSPet "
                            "training-split images chosen with seed {seed}; the same crops on every export")
+SCENE_CALIBRATION_DESCRIPTION = ("{count} scenes composited from LSPet training-split people "
+                                 "(training.composite.heldout_scenes, {canvas}x{canvas}, seed {seed}; the "
+                                 "evaluation scenes use the validation split and seed 2017); the same "
+                                 "scenes on every export")
+#: Seed of the calibration scenes: not the evaluation scenes' 2017 (and another split anyway).
+SCENE_SEED = 7
 
 
 def calibration_crops(spec: ModelSpec, count: int = 300, seed: int = 0) -> np.ndarray:
@@ -27,3 +36,31 @@ def calibration_crops(spec: ModelSpec, count: int = 300, seed: int = 0) -> np.nd
     crops = [np.clip(np.round(b["image"].numpy()), 0, 255).astype(np.uint8)
              for b in evaluation_dataset(samples, spec.input_size, batch_size=50)]
     return np.concatenate(crops)[:count]
+
+
+def calibration_scenes(spec: ModelSpec, count: int = 300, seed: int = SCENE_SEED) -> np.ndarray:
+    """``count`` uint8 scenes ``(count, S, S, 3)`` composited from LSPet *training* people, the
+    whole-image input of a bottom-up model (the held-out evaluation scenes come from the
+    validation split, so calibration never sees them). Deterministic for a given seed."""
+    from training.composite import SceneConfig, heldout_scenes
+    from training.datasets import load_lspet
+
+    if count < 1:
+        raise ValueError(f"calibration needs at least one scene, got count={count}")
+    if spec.skeleton != "lsp14":
+        raise ValueError(f"no calibration data defined for skeleton {spec.skeleton!r} (LSP models only)")
+    images, _, _, _ = heldout_scenes(load_lspet(split="train"), count, SceneConfig(canvas=spec.input_size),
+                                     seed=seed)
+    return images
+
+
+def calibration_images(spec: ModelSpec, count: int = 300, seed: Optional[int] = None) -> Tuple[np.ndarray, str]:
+    """The calibration images of ``spec`` and their description for the export metadata: scenes
+    (``calibration_scenes``) for a bottom-up model (codec type ``paf``), else protocol crops."""
+    if spec.codec.get("type") == "paf":
+        seed = SCENE_SEED if seed is None else seed
+        images = calibration_scenes(spec, count, seed)
+        return images, SCENE_CALIBRATION_DESCRIPTION.format(count=len(images), canvas=spec.input_size, seed=seed)
+    seed = 0 if seed is None else seed
+    images = calibration_crops(spec, count, seed)
+    return images, CALIBRATION_DESCRIPTION.format(count=len(images), seed=seed)

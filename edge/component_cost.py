@@ -1,5 +1,6 @@
 """What one component of a model costs on the edge: multiply-adds and LiteRT latency of the
-exported graph with and without it (e.g. the Tompson model's spatial model).
+exported graph with and without it (e.g. the Tompson model's spatial model, OpenPose's in-graph
+grouping: ``grouping_cost``).
 
 ``multiply_adds(model)`` counts the float operations of the graph TFLite receives (the edge
 formulation: depthwise convolutions, not FFTs) with TensorFlow's profiler, halved. Latency is
@@ -13,18 +14,25 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence
 
+from edge.exporter import grouping_bypassed  # noqa: F401  (the bottom-up counterpart of spatial_model_bypassed)
+
+TOMPSON_NOTES = {"formulation": "the spatial model as depthwise convolutions",
+                 "int8": "full-integer with the decoder in float32"}
+
 
 def multiply_adds(model) -> int:
-    """Multiply-adds of one batch-1 inference of ``model.keypoints`` (decoding included), in
-    the graph that the TFLite / ONNX exporters trace."""
+    """Multiply-adds of one batch-1 inference of the exported function (``model.keypoints``,
+    or ``model.people`` for a bottom-up model; ``edge.exporter.serving_outputs``, decoding
+    included), in the graph that the TFLite / ONNX exporters trace."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+    from edge.exporter import serving_outputs
     from zoo.architectures.base import edge_formulation
 
     s = model.input_size
     with edge_formulation(model):
-        fn = tf.function(lambda x: model.keypoints(x)).get_concrete_function(
+        fn = tf.function(lambda x: serving_outputs(model, x)).get_concrete_function(
             tf.TensorSpec((1, s, s, 3), tf.float32))
     graph = convert_variables_to_constants_v2(fn).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
@@ -47,12 +55,14 @@ def spatial_model_bypassed(model):
 
 def component_cost(model, component: str, without: Callable, precisions: Sequence[str] = ("float32", "int8"),
                    calibration=None, threads: int = 2, runs: int = 100, warmup: int = 10,
-                   extra_models: Sequence = ()) -> Dict:
+                   extra_models: Sequence = (), extra_files: Sequence = (), notes: Dict = TOMPSON_NOTES) -> Dict:
     """Rows of multiply-adds and LiteRT latency for ``model`` and for ``without(model)`` (a
     context manager giving the model minus ``component``), and the component's share of each.
 
     ``extra_models``: ``(label, model)`` pairs measured the same way in float32 (e.g. another
-    formulation of the component)."""
+    formulation of the component). ``extra_files``: ``(label, tflite bytes)`` timed the same way
+    (e.g. the component converted alone). ``notes``: ``formulation`` (what graph the profiler
+    counts) and ``int8`` (how the int8 files are quantised), for the description."""
     from edge.benchmark import machine_header, measure_in_subprocess
     from edge.tflite import convert
 
@@ -84,13 +94,45 @@ def component_cost(model, component: str, without: Callable, precisions: Sequenc
             macs = multiply_adds(m)
             rows.append({"graph": label, "M multiply-adds": round(macs / 1e6, 1),
                          f"{precisions[0]} median ms ({threads} threads)": latency(m, precisions[0], "extra")[0]})
+        for i, (label, data) in enumerate(extra_files):
+            path = Path(tmp) / f"extra-file-{i}.tflite"
+            path.write_bytes(data)
+            r = measure_in_subprocess("litert-xnnpack", path, threads, runs, warmup)
+            rows.append({"graph": label, "M multiply-adds": "n/a",
+                         f"{precisions[0]} median ms ({threads} threads)": r["median_ms"]})
     header = machine_header()
     versions = ", ".join(f"{k} {v}" for k, v in header.get("versions", {}).items())
-    description = (f"Multiply-adds: TensorFlow's profiler on the graph the exporters trace (the spatial "
-                   f"model as depthwise convolutions), batch 1, decoding included. Latency: LiteRT + "
+    description = (f"Multiply-adds: TensorFlow's profiler on the graph the exporters trace ({notes['formulation']}), "
+                   f"batch 1, decoding included. Latency: LiteRT + "
                    f"XNNPACK, batch 1, median of {runs} runs after {warmup} warm-up calls, each file in a "
                    f"fresh process, on {header.get('machine', 'n/a')} ({header.get('date', '')}, {versions}, "
-                   f"load average {header.get('load_average_1_5_15min', 'n/a')}). int8: full-integer with the "
-                   f"decoder in float32, calibrated as the published int8 export. Command: "
-                   f"`python -m tools.component_cost MODEL --record`.")
+                   f"load average {header.get('load_average_1_5_15min', 'n/a')}). int8: {notes['int8']}, "
+                   f"calibrated as the published int8 export. Command: "
+                   f"`{notes.get('command', 'python -m tools.component_cost MODEL --record')}`.")
     return {"component": component, "threads": threads, "runs": runs, "description": description, "rows": rows}
+
+
+GROUPING_NOTES = {
+    "formulation": "the grouping's unrolled TF ops; the profiler counts only ops with a float-operation "
+                   "count (convolutions, element-wise arithmetic), not TOPK_V2 / GATHER / comparisons",
+    "int8": "full-integer convolutions with the decoder (upsampling) and the grouping in float32",
+    "command": "python -m tools.benchmark MODEL --grouping-cost --record",
+}
+
+
+def grouping_cost(model, calibration=None, precisions: Sequence[str] = ("float32", "int8"), threads: int = 2,
+                  runs: int = 100, warmup: int = 10) -> Dict:
+    """What the in-graph grouping of a bottom-up model (OpenPose) costs: ``component_cost`` of
+    the whole file (decoder + ``PafGrouping`` inside) against the network alone
+    (``grouping_bypassed``: images -> last-stage maps at stride 8), plus the grouping layer
+    converted alone on maps of the size it receives (``edge.tflite.convert_grouping``). The
+    report has ``component_cost``'s layout, so the card renders it as the other component costs."""
+    from edge.tflite import convert_grouping
+
+    size = model.map_size * model.upsample
+    label = (f"grouping alone: PafGrouping on (1, {size}, {size}, {model.num_joints}) + "
+             f"(1, {size}, {size}, {2 * model.num_limbs}) float32 uniform-noise maps (every candidate "
+             f"slot filled; static shapes, so the work does not depend on the maps)")
+    return component_cost(model, "decoder (x2 upsampling) + grouping", grouping_bypassed, precisions=precisions, calibration=calibration,
+                          threads=threads, runs=runs, warmup=warmup,
+                          extra_files=[(label, convert_grouping(model))], notes=GROUPING_NOTES)

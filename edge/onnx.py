@@ -2,7 +2,9 @@
 
 The graph has the same contract as the SavedModel and ``.tflite`` exports: ``images`` uint8 RGB
 ``(N, S, S, 3)`` -> ``keypoints`` float32 ``(N, K, 2)`` in input pixels and ``scores`` float32
-``(N, K)``. Unlike the ``.tflite`` files the batch dimension is free (named ``N``).
+``(N, K)``. Unlike the ``.tflite`` files the batch dimension is free (named ``N``). A bottom-up
+model (OpenPose) returns ``people`` float32 ``(N, P, K, 3)`` and ``scores`` ``(N, P)`` instead,
+its grouping inside the graph (``edge.exporter.serving_outputs``).
 
 Only NumPy is imported at module level: TensorFlow and tf2onnx load inside ``convert_onnx``, and
 ``OnnxRunner`` needs only onnxruntime, so a process that just runs an ``.onnx`` file stays small.
@@ -17,6 +19,7 @@ import numpy as np
 
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("keypoints", "scores")
+PEOPLE_OUTPUT_NAMES = ("people", "scores")
 MIN_OPSET = 17
 BATCH_DIM = "N"
 
@@ -27,15 +30,30 @@ def _max_opset() -> int:
     return max(OPSET_TO_IR_VERSION)
 
 
-def convert_onnx(model, opset: int = 17) -> bytes:
-    """Converts a zoo model (a ``HeatmapPoseModel``) to a serialized ONNX ``ModelProto``.
+def _select_as_where(graph, ops):
+    """tf2onnx rewriter: every ``Select`` / ``SelectV2`` (``tf.where``) becomes an ONNX ``Where``.
 
-    The converted function is ``model.keypoints(tf.cast(images, tf.float32))`` on
-    ``images: uint8 (None, S, S, 3)``, returned as ``{"keypoints", "scores"}``; the names of the
-    graph's input and outputs are checked after conversion.
+    tf2onnx lowers them to ``Cast(c) * x + Cast(!c) * y`` for speed (onnx/tensorflow-onnx PR
+    #1199) and falls back to ``Where`` only when it sees a NaN / Inf *constant* among the inputs
+    (PRs #1663, #2035; the ``handles_nan`` attribute, also set by tf2onnx's own TFLite rewriter).
+    A ``-inf`` computed at run time in the branch not taken then gives ``0 * -inf = NaN``: the
+    grouping of ``zoo.codecs.paf_grouping`` selects ``top_k`` values that are ``-inf`` for absent
+    candidates and people (``tf.where(valid, top, 0.0)``), so every person came out NaN."""
+    for op in ops:
+        if op.type in ("Select", "SelectV2"):
+            op.set_attr("handles_nan", True)
+    return ops
+
+
+def convert_onnx(model, opset: int = 17) -> bytes:
+    """Converts a zoo model to a serialized ONNX ``ModelProto``.
+
+    The converted function is ``edge.exporter.serving_outputs(model, tf.cast(images, tf.float32))``
+    on ``images: uint8 (None, S, S, 3)``: ``{"keypoints", "scores"}``, or ``{"people", "scores"}``
+    for a bottom-up model; the names of the graph's input and outputs are checked after conversion.
 
     Args:
-        model: a built ``HeatmapPoseModel`` (has ``input_size`` and ``keypoints``).
+        model: a built zoo model (``input_size`` and ``keypoints``, or ``people``).
         opset: ONNX opset, at least 17 and at most what the installed tf2onnx can write.
     """
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or opset < MIN_OPSET:
@@ -46,23 +64,28 @@ def convert_onnx(model, opset: int = 17) -> bytes:
     if opset > _max_opset():
         raise ValueError(f"opset {opset} is newer than tf2onnx {tf2onnx.__version__} can write "
                          f"(at most {_max_opset()})")
+    from edge.exporter import is_bottom_up, output_names, serving_outputs
+
     s = int(model.input_size)
     spec = [tf.TensorSpec((None, s, s, 3), tf.uint8, name=INPUT_NAME)]
+    expected = output_names(model)
 
     @tf.function(input_signature=spec)
     def serve(images):
-        keypoints, scores = model.keypoints(tf.cast(images, tf.float32))
-        return {"keypoints": keypoints, "scores": scores}
+        return serving_outputs(model, tf.cast(images, tf.float32))
 
     from zoo.architectures.base import edge_formulation
 
     with edge_formulation(model):
-        proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(opset))
+        # Top-down graphs keep tf2onnx's default lowering (their exports stay byte-identical).
+        rewriters = [_select_as_where] if is_bottom_up(model) else None
+        proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(opset),
+                                                 custom_rewriter=rewriters)
     inputs = [i.name for i in proto.graph.input]
     outputs = [o.name for o in proto.graph.output]
-    if inputs != [INPUT_NAME] or sorted(outputs) != sorted(OUTPUT_NAMES):
+    if inputs != [INPUT_NAME] or sorted(outputs) != sorted(expected):
         raise RuntimeError(f"tf2onnx produced inputs {inputs} and outputs {outputs}; expected "
-                           f"[{INPUT_NAME!r}] and {list(OUTPUT_NAMES)}")
+                           f"[{INPUT_NAME!r}] and {list(expected)}")
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = BATCH_DIM  # 'unk__123' -> 'N'
     return proto.SerializeToString()
@@ -72,7 +95,8 @@ class OnnxRunner:
     """Runs an exported ``.onnx`` with onnxruntime on the CPU (``CPUExecutionProvider``).
 
     ``predict(images)``: uint8 RGB ``(N, S, S, 3)`` -> ``(keypoints (N, K, 2), scores (N, K))``
-    in one ``session.run`` for the whole batch.
+    in one ``session.run`` for the whole batch; for a bottom-up file (``bottom_up``: outputs
+    ``people``, ``scores``) ``(people (N, P, K, 3), scores (N, P))``.
 
     Args:
         path_or_bytes: path of an ``.onnx`` file, or its bytes.
@@ -101,9 +125,11 @@ class OnnxRunner:
             raise ValueError(f"{what}: onnxruntime cannot load it ({type(e).__name__}: {e})") from None
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        if list(inputs) != [INPUT_NAME] or sorted(outputs) != sorted(OUTPUT_NAMES):
-            raise ValueError(f"{what}: expected input [{INPUT_NAME!r}] and outputs {list(OUTPUT_NAMES)}, "
-                             f"found inputs {list(inputs)} and outputs {outputs}")
+        if list(inputs) != [INPUT_NAME] or sorted(outputs) not in (sorted(OUTPUT_NAMES), sorted(PEOPLE_OUTPUT_NAMES)):
+            raise ValueError(f"{what}: expected input [{INPUT_NAME!r}] and outputs {list(OUTPUT_NAMES)} "
+                             f"or {list(PEOPLE_OUTPUT_NAMES)}, found inputs {list(inputs)} and outputs {outputs}")
+        self.bottom_up = "people" in outputs
+        self.output_names = PEOPLE_OUTPUT_NAMES if self.bottom_up else OUTPUT_NAMES
         shape = inputs[INPUT_NAME].shape
         if len(shape) != 4:
             raise ValueError(f"{what}: expected a 4-D {INPUT_NAME!r} input (N, S, S, 3), found shape {shape}")
@@ -117,5 +143,5 @@ class OnnxRunner:
             raise ValueError(f"{self.source}: expected uint8 images (N, {h}, {w}, {c}), got shape {images.shape}")
         if images.dtype != np.uint8:
             raise ValueError(f"{self.source}: expected uint8 RGB pixels, got dtype {images.dtype}")
-        keypoints, scores = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: images})
-        return keypoints.astype(np.float32, copy=False), scores.astype(np.float32, copy=False)
+        values, scores = self.session.run(list(self.output_names), {INPUT_NAME: images})
+        return values.astype(np.float32, copy=False), scores.astype(np.float32, copy=False)

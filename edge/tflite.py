@@ -5,6 +5,11 @@ Every ``.tflite`` takes one uint8 RGB image ``images (1, S, S, 3)`` and returns 
 two never mix). Only TFLite builtin ops are allowed (no Flex / select TF ops): the file runs on
 a phone's stock LiteRT runtime. It is run here with ``ai_edge_litert`` (``tf.lite.Interpreter``
 is deprecated).
+
+A bottom-up model (OpenPose, ``edge.exporter.is_bottom_up``) takes one letterboxed image
+``images (1, S, S, 3)`` and returns ``people (1, P, K, 3)`` and ``scores (1, P)``; its decoder
+(map upsampling) and grouping (``zoo.codecs.paf_grouping.PafGrouping``) are inside the graph and
+stay float32 in the int8 file. The batch dimension of every ``.tflite`` is 1.
 """
 
 from __future__ import annotations
@@ -12,13 +17,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 
 PRECISIONS = ("float32", "float16", "dynamic", "int8")
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("keypoints", "scores")
+PEOPLE_OUTPUT_NAMES = ("people", "scores")
+INT8_IO_BOTTOM_UP = ("int8_io (and float_decoder=False) would quantise the grouping of a bottom-up model: "
+                     "candidate ranking, PAF line integrals and person scores on an 8-bit grid, and one "
+                     "int8 scale shared by pixel coordinates and joint scores in 'people'. Use "
+                     "precision='int8' with a uint8 input and float32 outputs (convolutions int8, "
+                     "grouping float32)")
 
 
 def _saved_model_for_conversion(model, float_input: bool, folder: str):
@@ -40,7 +51,7 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
     """Converts a zoo model to TFLite bytes.
 
     Args:
-        model: a ``HeatmapPoseModel``.
+        model: a zoo model: top-down (``keypoints``) or bottom-up (``people``, e.g. ``OpenPose``).
         precision: ``float32``, ``float16`` (weights in fp16), ``dynamic`` (int8 weights, float
             activations) or ``int8`` (full-integer, calibrated on ``calibration``).
         calibration: uint8 RGB crops ``(S, S, 3)`` from the training pipeline (int8 only).
@@ -50,14 +61,19 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
         float_decoder: int8 only: keep the decoding ops (argmax mask, quarter shift, pixel
             mapping) in float32 while every convolution runs in int8. A fully int8 decoder puts
             keypoint coordinates on an 8-bit grid and breaks ties of quantised heatmap maxima.
+            Bottom-up models need it (and no ``int8_io``): their grouping must stay float.
     """
     import tensorflow as tf
+
+    from edge.exporter import is_bottom_up
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
     if precision != "int8" and int8_io:
         raise ValueError("int8_io applies to precision='int8' only")
     full_int = precision == "int8"
+    if full_int and (int8_io or not float_decoder) and is_bottom_up(model):
+        raise ValueError(f"{type(model).__name__}: {INT8_IO_BOTTOM_UP}")
     if full_int:
         calibration = list(calibration) if calibration is not None else []
         if not calibration:
@@ -91,43 +107,141 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _tensor_names(tflite: bytes, contains: str) -> List[str]:
+def _float_region(tflite: bytes, fragments) -> Tuple[List[str], List[str], List[str]]:
+    """The ops of a float TFLite model to keep in float: output tensor names of the ops with an
+    output named like one of ``fragments`` or producing a graph output; those of them used only
+    inside that region (not by an int8 op after it, e.g. DeepPose's crops feeding the next
+    stage's convolution: their range is what quantises that input); and the operator types among
+    the region's ops with several outputs.
+
+    Why the types: the quantiser matches ``denylisted_nodes`` against an op's location only when
+    that is a single ``NameLoc`` (``QuantizationPattern::matchAndRewrite`` in TensorFlow's
+    ``compiler/mlir/lite/quantization/quantization_utils.h``: ``getLoc().dyn_cast<NameLoc>()``).
+    An op with several outputs (``TOPK_V2``, ``UNPACK``) has a ``FusedLoc`` of its output names
+    (its tensors read ``a;b`` in the quantised file), so no node name matches it and it was
+    quantised: 132 ``TOPK_V2`` and 14 ``UNPACK`` of OpenPose's grouping ran in int8 between
+    QUANTIZE / DEQUANTIZE pairs (int8 candidate ranking, 8-bit PAF samples). Such ops can only be
+    kept float by type (``denylisted_ops``), which keeps every op of that type float (for
+    OpenPose, only the grouping has them)."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=tflite, experimental_op_resolver_type=_no_delegate())
-    names = []
-    for op in it._get_ops_details():
-        for i in op["outputs"]:
-            name = it._get_tensor_details(i, 0)["name"]
-            if contains in name:
-                names.append(name)
-    return names
+    graph_outputs = {d["index"] for d in it.get_output_details()}
+    ops = it._get_ops_details()
+    region, multi = set(), set()
+    for op in ops:
+        outs = [i for i in op["outputs"] if i >= 0]
+        out_names = [it._get_tensor_details(i, 0)["name"] for i in outs]
+        if any(f in n for f in fragments for n in out_names) or graph_outputs & set(outs):
+            region.add(op["index"])
+            if len(outs) > 1:
+                multi.add(op["op_name"])
+    consumers = {}
+    for op in ops:
+        for i in op["inputs"]:
+            consumers.setdefault(i, set()).add(op["index"])
+    names, internal = set(), set()
+    for op in ops:
+        if op["index"] in region:
+            for i in op["outputs"]:
+                if i >= 0:
+                    name = it._get_tensor_details(i, 0)["name"]
+                    names.add(name)
+                    if consumers.get(i, set()) <= region:
+                        internal.add(name)
+    return sorted(names), sorted(internal), sorted(multi)
 
 
-def _output_tensor_names(tflite: bytes) -> List[str]:
+def quantised_ops_in(tflite: bytes, fragments, outputs: bool = True) -> List[str]:
+    """``OP: output name`` of the ops of ``tflite`` that should be float32 but touch an int8 /
+    uint8 / int16 tensor: ops with an output named like one of ``fragments`` or (``outputs``)
+    producing a graph output. DEQUANTIZE (the way into the float region) is allowed, and so is a QUANTIZE taking a
+    float-region value to int8 ops outside the region (e.g. DeepPose's stage stack); a QUANTIZE
+    whose value only reaches a DEQUANTIZE (through requantizing QUANTIZEs) is not: that round trip
+    between two float ops rounds the values to 8 bits."""
     from ai_edge_litert.interpreter import Interpreter
 
     it = Interpreter(model_content=tflite, experimental_op_resolver_type=_no_delegate())
-    return [d["name"] for d in it.get_output_details()]
+    graph_outputs = {d["index"] for d in it.get_output_details()} if outputs else set()
+    tensors = {d["index"]: d for d in it.get_tensor_details()}
+    ops = it._get_ops_details()
+    consumers = {}
+    for op in ops:
+        for i in op["inputs"]:
+            consumers.setdefault(i, []).append(op)
+
+    def round_trip(tensor) -> bool:  # only (re)quantize ops until a dequantize
+        users = consumers.get(tensor, [])
+        return bool(users) and all(u["op_name"] == "DEQUANTIZE" or
+                                   (u["op_name"] == "QUANTIZE" and round_trip(u["outputs"][0])) for u in users)
+
+    quantised = (np.int8, np.uint8, np.int16)
+    found = []
+    for op in ops:
+        outs = [i for i in op["outputs"] if i >= 0]
+        names = [tensors[i]["name"] for i in outs]
+        if not (any(f in n for f in fragments for n in names) or graph_outputs & set(outs)):
+            continue
+        if graph_outputs & set(outs) and op["op_name"] in ("QUANTIZE", "DEQUANTIZE"):
+            found.append(f"{op['op_name']}: {names[0]}")
+        elif op["op_name"] == "DEQUANTIZE":
+            continue
+        elif op["op_name"] == "QUANTIZE":
+            if tensors[op["inputs"][0]]["dtype"] == np.float32 and round_trip(outs[0]):
+                found.append(f"{op['op_name']}: {names[0]}")
+        elif any(tensors[i]["dtype"] in quantised for i in list(op["inputs"]) + outs if i >= 0):
+            found.append(f"{op['op_name']}: {names[0]}")
+    return found
+
+
+def _without_statistics(calibrated: bytes, names) -> bytes:
+    """``calibrated`` (a float model with the calibration min / max of every tensor) without the
+    statistics of the tensors ``names``: the quantiser gets no range to quantise them with."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = set(names)
+    model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
+    for subgraph in model.subgraphs:
+        for tensor in subgraph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+            if name in names:
+                tensor.quantization = None
+    return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
 def _convert_int8_float_decoder(model, calibration) -> bytes:
-    """Full-integer convolutions with the decoder kept in float (selective quantisation through
-    ``tf.lite.experimental.QuantizationDebugger`` with the tensors of the model's
-    ``float_layers`` denylisted: the decoder, and DeepPose's cascade crops and updates). The
-    graph input is uint8 and is cast in the graph; outputs are float32."""
+    """Full-integer convolutions with the decoder kept in float32: the tensors of the model's
+    ``float_layers`` (the decoder, DeepPose's cascade crops and updates, OpenPose's upsampling and
+    grouping) and the ops producing the graph outputs stay float. The graph input is uint8 and is
+    cast in the graph; outputs are float32.
+
+    Selective quantisation as ``tf.lite.experimental.QuantizationDebugger`` does it (calibrate
+    only, then ``mlir_quantize`` with ``denylisted_nodes``), plus two things the debugger lacks:
+
+    * the calibration statistics of the float region's tensors are removed before quantising
+      (except where an int8 op outside the region reads them). With them, the quantiser left
+      QUANTIZE -> (requantize) -> DEQUANTIZE round trips between denylisted float ops (e.g.
+      OpenPose's limb-pair scores before each greedy-matching ``SELECT_V2``, which needs one
+      scale on its inputs and output), rounding float values to 8 bits; without a range there
+      is nothing to quantise them with;
+    * multi-output ops of the float region are denylisted by type (``_float_region``).
+
+    The result is checked: no op of the float region touches an 8-bit tensor (``quantised_ops_in``)."""
     import tensorflow as tf
+    from tensorflow.lite.python import convert as lite_convert
+
+    from edge.exporter import MAP_OUTPUTS, output_names
 
     float_model = convert(model, "float32")
-    fragments = getattr(model, "float_layers", ("decoder",))
-    decoder_tensors = sorted({n for f in fragments for n in _tensor_names(float_model, f)})
-    if not decoder_tensors:
-        raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
-                           "cannot keep them in float")
+    fragments = tuple(getattr(model, "float_layers", ("decoder",)))
     # The ops that produce the graph outputs carry the signature's names (not the layer's): keep
     # them float too. Otherwise the scores' REDUCE_MAX runs in int8 and the decoder compares
     # the float maps with a rounded maximum (no cell or several cells match: wrong keypoints).
-    decoder_tensors += _output_tensor_names(float_model)
+    denylisted, internal, op_types = _float_region(float_model, fragments)
+    has_decoder = output_names(model) != MAP_OUTPUTS  # the network alone (grouping_bypassed) has none
+    if has_decoder and not any(f in n for n in denylisted for f in fragments):
+        raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
+                           "cannot keep them in float")
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
         _saved_model_for_conversion(model, float_input=False, folder=folder)
@@ -140,12 +254,44 @@ def _convert_int8_float_decoder(model, calibration) -> bytes:
                 yield {INPUT_NAME: np.asarray(image, np.uint8)[None]}
 
         conv.representative_dataset = representative
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=decoder_tensors)
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=conv, debug_dataset=representative, debug_options=options)
-        return debugger.get_nondebug_quantized_model()
+        conv._experimental_calibrate_only = True  # what QuantizationDebugger sets (tf.lite debugger.py)
+        calibrated = _without_statistics(conv.convert(), internal)
+        data = lite_convert.mlir_quantize(
+            calibrated, disable_per_channel=conv._experimental_disable_per_channel, fully_quantize=False,
+            enable_numeric_verify=False, denylisted_ops=op_types or None, denylisted_nodes=denylisted)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    # The network alone outputs the maps its last convolutions compute: dequantised int8 is right there.
+    leaked = quantised_ops_in(data, fragments, outputs=has_decoder)
+    if leaked:
+        raise RuntimeError(f"{len(leaked)} ops that should stay float32 were quantised anyway, e.g. "
+                           f"{leaked[:5]}; the int8 file would decode on an 8-bit grid")
+    return data
+
+
+def convert_grouping(model) -> bytes:
+    """The grouping of a bottom-up model alone, float32 TFLite: ``heatmaps (1, h, w, K)`` and
+    ``pafs (1, h, w, 2L)`` (the decoder's output size, ``map_size * upsample``) -> ``people``,
+    ``scores``; for timing what the in-graph grouping costs (``edge.component_cost.grouping_cost``)."""
+    import tensorflow as tf
+
+    from edge.exporter import is_bottom_up
+
+    if not is_bottom_up(model):
+        raise ValueError(f"{type(model).__name__} has no grouping (not a bottom-up model)")
+    layer = model.grouping
+    size = model.map_size * model.upsample
+    spec = [tf.TensorSpec((1, size, size, model.num_joints), tf.float32, name="heatmaps"),
+            tf.TensorSpec((1, size, size, 2 * model.num_limbs), tf.float32, name="pafs")]
+
+    @tf.function(input_signature=spec)
+    def group(heatmaps, pafs):
+        people, scores = layer(heatmaps, pafs)
+        return {"people": people, "scores": scores}
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([group.get_concrete_function()], layer)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return conv.convert()
 
 
 def operators(tflite: bytes) -> List[str]:
@@ -174,7 +320,9 @@ def check_builtin_only(tflite: bytes) -> List[str]:
 class TFLiteRunner:
     """Runs an exported ``.tflite`` with the stock LiteRT interpreter (XNNPACK by default).
 
-    ``predict(images)``: uint8 RGB ``(N, S, S, 3)`` -> ``(keypoints (N, K, 2), scores (N, K))``.
+    ``predict(images)``: uint8 RGB ``(N, S, S, 3)`` -> ``(keypoints (N, K, 2), scores (N, K))``,
+    or for a bottom-up file (outputs ``people``, ``scores``; ``bottom_up`` is True) the letterboxed
+    images -> ``(people (N, P, K, 3), scores (N, P))``. The file's batch is 1: one call per image.
     """
 
     def __init__(self, path_or_bytes, num_threads: int = 2, xnnpack: bool = True):
@@ -185,14 +333,21 @@ class TFLiteRunner:
             kwargs["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         if isinstance(path_or_bytes, (bytes, bytearray)):
             self.interpreter = Interpreter(model_content=bytes(path_or_bytes), **kwargs)
+            self.source = f"TFLite model ({len(path_or_bytes)} bytes)"
         else:
             if not os.path.isfile(path_or_bytes):
                 raise FileNotFoundError(f"TFLite file not found: {path_or_bytes}")
             self.interpreter = Interpreter(model_path=str(path_or_bytes), **kwargs)
+            self.source = str(path_or_bytes)
         self.runner = self.interpreter.get_signature_runner("serving_default")
-        details = self.runner.get_input_details()[INPUT_NAME]
+        inputs = self.runner.get_input_details()
+        if INPUT_NAME not in inputs:
+            raise ValueError(f"{self.source}: expected an input named {INPUT_NAME!r}, found {sorted(inputs)}")
+        details = inputs[INPUT_NAME]
         self.input_shape = tuple(details["shape"])
         self.input_dtype = details["dtype"]
+        self.output_names = tuple(sorted(self.runner.get_output_details()))
+        self.bottom_up = "people" in self.output_names
 
     def _dequantise(self, name: str, value: np.ndarray) -> np.ndarray:
         """Float values of an output (int8 outputs are mapped back with their scale/zero point)."""
@@ -202,11 +357,16 @@ class TFLiteRunner:
         return (value.astype(np.float32) - zero) * scale
 
     def predict(self, images: np.ndarray):
+        """``(keypoints, scores)`` or, for a bottom-up file, ``(people, scores)`` of uint8 images."""
         images = np.asarray(images)
         if images.ndim != 4 or images.shape[1:] != self.input_shape[1:]:
             raise ValueError(f"expected uint8 images (N, {self.input_shape[1]}, {self.input_shape[2]}, 3), "
                              f"got {images.shape}")
-        kps, scs = [], []
+        main = "people" if self.bottom_up else "keypoints"
+        if main not in self.output_names or "scores" not in self.output_names:
+            raise ValueError(f"{self.source}: outputs {list(self.output_names)} are neither (keypoints, scores) "
+                             "nor (people, scores); not a zoo model export")
+        values, scs = [], []
         for image in images:
             x = image[None]
             if self.input_dtype == np.int8:
@@ -214,6 +374,7 @@ class TFLiteRunner:
             else:
                 x = x.astype(self.input_dtype)
             out = self.runner(**{INPUT_NAME: x})
-            kps.append(self._dequantise("keypoints", out["keypoints"])[0])
+            values.append(self._dequantise(main, out[main])[0])
             scs.append(self._dequantise("scores", out["scores"])[0])
-        return np.stack(kps).astype(np.float32), np.stack(scs).astype(np.float32)
+        return np.stack(values).astype(np.float32), np.stack(scs).astype(np.float32)
+

@@ -8,6 +8,14 @@ at each thread count: median / p90 / mean latency over ``--runs`` calls after ``
 size, and peak memory of a fresh process per measurement (see ``edge.benchmark``). Prints a
 Markdown table and writes ``<output>/benchmark_<model>_<machine>_litert-<v>_tf-<v>.json`` and
 ``.csv``.
+
+    python -m tools.benchmark openpose-lsp --grouping-cost [--record]
+
+measures instead what a bottom-up model's in-graph post-processing (x2 upsampling + grouping)
+costs: LiteRT latency (2 threads unless ``--threads``) of the whole float32 / int8 file against
+the network alone, and of the grouping converted alone (``edge.component_cost.grouping_cost``);
+writes ``<output>/grouping_cost_<name>-v<version>.json``; ``--record`` stores it as the
+``component_cost`` measurement.
 """
 
 from __future__ import annotations
@@ -48,15 +56,23 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
     p.add_argument("--exports", default="exports", help="root folder of the versioned exports")
-    p.add_argument("--runs", type=int, default=200, help="timed calls per measurement")
+    p.add_argument("--runs", type=int, default=None, help="timed calls per measurement (default 200; 100 with --grouping-cost)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls before timing")
-    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts to measure")
+    p.add_argument("--threads", type=int, nargs="+", default=None,
+                   help="thread counts to measure (default 1 2; 2 with --grouping-cost)")
     p.add_argument("--output", default="benchmarks", help="folder of the JSON and CSV results")
     p.add_argument("--no-keras", action="store_true", help="skip the Keras (XLA) measurement")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to one measurement")
     p.add_argument("--record", action="store_true",
                    help="also store the results with the published version and regenerate its model card")
+    p.add_argument("--grouping-cost", action="store_true",
+                   help="bottom-up models: time the whole file against the network alone and the grouping alone "
+                        "(float32, int8) instead of the exports")
     args = p.parse_args(argv)
+    if args.grouping_cost:
+        return grouping_cost_main(args)
+    args.runs = 200 if args.runs is None else args.runs
+    args.threads = [1, 2] if args.threads is None else args.threads
 
     import zoo
     from edge.benchmark import BenchmarkError, markdown_table, run_benchmarks, write_results
@@ -98,6 +114,31 @@ def main(argv=None):
 
         report = json.loads(Path(json_path).read_text())
         print(f"recorded {record_measurement(spec, 'benchmark', report)}", file=sys.stderr)
+    return 0
+
+
+def grouping_cost_main(args) -> int:
+    import zoo
+    from edge.calibration import calibration_images
+    from edge.component_cost import grouping_cost
+    from edge.exporter import is_bottom_up
+    from tools._cli import save_report
+
+    model = zoo.load(args.model)
+    if not is_bottom_up(model):
+        raise ValueError(f"{args.model} is not a bottom-up model: it has no grouping to measure")
+    threads = [2] if args.threads is None else args.threads
+    if len(threads) != 1:
+        raise ValueError(f"--grouping-cost measures one thread count, got --threads {' '.join(map(str, threads))}")
+    runs = 100 if args.runs is None else args.runs
+    print(f"measuring the grouping of {model.spec.id}: {threads[0]} threads, {runs} runs", file=sys.stderr)
+    calibration, _ = calibration_images(model.spec)
+    report = grouping_cost(model, calibration=calibration, threads=threads[0], runs=runs, warmup=args.warmup)
+    for row in report["rows"]:
+        print(row)
+    output = Path(args.output) / f"grouping_cost_{model.spec.name}-v{model.spec.version}.json"
+    save_report(report, model.spec, "component_cost", output, args.record)
+    print(f"wrote {output}", file=sys.stderr)
     return 0
 
 

@@ -7,6 +7,10 @@
     python -m tools.export hourglass-lsp --all                             # every format and precision
 
 Files go to ``<output>/<name>/<version>/`` next to a ``.json`` of metadata.
+
+A bottom-up model (``openpose-lsp``) exports the same way with its grouping inside the graph:
+letterboxed image -> ``people (N, P, K, 3)``, ``scores (N, P)``; int8 is calibrated on scenes
+composited from LSPet training people and keeps the grouping in float32 (no ``--int8-io``).
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ def main(argv=None):
     p.add_argument("--output", default="exports", help="root folder of the versioned exports")
     p.add_argument("--format", default="tflite", help="tflite, onnx or saved_model")
     p.add_argument("--precision", default="float32", help=f"TFLite precision: {', '.join(PRECISIONS)}")
-    p.add_argument("--int8-io", action="store_true", help="int8: int8 input and int8 output tensors (decoder quantised too)")
-    p.add_argument("--calibration-size", type=int, default=300, help="int8: number of real crops")
+    p.add_argument("--int8-io", action="store_true",
+                   help="int8: int8 input and int8 output tensors (decoder quantised too; top-down models only)")
+    p.add_argument("--calibration-size", type=int, default=300,
+                   help="int8: number of real training crops (scenes for a bottom-up model)")
     p.add_argument("--all", action="store_true", help="SavedModel, ONNX and every TFLite precision")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = p.parse_args(argv)

@@ -4,6 +4,11 @@
 
 Prints, per file, the keypoint distance to the Keras model (input pixels) and the PCK@0.2 drop;
 exits 1 when a drop misses its target (float16 <= 0.2 points, int8 <= 1.0 point).
+
+A bottom-up model (openpose-lsp) is checked on held-out multi-person scenes (default 100): per
+file, whether it finds the same people as the Keras model (float32 / ONNX: same count, keypoints
+within 1 px) and the OKS AP drop (``edge.parity.check_people_parity``); ``--record`` stores it as
+the ``people_parity`` measurement (rendered by ``edge.people_report``).
 """
 
 from __future__ import annotations
@@ -27,23 +32,35 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
     p.add_argument("--exports", default="exports", help="root of the exports (tools.export --output)")
-    p.add_argument("--count", type=int, default=200, help="validation crops (>= 200 for the report)")
+    p.add_argument("--count", type=int, default=None,
+                   help="validation crops (default and minimum for the report: 200); scenes for a bottom-up "
+                        "model (default 100)")
     p.add_argument("--output", help="write the report JSON here")
     p.add_argument("--record", action="store_true",
                    help="also store the report with the published version and regenerate its model card")
     args = p.parse_args(argv)
     import zoo
-    from edge.parity import check_parity
+    from edge.exporter import is_bottom_up
+    from edge.parity import PEOPLE_PARITY_MEASUREMENT, check_parity
 
     model = zoo.load(args.model)
     folder = Path(args.exports) / model.spec.name / str(model.spec.version)
     files = sorted(f for f in folder.glob("*") if f.suffix in (".tflite", ".onnx") and not f.name.startswith("."))
     if not files:
         raise FileNotFoundError(f"no .tflite/.onnx files in {folder}; run python -m tools.export {args.model} --all")
+    if args.count is not None and args.count < 1:
+        raise ValueError(f"--count must be a positive integer, got {args.count}")
     report = check_parity(model, files, args.count)
-    print(f"{report['model']}: {report['crops']} crops of {report['data']}")
-    print(markdown(report["rows"]))
-    save_report(report, model.spec, "parity", args.output, args.record)
+    if is_bottom_up(model):
+        from edge.people_report import people_parity_table
+
+        print(f"{report['model']}: {report['scenes']} {report['data']}")
+        print(people_parity_table(report))
+        save_report(report, model.spec, PEOPLE_PARITY_MEASUREMENT, args.output, args.record)
+    else:
+        print(f"{report['model']}: {report['crops']} crops of {report['data']}")
+        print(markdown(report["rows"]))
+        save_report(report, model.spec, "parity", args.output, args.record)
     return 0 if all(r["ok"] for r in report["rows"]) else 1
 
 

@@ -236,6 +236,10 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
                       "image pixels (%); drop in points. Command: `python -m tools.parity "
                       f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report["rows"]])
+        elif name == "people_parity":
+            from edge.people_report import render_people_parity
+
+            lines += render_people_parity(spec, report)
         elif name == "ablation":
             lines += _ablation_section(spec, report)
         elif name == "component_cost":
