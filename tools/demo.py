@@ -139,28 +139,36 @@ def people_demo(name, image_path, out_dir, args, step):
     return result
 
 
-def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
-    """Exports (or reuses) the TFLite file, runs it on ``crop``, compares with Keras, times it."""
+def exported_tflite(model, precision, exports, step, what: str, calibration: str):
+    """The model's TFLite file under ``exports``: reused when it was exported from these weights
+    (sha256 in its metadata), otherwise exported now."""
     import json
-
-    import numpy as np
 
     import edge
     from edge.exporter import artifact_path
-    from edge.tflite import TFLiteRunner
-    from zoo.preprocess import to_image_coords
 
     path = artifact_path(model.spec, exports, "tflite", precision)
     meta = path.with_suffix(".json")
-    fresh = (path.is_file() and meta.is_file()
-             and json.loads(meta.read_text()).get("weights_sha256") == model.spec.weights.sha256)
-    if fresh:
+    if (path.is_file() and meta.is_file()
+            and json.loads(meta.read_text()).get("weights_sha256") == model.spec.weights.sha256):
         step(f"reusing {path}")
-    else:
-        step(f"exporting {model.spec.id} to TFLite {precision} (decoding inside"
-             + (", calibrating on 300 real crops" if precision == "int8" else "") + "; about a minute) ...")
-        path = edge.export(model.spec.id, "tflite", precision, exports, overwrite=True, model=model)
-        step(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return path
+    step(f"exporting {model.spec.id} to TFLite {precision} ({what}"
+         + (f", {calibration}" if precision == "int8" else "") + "; about a minute) ...")
+    path = edge.export(model.spec.id, "tflite", precision, exports, overwrite=True, model=model)
+    step(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return path
+
+
+def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
+    """Exports (or reuses) the TFLite file, runs it on ``crop``, compares with Keras, times it."""
+    import numpy as np
+
+    from edge.tflite import TFLiteRunner
+    from zoo.preprocess import to_image_coords
+
+    path = exported_tflite(model, precision, exports, step, "decoding inside",
+                           "calibrating on 300 real crops")
     runner = TFLiteRunner(path, num_threads=2)
     kp, sc = runner.predict(crop[None])
     dist = np.linalg.norm(kp[0] - keras_kps, axis=-1)
@@ -184,27 +192,14 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
 def run_people_tflite(model, image, precision, exports, step):
     """Exports (or reuses) the multi-person TFLite file (grouping inside), runs it on the
     letterboxed photo and compares its people with the Keras model's on the same input."""
-    import json
-
     import numpy as np
 
-    import edge
-    from edge.exporter import artifact_path
     from edge.parity import compare_people
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import letterbox
 
-    path = artifact_path(model.spec, exports, "tflite", precision)
-    meta = path.with_suffix(".json")
-    fresh = (path.is_file() and meta.is_file()
-             and json.loads(meta.read_text()).get("weights_sha256") == model.spec.weights.sha256)
-    if fresh:
-        step(f"reusing {path}")
-    else:
-        step(f"exporting {model.spec.id} to TFLite {precision} (network + grouping into people in one graph"
-             + (", calibrating on real scenes" if precision == "int8" else "") + "; about a minute) ...")
-        path = edge.export(model.spec.id, "tflite", precision, exports, overwrite=True, model=model)
-        step(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    path = exported_tflite(model, precision, exports, step, "network + grouping into people in one graph",
+                           "calibrating on real scenes")
     boxed, to_image = letterbox(image, model.input_size)
     keras_people, keras_scores = (np.asarray(v) for v in model._compiled("people")(boxed[None].astype(np.float32)))
     runner = TFLiteRunner(path, num_threads=2)
