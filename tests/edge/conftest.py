@@ -13,14 +13,10 @@ computes anything differently finds different people.
 
 import numpy as np
 import pytest
+from paf_maps import TEMPLATE, confidence_maps, ideal_pafs  # tests/ is on sys.path (tests/conftest.py)
 
 OPENPOSE_SIZE = 128  # 16x16 maps, grouped at 32x32 (stride 4)
 CELL = 8
-# LSP14 joints around the hips' centre, in map cells (x, y) at scale 1 (tests/zoo/test_paf_grouping.py).
-TEMPLATE = np.array([(-2, 12), (-2, 6), (-2, 0), (2, 0), (2, 6), (2, 12), (-5, 0), (-4, -4), (-3, -9),
-                     (3, -9), (4, -4), (5, 0), (0, -10), (0, -13)], np.float64)
-
-
 def _synthetic_class():
     import keras
     import tensorflow as tf
@@ -47,27 +43,7 @@ def _synthetic_class():
 def scene_maps(people, h, w, tree, sigma=1.0, width=1.0):
     """Confidence maps (max of Gaussians) and unit-vector PAFs (averaged where limbs overlap) of
     ``people (M, K, 2)`` given in map cells."""
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    k = people.shape[1]
-    heat = np.zeros((h, w, k))
-    for joints in people:
-        for part, (x, y) in enumerate(joints):
-            heat[:, :, part] = np.maximum(heat[:, :, part], np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma ** 2)))
-    pafs = np.zeros((h, w, 2 * len(tree)))
-    for limb, (a, b) in enumerate(tree):
-        total, count = np.zeros((h, w, 2)), np.zeros((h, w))
-        for joints in people:
-            d = joints[b] - joints[a]
-            length = np.linalg.norm(d)
-            unit = d / length
-            rx, ry = xs - joints[a][0], ys - joints[a][1]
-            along = rx * unit[0] + ry * unit[1]
-            across = np.abs(rx * unit[1] - ry * unit[0])
-            on = (along >= -width) & (along <= length + width) & (across <= width)
-            total[on] += unit
-            count += on
-        pafs[:, :, 2 * limb:2 * limb + 2] = total / np.maximum(count, 1)[:, :, None]
-    return heat, pafs
+    return confidence_maps(people, h, w, people.shape[1], sigma), ideal_pafs(people, tree, h, w, width)
 
 
 def encode_maps(heat, pafs, size=OPENPOSE_SIZE):
