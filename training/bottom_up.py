@@ -108,25 +108,15 @@ def train_bottom_up(exp, workdir, data=None, strategy: str = "auto", verbose: in
     from training.callbacks import SyncReplicaStatistics, TensorBoard
     from training.composite import scene_dataset
     from training.datasets import load_lspet
-    from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
+    from training.distribute import prepare_fit
     from training.losses import masked_stage_metrics, masked_stage_mse
-    from training.train import WarmupCosine, _save_atomic, build_model
+    from training.train import WarmupCosine, _save_atomic, build_model, first_samples, start_run
 
     if exp.dataset != "lspet_scenes":
         raise ValueError(f"experiment {exp.name}: bottom-up training needs dataset 'lspet_scenes', got {exp.dataset!r}")
-    strat = choose_strategy(strategy)
-    chief = is_chief(strat)
-    workdir = Path(workdir)
-    mydir = Path(worker_dir(str(workdir), strat))
-    mydir.mkdir(parents=True, exist_ok=True)
-    train_samples = load_lspet(data, split="train")
-    val_samples = load_lspet(data, split="val")
-    if max_train:
-        train_samples = train_samples.subset(range(min(max_train, len(train_samples))))
-    if max_val:
-        val_samples = val_samples.subset(range(min(max_val, len(val_samples))))
-    if chief:
-        (workdir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
+    train_samples, val_samples = first_samples(load_lspet(data, split="train"), load_lspet(data, split="val"),
+                                               max_train, max_val)
+    strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
     codec = make_paf_codec(exp)
     steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
     dataset = scene_dataset(train_samples, codec, exp.batch_size, exp.scenes)

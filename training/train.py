@@ -83,6 +83,30 @@ def make_loss(exp: Experiment, num_stages: int, name: Optional[str] = None):
     return LOSSES[name], stage_metrics(exp.codec, num_stages)
 
 
+def start_run(exp: Experiment, workdir, strategy: str = "auto"):
+    """Strategy, chief flag, workdir and this worker's folder of a training run; the chief writes
+    ``experiment.json``. Returns ``(strategy, chief, workdir, worker_folder)``."""
+    from training.distribute import choose_strategy, is_chief, worker_dir
+
+    strat = choose_strategy(strategy)
+    chief = is_chief(strat)
+    workdir = Path(workdir)
+    mydir = Path(worker_dir(str(workdir), strat))
+    mydir.mkdir(parents=True, exist_ok=True)
+    if chief:
+        (workdir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
+    return strat, chief, workdir, mydir
+
+
+def first_samples(train_samples, val_samples, max_train: int = 0, max_val: int = 0):
+    """The first ``max_train`` / ``max_val`` samples of each split (0: all)."""
+    if max_train:
+        train_samples = train_samples.subset(range(min(max_train, len(train_samples))))
+    if max_val:
+        val_samples = val_samples.subset(range(min(max_val, len(val_samples))))
+    return train_samples, val_samples
+
+
 def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
           strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
           max_train: int = 0):
@@ -99,22 +123,12 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
 
         return train_bottom_up(exp, workdir, data, strategy, verbose, tensorboard, max_train, max_val)
     from training.callbacks import PoseValidation, SpatialModelImages, SyncReplicaStatistics, TensorBoard
-    from training.distribute import choose_strategy, is_chief, prepare_fit, worker_dir
+    from training.distribute import prepare_fit
     from training.pipeline import training_dataset
 
-    strat = choose_strategy(strategy)
-    chief = is_chief(strat)
-    workdir = Path(workdir)
-    mydir = Path(worker_dir(str(workdir), strat))
-    mydir.mkdir(parents=True, exist_ok=True)
-    train_samples = load_split(exp, "train", data)
-    val_samples = load_split(exp, "val", val_data or data)
-    if max_train:
-        train_samples = train_samples.subset(range(min(max_train, len(train_samples))))
-    if max_val:
-        val_samples = val_samples.subset(range(min(max_val, len(val_samples))))
-    if chief:
-        (workdir / "experiment.json").write_text(json.dumps(exp.to_dict(), indent=2))
+    train_samples, val_samples = first_samples(load_split(exp, "train", data),
+                                               load_split(exp, "val", val_data or data), max_train, max_val)
+    strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
 
     input_size = exp.model_args["input_size"]
     codec = make_codec(exp)
