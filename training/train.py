@@ -139,6 +139,8 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     with strat.scope():
         model = build_model(exp)
         model.build((None, input_size, input_size, 3))
+        if exp.init_from:
+            _load_published_weights(model, exp.init_from)
     phases = exp.phases or ((0, exp.epochs),)
     t0 = time.time()
     history = None
@@ -197,6 +199,16 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
         with open(workdir / "train_runs.jsonl", "a") as f:
             f.write(json.dumps(info) + "\n")
     return model, history
+
+
+def _load_published_weights(model, name: str):
+    """Starts ``model`` from the weights of the published ``name`` (same architecture and build
+    arguments; a resumed run then overwrites them with its own checkpoint)."""
+    from zoo.registry import get_spec, weights_path
+
+    path = weights_path(get_spec(name))
+    model.load_weights(str(path))
+    print(f"initialised from {name} ({path})", flush=True)
 
 
 def _save_atomic(model, path: Path):

@@ -36,6 +36,9 @@ class Experiment:
             its own folder, with what the model's ``prepare_stage`` freezes (DeepPose's cascade,
             Tompson's training phases); the optional third item overrides ``learning_rate`` for
             that phase; empty: the whole model for ``epochs``.
+        init_from: a published model (``hourglass-lsp@1``) whose weights start the training
+            (a longer schedule continuing an earlier version); empty: the architecture's own
+            initialisation.
     """
 
     name: str
@@ -56,6 +59,7 @@ class Experiment:
     phases: Tuple[Tuple, ...] = ()
     scenes: SceneConfig = SceneConfig()
     val_scenes: int = 64
+    init_from: str = ""
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)
