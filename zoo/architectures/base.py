@@ -1,22 +1,31 @@
-"""Base classes of the top-down single-person models: input checks, normalisation, decoding.
+"""The model contract every zoo architecture implements, and the shared top-down bases.
 
-``TopDownPoseModel`` holds what every single-person model shares (raw-pixel input, normalisation
-inside the graph, ``keypoints`` / ``stage_keypoints`` / ``predict_keypoints``);
-``HeatmapPoseModel`` adds heatmap outputs decoded by ``HeatmapDecoder``. Regression models
-(DeepPose) derive from ``TopDownPoseModel`` directly.
+``PoseModel`` says what a model is, so no code elsewhere has to probe it: its ``task``
+(``zoo.tasks``: single-person top-down or multi-person bottom-up), its ``codec`` (built from the
+model's own configuration; training encodes its targets with this same object, so targets and
+decoding cannot drift), its serving contract (``export_outputs``: the graph every exporter
+traces, with decoding or as the network alone; ``float_layers``: what stays float in int8 files),
+its compiled prediction functions (``graph_function``) and the parts that can be switched off to
+measure their cost (``components`` / ``bypassing``).
+
+``TopDownPoseModel`` adds what every single-person model shares (``keypoints`` /
+``stage_keypoints`` / ``predict_keypoints``); ``HeatmapPoseModel`` adds heatmap outputs decoded by
+``HeatmapDecoder``. Regression models (DeepPose) derive from ``TopDownPoseModel`` directly,
+bottom-up models (OpenPose) from ``PoseModel``.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Sequence, Tuple
+from typing import Dict, Sequence, Tuple
 
 import keras
 import numpy as np
 from keras import ops
 
-from zoo.codecs.heatmap import HeatmapDecoder
+from zoo.codecs.heatmap import HeatmapCodec
 from zoo.skeletons import get_skeleton
+from zoo.tasks import TOP_DOWN, Task
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -49,22 +58,30 @@ def edge_formulation(model):
             layer.edge_ops = False
 
 
-class TopDownPoseModel(keras.Model):
-    """A single-person model: an RGB crop of the person in, one keypoint per joint out.
+class PoseModel(keras.Model):
+    """The contract of a zoo model: raw-pixel input, a task, a codec and a serving graph.
 
-    Images enter as float RGB in ``[0, 255]`` (or uint8) at ``input_size``; the model normalises
-    them itself, so every exported graph takes raw pixels. Subclasses define
-    ``stage_keypoints(images)`` (the estimate after every stage, for per-stage evaluation).
+    Images enter as float RGB in ``[0, 255]`` (or uint8) at ``input_size`` x ``input_size``; the
+    model normalises them itself, so every exported graph takes raw pixels.
+
+    Subclasses set ``self.codec`` in ``__init__`` (from their own build arguments) and define
+    ``raw_outputs(images)`` and the task's ``graph_method`` (``keypoints`` or ``people``).
 
     Args:
         skeleton: skeleton name (``lsp14``, ``mpii16``, ...), fixes the number of joints.
-        input_size: side of the square input crop.
+        input_size: side of the square input.
         mean, std: per-channel normalisation of ``pixels / 255``.
     """
 
+    #: What the model does (``zoo.tasks``); decides evaluation, calibration, parity and training.
+    task: Task = TOP_DOWN
     #: Name fragments of layers whose ops stay float32 in the int8 TFLite file (decoding and
     #: coordinate arithmetic, which an 8-bit grid would ruin).
     float_layers: Tuple[str, ...] = ("decoder",)
+    #: Output names of the network alone (``export_outputs(images, decode=False)``).
+    raw_output_names: Tuple[str, ...] = ("heatmaps",)
+    #: Parts that ``bypassing`` can switch off (to measure what they cost).
+    components: Tuple[str, ...] = ()
 
     def __init__(self, skeleton: str = "lsp14", input_size: int = 128,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
@@ -106,6 +123,73 @@ class TopDownPoseModel(keras.Model):
         std = ops.convert_to_tensor(np.array(self.std, "float32"))
         return (x - mean) / std
 
+    # -- serving contract ------------------------------------------------------------------
+    def output_names(self, decode: bool = True) -> Tuple[str, ...]:
+        """Names of the exported graph's outputs: the task's (decoded) or ``raw_output_names``."""
+        return self.task.output_names if decode else self.raw_output_names
+
+    def raw_outputs(self, images) -> Tuple:
+        """The network alone, without decoding: the last stage's outputs, ``raw_output_names``."""
+        raise TypeError(f"{type(self).__name__} must define raw_outputs(images)")
+
+    def export_outputs(self, images, decode: bool = True) -> Dict:
+        """The exported graph for float32 RGB ``images (N, S, S, 3)`` in ``[0, 255]``: with
+        ``decode``, the task's outputs (``{"keypoints", "scores"}`` or ``{"people", "scores"}``,
+        decoding and grouping inside); without, the network's own maps (for timing what the
+        decoding costs, or for an app that decodes itself). The SavedModel, TFLite and ONNX
+        exporters all trace this function, so their graphs are the same."""
+        values = getattr(self, self.task.graph_method)(images) if decode else self.raw_outputs(images)
+        return dict(zip(self.output_names(decode), values))
+
+    def codec_config(self) -> Dict:
+        """The codec's parameters (recorded in the spec, the card and every export's metadata)."""
+        return self.codec.to_dict()
+
+    # -- prediction ------------------------------------------------------------------------
+    def graph_function(self, method: str):
+        """``tf.function`` of ``self.<method>`` (e.g. ``keypoints``, ``stage_keypoints``,
+        ``people``), traced once per model and reused: graph-mode prediction on float32 batches."""
+        cache = self.__dict__.setdefault("_compiled_fns", {})
+        if method not in cache:
+            import tensorflow as tf
+
+            cache[method] = tf.function(getattr(self, method), reduce_retracing=True)
+        return cache[method]
+
+    # -- components ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def bypassing(self, component: str):
+        """Inside this block the model runs without ``component`` (one of ``components``, e.g.
+        Tompson's ``spatial_model``); for measuring what that part costs and gives."""
+        if component not in self.components:
+            raise ValueError(f"{type(self).__name__} has no component {component!r} to bypass; "
+                             f"it has {list(self.components) or 'none'}")
+        self._set_bypassed(component, True)
+        try:
+            yield self
+        finally:
+            self._set_bypassed(component, False)
+
+    def _set_bypassed(self, component: str, bypassed: bool) -> None:
+        raise TypeError(f"{type(self).__name__} lists components but does not define _set_bypassed")
+
+    def get_config(self):
+        return {"skeleton": self.skeleton.name, "input_size": self.input_size,
+                "mean": list(self.mean), "std": list(self.std), "name": self.name}
+
+
+class TopDownPoseModel(PoseModel):
+    """A single-person model: an RGB crop of the person in, one keypoint per joint out.
+
+    Subclasses define ``stage_keypoints(images)`` (the estimate after every stage, for per-stage
+    evaluation). Args: see ``PoseModel``.
+    """
+
+    task = TOP_DOWN
+    #: Stages whose outputs are each supervised and evaluated (cascades, stacks); set by
+    #: multi-stage subclasses.
+    num_stages: int = 1
+
     def keypoints(self, images):
         """Graph-friendly prediction: ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
         keypoints, scores = self.stage_keypoints(images)
@@ -133,35 +217,15 @@ class TopDownPoseModel(keras.Model):
                 f"{self.input_size}, 3); got {images.shape}. Crop/resize the person first "
                 "(zoo.preprocess.crop_person)."
             )
+        predict = self.graph_function("keypoints")
         kps, scs = [], []
         for start in range(0, len(images), batch_size):
-            k, s = self._predict_fn(ops.convert_to_tensor(images[start:start + batch_size], "float32"))
+            k, s = predict(ops.convert_to_tensor(images[start:start + batch_size], "float32"))
             kps.append(ops.convert_to_numpy(k))
             scs.append(ops.convert_to_numpy(s))
         if not kps:
             return (np.zeros((0, self.num_joints, 2), "float32"), np.zeros((0, self.num_joints), "float32"))
         return np.concatenate(kps), np.concatenate(scs)
-
-    def _compiled(self, method: str):
-        """``tf.function`` of ``self.<method>``, traced once per model and reused."""
-        cache = self.__dict__.setdefault("_compiled_fns", {})
-        if method not in cache:
-            import tensorflow as tf
-
-            cache[method] = tf.function(getattr(self, method), reduce_retracing=True)
-        return cache[method]
-
-    @property
-    def _predict_fn(self):
-        return self._compiled("keypoints")
-
-    @property
-    def _stage_fn(self):
-        return self._compiled("stage_keypoints")
-
-    def get_config(self):
-        return {"skeleton": self.skeleton.name, "input_size": self.input_size,
-                "mean": list(self.mean), "std": list(self.std), "name": self.name}
 
 
 class HeatmapPoseModel(TopDownPoseModel):
@@ -174,18 +238,22 @@ class HeatmapPoseModel(TopDownPoseModel):
 
     Args:
         stride: input pixels per heatmap cell.
+        sigma: Gaussian sigma of the heatmap targets, in cells (the codec's; training encodes
+            its targets with ``self.codec``).
         decoder_blur: Gaussian smoothing (cells) of the maps before decoding (``HeatmapDecoder``'s
             ``blur_sigma``; 0: none).
         skeleton, input_size, mean, std: see ``TopDownPoseModel``.
     """
 
-    def __init__(self, stride: int = 4, decoder_blur: float = 0.0, **kwargs):
+    def __init__(self, stride: int = 4, sigma: float = 1.5, decoder_blur: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if int(stride) <= 0 or self.input_size % int(stride):
             raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {self.input_size!r}")
         self.stride = int(stride)
         self.decoder_blur = float(decoder_blur)
-        self.decoder = HeatmapDecoder(self.stride, blur_sigma=self.decoder_blur, name="decoder")
+        self.codec = HeatmapCodec(input_size=self.input_size, heatmap_size=self.input_size // self.stride,
+                                  sigma=float(sigma))
+        self.decoder = self.codec.decoder(blur_sigma=self.decoder_blur, name="decoder")
 
     @property
     def heatmap_size(self) -> int:
@@ -202,6 +270,9 @@ class HeatmapPoseModel(TopDownPoseModel):
         """Joint heatmaps of the last stage, ``(N, H, W, K)``."""
         return self(images, training=training)[:, -1, :, :, :self.num_joints]
 
+    def raw_outputs(self, images):
+        return (self.heatmaps(images, training=False),)
+
     def keypoints(self, images):
         return self.decoder(self.heatmaps(images, training=False))
 
@@ -212,7 +283,7 @@ class HeatmapPoseModel(TopDownPoseModel):
         return (ops.stack([d[0] for d in decoded], axis=1), ops.stack([d[1] for d in decoded], axis=1))
 
     def get_config(self):
-        config = {**super().get_config(), "stride": self.stride}
+        config = {**super().get_config(), "stride": self.stride, "sigma": self.codec.sigma}
         if self.decoder_blur:
             config["decoder_blur"] = self.decoder_blur
         return config

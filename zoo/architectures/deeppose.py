@@ -29,6 +29,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import TopDownPoseModel, replica_mean
+from zoo.codecs.regression import RegressionCodec
 from zoo.layers.blocks import ConvBNReLU
 
 
@@ -188,6 +189,8 @@ class DeepPose(TopDownPoseModel):
     """
 
     float_layers = ("decoder", "cascade")
+    #: The network alone: the last stage's box-normalised coordinates (``RegressionCodec``).
+    raw_output_names = ("coordinates",)
 
     PHASES = ("stage s trains with the earlier stages frozen; stages >= 2 on the previous stage's "
               "predictions, half of the samples replaced by simulated ones (truth + noise drawn from the "
@@ -221,6 +224,7 @@ class DeepPose(TopDownPoseModel):
                                            name=f"stage{s}_cascade_crop"))
             self.refiners.append(ConvRegressor(self.patch_filters, self.patch_units, k, self.dropout,
                                                name=f"stage{s}_regressor"))
+        self.codec = RegressionCodec(input_size=self.input_size)
         self.decoder = RegressionDecoder(self.input_size, name="decoder")
         # Mean and standard deviation of stage s's errors (prediction - truth, normalised) on the
         # training split, per joint: the distribution stage s + 1 draws its simulated errors from.
@@ -268,6 +272,9 @@ class DeepPose(TopDownPoseModel):
     def keypoints(self, images):
         stages = self.forward(self.normalise(images), training=False)
         return self.decoder(stages[:, -1])
+
+    def raw_outputs(self, images):
+        return (self.forward(self.normalise(images), training=False)[:, -1],)
 
     # -- stage-wise training (Sec. 3.2) ----------------------------------------------------
     def stage_modules(self, stage: int):

@@ -23,13 +23,14 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import IMAGENET_MEAN, IMAGENET_STD, TopDownPoseModel
+from zoo.architectures.base import IMAGENET_MEAN, IMAGENET_STD, PoseModel
+from zoo.codecs.paf import PafCodec
 from zoo.layers.blocks import ConvBNReLU
-from zoo.skeletons import get_skeleton
+from zoo.tasks import BOTTOM_UP
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class OpenPose(keras.Model):
+class OpenPose(PoseModel):
     """Multi-person pose: confidence maps + part affinity fields, grouped into people.
 
     Args:
@@ -44,6 +45,8 @@ class OpenPose(keras.Model):
         max_people, max_candidates: static maxima of the grouping (people per image, peaks per
             part).
         peak_threshold, min_parts, min_mean_score: grouping thresholds (see ``PafGrouping``).
+        sigma, limb_width: the targets' confidence-map sigma and limb half-width, in cells (the
+            codec's, ``PafCodec``; training encodes its targets with ``self.codec``).
         mean, std: per-channel normalisation of ``pixels / 255``.
 
     Call: uint8 / float RGB ``(N, S, S, 3)`` -> ``{"pafs": (N, paf_stages, S/8, S/8, 2L),
@@ -54,21 +57,23 @@ class OpenPose(keras.Model):
         >>> people, scores = model.predict_people(image)  # uint8 (H, W, 3), any size
     """
 
+    task = BOTTOM_UP
     stride = 8
     #: The grouping (coordinate arithmetic, matching) stays float32 in int8 TFLite files.
     float_layers: Tuple[str, ...] = ("grouping", "decoder")
+    #: The network alone: the last stage's maps at stride 8 (``export_outputs(decode=False)``).
+    raw_output_names: Tuple[str, ...] = ("heatmaps", "pafs")
 
     def __init__(self, skeleton: str = "lsp14", input_size: int = 256,
                  backbone_filters: Sequence[int] = (24, 48, 96), stage_filters: int = 64,
                  stage_convs: int = 4, paf_stages: int = 2, heatmap_stages: int = 1, upsample: int = 2,
                  max_people: int = 10, max_candidates: int = 10, peak_threshold: float = 0.15,
-                 min_parts: int = 3, min_mean_score: float = 0.25,
+                 min_parts: int = 3, min_mean_score: float = 0.25, sigma: float = 1.0, limb_width: float = 1.0,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, **kwargs):
-        super().__init__(**kwargs)
-        self.skeleton = get_skeleton(skeleton)
+        super().__init__(skeleton=skeleton, input_size=input_size, mean=mean, std=std, **kwargs)
         if not self.skeleton.tree:
             raise ValueError(f"skeleton {skeleton!r} has no tree of limbs; OpenPose needs one")
-        if int(input_size) <= 0 or int(input_size) % self.stride:
+        if self.input_size % self.stride:
             raise ValueError(f"input_size must be a positive multiple of {self.stride}, got {input_size!r}")
         if len(backbone_filters) != 3 or min(backbone_filters) < 1:
             raise ValueError(f"backbone_filters needs 3 positive values (strides 2, 4, 8), got {backbone_filters!r}")
@@ -78,7 +83,6 @@ class OpenPose(keras.Model):
                             ("max_candidates", max_candidates)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
-        self.input_size = int(input_size)
         self.backbone_filters = tuple(int(f) for f in backbone_filters)
         self.stage_filters, self.stage_convs = int(stage_filters), int(stage_convs)
         self.paf_stages, self.heatmap_stages = int(paf_stages), int(heatmap_stages)
@@ -86,8 +90,8 @@ class OpenPose(keras.Model):
         self.max_people, self.max_candidates = int(max_people), int(max_candidates)
         self.peak_threshold, self.min_parts = float(peak_threshold), int(min_parts)
         self.min_mean_score = float(min_mean_score)
-        self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
-        self.num_joints = self.skeleton.num_joints
+        self.codec = PafCodec(skeleton=self.skeleton.name, input_size=self.input_size, stride=self.stride,
+                              sigma=float(sigma), limb_width=float(limb_width))
         self.limbs = self.skeleton.tree_index
         self.num_limbs = len(self.limbs)
 
@@ -115,13 +119,6 @@ class OpenPose(keras.Model):
         for layer in block[:-1]:
             x = layer(x, training=training)
         return block[-1](x)
-
-    def build(self, input_shape=None):
-        if not self.built:
-            self.built = True
-            self.call(ops.zeros((1, self.input_size, self.input_size, 3), "float32"), training=False)
-
-    normalise = TopDownPoseModel.normalise
 
     def call(self, images, training=None):
         x = self.normalise(images)
@@ -174,8 +171,9 @@ class OpenPose(keras.Model):
         heatmaps, pafs = self.grouping_maps(self(images, training=False))
         return self.grouping(heatmaps, pafs)
 
-    def _compiled(self, method: str):
-        return TopDownPoseModel._compiled(self, method)
+    def raw_outputs(self, images):
+        maps = self(images, training=False)
+        return maps["heatmaps"][:, -1], maps["pafs"][:, -1]
 
     def predict_people(self, image) -> Tuple[np.ndarray, np.ndarray]:
         """People in one uint8 RGB image ``(H, W, 3)`` of any size.
@@ -193,7 +191,7 @@ class OpenPose(keras.Model):
         if image.dtype != np.uint8:
             raise ValueError(f"predict_people expects uint8 pixels, got {image.dtype}")
         boxed, to_image = letterbox(image, self.input_size)
-        people, scores = self._compiled("people")(ops.convert_to_tensor(boxed[None], "float32"))
+        people, scores = self.graph_function("people")(ops.convert_to_tensor(boxed[None], "float32"))
         people, scores = ops.convert_to_numpy(people)[0], ops.convert_to_numpy(scores)[0]
         keep = scores > 0
         people, scores = people[keep], scores[keep]
@@ -208,5 +206,6 @@ class OpenPose(keras.Model):
                 "heatmap_stages": self.heatmap_stages, "upsample": self.upsample,
                 "max_people": self.max_people, "max_candidates": self.max_candidates,
                 "peak_threshold": self.peak_threshold, "min_parts": self.min_parts,
-                "min_mean_score": self.min_mean_score, "mean": list(self.mean), "std": list(self.std),
+                "min_mean_score": self.min_mean_score, "sigma": self.codec.sigma,
+                "limb_width": self.codec.limb_width, "mean": list(self.mean), "std": list(self.std),
                 "name": self.name}

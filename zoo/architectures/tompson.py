@@ -111,6 +111,8 @@ class TompsonPoseModel(HeatmapPoseModel):
     # Kept in float32 in full-integer exports: the decoder, and the spatial model, whose log-space
     # products and normalisation would lose their meaning on an 8-bit grid.
     float_layers = ("decoder", "spatial_model")
+    #: ``bypassing("spatial_model")``: the part detector's maps are decoded directly.
+    components = ("spatial_model",)
     # Training objective of a phase when it is not the codec's MSE (see training.losses).
     PHASE_LOSSES = {2: "marginal_nll"}
 
@@ -171,6 +173,15 @@ class TompsonPoseModel(HeatmapPoseModel):
     def heatmaps(self, images, training=False):
         """The refined heatmaps ``(N, H, W, K)`` (what the decoder reads)."""
         return self.refine(self.part_detector(self.normalise(images), training=training), training=training)
+
+    def _set_bypassed(self, component: str, bypassed: bool) -> None:
+        if self.spatial_model is None:
+            raise ValueError("this model has spatial='none': there is no spatial model to bypass")
+        if bypassed:
+            self.__dict__["_stage_before_bypass"] = self.active_stage
+            self.active_stage = 1
+        else:
+            self.active_stage = self.__dict__.pop("_stage_before_bypass", 0)
 
     def detector_layers(self):
         return [self.bank, *self.head, self.unary]

@@ -80,8 +80,9 @@ class HeatmapCodec:
         maps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]  # (K, H, W)
         return tf.transpose(maps, (1, 2, 0)), weights
 
-    def decoder(self, name: str = "heatmap_decoder") -> "HeatmapDecoder":
-        return HeatmapDecoder(stride=self.stride, name=name)
+    def decoder(self, blur_sigma: float = 0.0, name: str = "heatmap_decoder") -> "HeatmapDecoder":
+        """The decoding layer of these heatmaps (``HeatmapDecoder`` at this codec's stride)."""
+        return HeatmapDecoder(stride=self.stride, blur_sigma=blur_sigma, name=name)
 
     def decode(self, heatmaps):
         """``(N, H, W, K)`` heatmaps -> ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
