@@ -188,7 +188,7 @@ def _scene_ap(people: Sequence, scores: Sequence, scenes, sigmas) -> float:
 
 
 def _keras_people(model, images: np.ndarray, batch_size: int = 16):
-    fn = model._compiled("people")
+    fn = model.graph_function("people")
     people, scores = [], []
     for start in range(0, len(images), batch_size):
         p, s = fn(np.asarray(images[start:start + batch_size], np.float32))

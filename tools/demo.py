@@ -201,7 +201,7 @@ def run_people_tflite(model, image, precision, exports, step):
     path = exported_tflite(model, precision, exports, step, "network + grouping into people in one graph",
                            "calibrating on real scenes")
     boxed, to_image = letterbox(image, model.input_size)
-    keras_people, keras_scores = (np.asarray(v) for v in model._compiled("people")(boxed[None].astype(np.float32)))
+    keras_people, keras_scores = (np.asarray(v) for v in model.graph_function("people")(boxed[None].astype(np.float32)))
     runner = TFLiteRunner(path, num_threads=2)
     people, scores = runner.predict(boxed[None])
     match = compare_people(keras_people[0], keras_scores[0], people[0], scores[0])

@@ -67,7 +67,7 @@ class SceneImages(keras.callbacks.Callback):
     def people_images(self) -> np.ndarray:
         from zoo.visualize import draw_skeleton
 
-        people, _ = self.model._compiled("people")(tf.constant(self.images, tf.float32))
+        people, _ = self.model.graph_function("people")(tf.constant(self.images, tf.float32))
         rows = []
         for image, found in zip(self.images, people.numpy()):
             canvas = image.copy()

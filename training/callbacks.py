@@ -106,7 +106,7 @@ class PoseValidation(keras.callbacks.Callback):
         sub, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         heatmaps = (keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
                     if hasattr(self.model, "heatmaps") else None)
-        kp, _ = self.model._predict_fn(batch["image"])
+        kp, _ = self.model.graph_function("keypoints")(batch["image"])
         out = []
         for i in range(len(sub)):
             crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)

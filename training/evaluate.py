@@ -25,9 +25,9 @@ def predict_samples(model, samples: PoseSamples, batch_size: int = 32, progress:
         batches = tqdm(batches, total=-(-n // batch_size), desc="evaluate", unit="batch")
     for batch in batches:
         if all_stages:
-            kp, sc = model._stage_fn(batch["image"])
+            kp, sc = model.graph_function("stage_keypoints")(batch["image"])
         else:
-            kp, sc = model._predict_fn(batch["image"])
+            kp, sc = model.graph_function("keypoints")(batch["image"])
             kp, sc = kp[:, None], sc[:, None]
         kp, sc = np.asarray(kp, np.float64), np.asarray(sc)
         if keypoints is None:
@@ -109,7 +109,7 @@ def _found(people, scores):
 
 def predict_scenes(people_fn, images: np.ndarray, batch_size: int = 16):
     """Runs ``people_fn`` (uint8/float ``(N, S, S, 3)`` -> ``(people (N, P, K, 3), scores (N, P))``,
-    e.g. ``model._compiled("people")`` or an exported file) on model-sized images; returns per-image
+    e.g. ``model.graph_function("people")`` or an exported file) on model-sized images; returns per-image
     lists of the people found (empty slots dropped)."""
     people, scores = [], []
     for start in range(0, len(images), batch_size):
@@ -132,7 +132,7 @@ def scene_evaluation_set(count: int = 300, data=None, canvas: int = 256):
 def evaluate_scenes(model, count: int = 300, data=None, scenes=None, people_fn=None) -> Dict:
     """OKS AP of a bottom-up model on held-out LSPet scenes (``SCENE_PROTOCOL``)."""
     images, kps, vis, areas = scenes if scenes is not None else scene_evaluation_set(count, data, model.input_size)
-    people, scores = predict_scenes(people_fn or model._compiled("people"), images)
+    people, scores = predict_scenes(people_fn or model.graph_function("people"), images)
     result = people_metrics(people, scores, list(kps), list(vis), list(areas), model.skeleton.oks_sigmas)
     result["protocol"] = SCENE_PROTOCOL
     return result

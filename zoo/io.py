@@ -1,7 +1,12 @@
-"""Reading images with clear errors (the file is always named)."""
+"""Files: reading images with clear errors (the file is always named), and writing files
+atomically (``write_atomic``, ``atomic_path``), the one place that does so."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +63,47 @@ def write_image(path, image: np.ndarray) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_atomic(path, data) -> Path:
+    """Writes ``data`` (bytes or str) to ``path`` through a temporary file in the same folder,
+    then renames it into place: a reader never sees a half-written file, and an existing file
+    is replaced only once the new one is complete. Creates the folder; returns ``path``."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode() if isinstance(data, str) else bytes(data))
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """A temporary path beside ``path`` to write to (a file, or a folder for writers that make
+    one); renamed to ``path`` when the block ends without error, removed otherwise. For writers
+    that take a file name (``model.save_weights``, ``cv2.imwrite``): the temporary name keeps
+    ``path``'s suffixes, so format detection by extension still works.
+
+        with atomic_path("final.weights.h5") as tmp:
+            model.save_weights(str(tmp))
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PermissionError(f"cannot create output directory {path.parent}: {e.strerror}") from None
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"output directory {path.parent} is not writable")
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial" + "".join(path.suffixes),
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # the writer creates it (some refuse to overwrite, some make a folder)
+    try:
+        yield tmp
+        if path.is_dir() and tmp.is_dir():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
