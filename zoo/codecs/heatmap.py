@@ -80,9 +80,10 @@ class HeatmapCodec:
         maps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]  # (K, H, W)
         return tf.transpose(maps, (1, 2, 0)), weights
 
-    def decoder(self, blur_sigma: float = 0.0, name: str = "heatmap_decoder") -> "HeatmapDecoder":
+    def decoder(self, blur_sigma: float = 0.0, subpixel: str = "quarter",
+                name: str = "heatmap_decoder") -> "HeatmapDecoder":
         """The decoding layer of these heatmaps (``HeatmapDecoder`` at this codec's stride)."""
-        return HeatmapDecoder(stride=self.stride, blur_sigma=blur_sigma, name=name)
+        return HeatmapDecoder(stride=self.stride, blur_sigma=blur_sigma, subpixel=subpixel, name=name)
 
     def decode(self, heatmaps):
         """``(N, H, W, K)`` heatmaps -> ``(keypoints (N, K, 2) input pixels, scores (N, K))``."""
@@ -91,26 +92,38 @@ class HeatmapCodec:
 
 @keras.saving.register_keras_serializable(package="zoo")
 class HeatmapDecoder(keras.layers.Layer):
-    """Argmax + quarter-pixel shift decoding as a layer of TFLite builtin ops.
+    """Argmax + sub-pixel refinement decoding as a layer of TFLite builtin ops.
 
     Args:
         stride: input pixels per heatmap cell.
         blur_sigma: when > 0, each map is first smoothed by a Gaussian of this many cells (a
             depthwise convolution with a fixed 5x5 kernel, as DARK's modulation, Zhang et al.
             CVPR 2020); it makes the maximum robust to small perturbations such as int8 noise.
+        subpixel: ``quarter``: a quarter cell toward the larger neighbour (Newell et al. 2016,
+            Sec. 4); ``dark``: DARK's Taylor step (Zhang, Zhu, Dai, Ye, Zhu, "Distribution-Aware
+            Coordinate Representation for Human Pose Estimation", CVPR 2020, Eq. 6-8): the
+            Newton step ``-H^-1 g`` of the log-heatmap at the maximum, from finite differences
+            (two-cell spacing for the second derivatives, as the authors' code); where the
+            Hessian is not negative definite (no Gaussian-like peak) it falls back to the quarter
+            shift, and the step is clipped to one cell.
 
     Call: ``heatmaps (N, H, W, K)`` -> ``(keypoints (N, K, 2), scores (N, K))``, keypoints in
-    input pixels, score = the heatmap maximum.
+    input pixels, score = the heatmap maximum (of the smoothed maps when ``blur_sigma`` > 0).
     """
 
-    def __init__(self, stride: int, blur_sigma: float = 0.0, **kwargs):
+    SUBPIXEL = ("quarter", "dark")
+
+    def __init__(self, stride: int, blur_sigma: float = 0.0, subpixel: str = "quarter", **kwargs):
         super().__init__(**kwargs)
         if int(stride) <= 0:
             raise ValueError(f"stride must be a positive integer, got {stride!r}")
         if not float(blur_sigma) >= 0:
             raise ValueError(f"blur_sigma must be >= 0, got {blur_sigma!r}")
+        if subpixel not in self.SUBPIXEL:
+            raise ValueError(f"subpixel must be one of {self.SUBPIXEL}, got {subpixel!r}")
         self.stride = int(stride)
         self.blur_sigma = float(blur_sigma)
+        self.subpixel = subpixel
 
     def _blur(self, heatmaps):
         import numpy as np
@@ -141,15 +154,43 @@ class HeatmapDecoder(keras.layers.Layer):
         dy = pad_y[:, :, 2:, :] - pad_y[:, :, :-2, :]
         col = ops.cast(ops.arange(w), "float32")[None, None, None, :]
         row = ops.cast(ops.arange(h), "float32")[None, None, :, None]
-        x = ops.sum(mask * col, axis=(2, 3)) + 0.25 * ops.sign(ops.sum(mask * dx, axis=(2, 3)))
-        y = ops.sum(mask * row, axis=(2, 3)) + 0.25 * ops.sign(ops.sum(mask * dy, axis=(2, 3)))
+        qx = 0.25 * ops.sign(ops.sum(mask * dx, axis=(2, 3)))
+        qy = 0.25 * ops.sign(ops.sum(mask * dy, axis=(2, 3)))
+        if self.subpixel == "dark":
+            qx, qy = self._taylor_step(maps, mask, qx, qy)
+        x = ops.sum(mask * col, axis=(2, 3)) + qx
+        y = ops.sum(mask * row, axis=(2, 3)) + qy
         s = float(self.stride)
         keypoints = ops.stack([(x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5], axis=-1)
         return keypoints, scores
+
+    @staticmethod
+    def _taylor_step(maps, mask, fallback_x, fallback_y):
+        """DARK's offset ``-H^-1 g`` of ``log(maps)`` at the maximum (``mask``), ``(N, K)`` each."""
+        log = ops.log(ops.maximum(maps, 1e-10))
+        padded = ops.pad(log, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="symmetric")
+        h, w = maps.shape[2], maps.shape[3]
+
+        def at(dy, dx):  # log-map value at (max + (dy, dx)), read through the mask of the max
+            return ops.sum(mask * padded[:, :, 2 + dy:2 + dy + h, 2 + dx:2 + dx + w], axis=(2, 3))
+
+        centre = at(0, 0)
+        gx, gy = 0.5 * (at(0, 1) - at(0, -1)), 0.5 * (at(1, 0) - at(-1, 0))
+        hxx = 0.25 * (at(0, 2) - 2 * centre + at(0, -2))
+        hyy = 0.25 * (at(2, 0) - 2 * centre + at(-2, 0))
+        hxy = 0.25 * (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1))
+        det = hxx * hyy - hxy * hxy
+        peak = ops.logical_and(hxx < 0, det > 1e-6)  # negative definite: a maximum
+        safe = ops.where(peak, det, ops.ones_like(det))
+        step_x = -(hyy * gx - hxy * gy) / safe
+        step_y = -(hxx * gy - hxy * gx) / safe
+        return (ops.where(peak, ops.clip(step_x, -1.0, 1.0), fallback_x),
+                ops.where(peak, ops.clip(step_y, -1.0, 1.0), fallback_y))
 
     def compute_output_shape(self, input_shape):
         n, _, _, k = input_shape
         return (n, k, 2), (n, k)
 
     def get_config(self):
-        return {**super().get_config(), "stride": self.stride, "blur_sigma": self.blur_sigma}
+        return {**super().get_config(), "stride": self.stride, "blur_sigma": self.blur_sigma,
+                "subpixel": self.subpixel}
