@@ -1,5 +1,5 @@
 """Ablations on the fixed validation split: one row per variant, every row measured with the
-same DESIGN protocol (protocol crop, image pixels).
+same evaluation protocol (docs/evaluation.md: protocol crop, image pixels).
 
 A variant is a recipe (experiment), a weights file trained with it, and which of the model's
 stage outputs to read: e.g. the Tompson model's stage 1 is the part detector alone, stage 2 the
@@ -50,15 +50,13 @@ def evaluate_variant(variant: Variant, samples: PoseSamples, batch_size: int = 3
     from training.evaluate import predict_samples
     from training.experiments import get_experiment
     from training.metrics import far_detections, pck
-    from training.train import build_model
+    from training.loop import build_model
     from zoo.skeletons import get_skeleton
 
     if not Path(variant.weights).is_file():
         raise FileNotFoundError(f"variant {variant.label!r}: no weights file {variant.weights}")
     exp = get_experiment(variant.experiment)
     model = build_model(exp)
-    size = exp.model_args["input_size"]
-    model.build((None, size, size, 3))
     model.load_weights(variant.weights)
     stages, _ = predict_samples(model, samples, batch_size, all_stages=True)
     if not 1 <= variant.stage <= stages.shape[1]:

@@ -1,7 +1,8 @@
 """Training of bottom-up multi-person models (OpenPose) on composited LSPet scenes.
 
-Called by ``training.train`` for experiments whose codec is ``paf``. Same contract as the
-top-down loop: a ``tf.distribute`` strategy chosen from the machine, a checkpoint every epoch in
+Called by ``training.train`` for models whose task is ``bottom_up``; the targets are encoded by
+the model's own codec (``model.codec``: confidence maps and part affinity fields). Same contract
+as the top-down loop: a ``tf.distribute`` strategy chosen from the machine, a checkpoint every epoch in
 ``<workdir>/backup`` (resumed after a kill), ``history.csv``, TensorBoard logs in
 ``<workdir>/logs`` and ``<workdir>/final.weights.h5``. Besides, every epoch's weights are kept in
 ``<workdir>/epochs/`` (the model is small), so the validation AP of each epoch can be measured
@@ -13,27 +14,25 @@ split (``val_pafs_stage1_loss``, ...) and TensorBoard images of every stage's ma
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-
-def make_paf_codec(exp):
-    from zoo.codecs.paf import PafCodec
-
-    return PafCodec(skeleton=exp.model_args.get("skeleton", "lsp14"), input_size=exp.model_args["input_size"],
-                    stride=8, sigma=exp.sigma, limb_width=exp.limb_width)
+from training.callbacks import SyncReplicaStatistics, TensorBoard
+from training.composite import heldout_scenes, scene_dataset, scene_targets
+from training.datasets import load_lspet
+from training.distribute import prepare_fit
+from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
+from training.losses import masked_stage_metrics, masked_stage_mse
 
 
 def heldout_batches(samples, codec, count: int, config, batch_size: int):
     """Fixed validation scenes with targets, as a finite dataset ``(images, targets)``, and the
     scenes themselves (``training.composite.heldout_scenes``)."""
-    from training.composite import heldout_scenes, scene_targets
-
     scenes = heldout_scenes(samples, count, config)
     images, kps, vis, _ = scenes
     pafs, maps = zip(*[scene_targets(codec, kps[i], vis[i]) for i in range(len(images))])
@@ -93,37 +92,27 @@ class EpochWeights(keras.callbacks.Callback):
         self.folder = Path(folder)
 
     def on_epoch_end(self, epoch, logs=None):
-        import os
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"epoch_{epoch + 1:03d}.weights.h5"
-        tmp = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, path)
+        save_weights(self.model, self.folder / f"epoch_{epoch + 1:03d}.weights.h5")
 
 
-def train_bottom_up(exp, workdir, data=None, strategy: str = "auto", verbose: int = 2,
-                    tensorboard: bool = True, max_train: int = 0, max_val: int = 0):
-    """Trains a bottom-up experiment into ``workdir``; returns ``(model, history)``."""
-    from training.callbacks import SyncReplicaStatistics, TensorBoard
-    from training.composite import scene_dataset
-    from training.datasets import load_lspet
-    from training.distribute import prepare_fit
-    from training.losses import masked_stage_metrics, masked_stage_mse
-    from training.train import WarmupCosine, _save_atomic, build_model, first_samples, start_run
-
+def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional[str] = None,
+                    strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
+                    max_train: int = 0):
+    """Trains a bottom-up experiment into ``workdir``; returns ``(model, history)``. Arguments:
+    see ``training.train.train`` (``data`` / ``val_data``: the LSPet folder whose people make the
+    training / held-out scenes)."""
     if exp.dataset != "lspet_scenes":
         raise ValueError(f"experiment {exp.name}: bottom-up training needs dataset 'lspet_scenes', got {exp.dataset!r}")
-    train_samples, val_samples = first_samples(load_lspet(data, split="train"), load_lspet(data, split="val"),
-                                               max_train, max_val)
+    train_samples, val_samples = first_samples(load_lspet(data, split="train"),
+                                               load_lspet(val_data or data, split="val"), max_train, max_val)
     strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
-    codec = make_paf_codec(exp)
+    with strat.scope():
+        model = start_model(exp)
+    codec = model.codec
     steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
     dataset = scene_dataset(train_samples, codec, exp.batch_size, exp.scenes)
     val_dataset, val_scenes = heldout_batches(val_samples, codec, exp.val_scenes, exp.scenes, exp.batch_size)
     with strat.scope():
-        model = build_model(exp)
-        model.build((None, codec.input_size, codec.input_size, 3))
         schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss={"pafs": masked_stage_mse, "heatmaps": masked_stage_mse},
@@ -144,11 +133,9 @@ def train_bottom_up(exp, workdir, data=None, strategy: str = "auto", verbose: in
     history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, validation_data=val_dataset,
                         callbacks=callbacks, verbose=verbose)
     elapsed = time.time() - t0
-    _save_atomic(model, mydir / "final.weights.h5")
+    save_weights(model, mydir / "final.weights.h5")
     if chief:
-        info = {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
-                "batch_size": exp.batch_size, "train_images": len(train_samples),
-                "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync}
-        with open(workdir / "train_runs.jsonl", "a") as f:
-            f.write(json.dumps(info) + "\n")
+        record_run(workdir, {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
+                             "batch_size": exp.batch_size, "train_images": len(train_samples),
+                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync})
     return model, history

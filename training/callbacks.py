@@ -32,8 +32,9 @@ def stage_overlays(images, maps, channels) -> list:
 
 
 class PoseValidation(keras.callbacks.Callback):
-    """After each epoch: PCK@0.2/0.1 on validation (DESIGN protocol, image pixels), the learning
-    rate, and images of predicted (red) vs. true (green) skeletons and heatmaps on a few crops.
+    """After each epoch: PCK@0.2/0.1 on validation (docs/evaluation.md protocol, image pixels), the
+    learning rate, and images of predicted (red) vs. true (green) skeletons and heatmaps on a few
+    crops (heatmaps for models whose network outputs them, ``raw_output_names``).
 
     Args:
         samples: validation samples.
@@ -84,7 +85,7 @@ class PoseValidation(keras.callbacks.Callback):
                 tf.summary.scalar(f"pck@0.2_stage/stage{row['stage']}", row["pck@0.2"])
             tf.summary.scalar("learning_rate", logs["learning_rate"])
             tf.summary.image("prediction_red_vs_truth_green", self._images(), max_outputs=self.num_images)
-            if hasattr(self.model, "heatmaps"):
+            if "heatmaps" in self.model.raw_output_names:
                 tf.summary.image("belief_maps_per_stage", self._stage_maps(), max_outputs=self.num_images)
         self.writer.flush()
 
@@ -105,7 +106,7 @@ class PoseValidation(keras.callbacks.Callback):
 
         sub, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         heatmaps = (keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
-                    if hasattr(self.model, "heatmaps") else None)
+                    if "heatmaps" in self.model.raw_output_names else None)
         kp, _ = self.model.graph_function("keypoints")(batch["image"])
         out = []
         for i in range(len(sub)):

@@ -1,10 +1,12 @@
-"""Picks the tf.distribute strategy from the machine."""
+"""tf.distribute helpers: the strategy chosen from the machine, the chief and its folder, means
+over replicas, and what Keras needs to ``fit`` under MultiWorkerMirroredStrategy."""
 
 from __future__ import annotations
 
 import json
 import os
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -41,6 +43,17 @@ def worker_dir(path: str, strategy: tf.distribute.Strategy) -> str:
         return path
     resolver = strategy.cluster_resolver
     return os.path.join(path, ".workers", f"{resolver.task_type}_{resolver.task_id}")
+
+
+def replica_mean(strategy: tf.distribute.Strategy, arrays):
+    """Mean of each NumPy array over the replicas of ``strategy`` (float64): statistics that each
+    worker measured on its own batches, made the same on every worker."""
+    def replica_fn():
+        ctx = tf.distribute.get_replica_context()
+        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.constant(a, tf.float64) for a in arrays])
+
+    out = strategy.run(tf.function(replica_fn))
+    return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
 
 
 def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:

@@ -1,8 +1,14 @@
-"""Evaluation with the DESIGN protocol: protocol crop -> predict -> inverse affine -> PCK."""
+"""Evaluation with the protocol of docs/evaluation.md: protocol crop -> predict -> inverse affine
+-> PCK for top-down models; COCO OKS AP on held-out scenes and coco-mini for bottom-up models.
+
+``task_evaluation(model)`` looks up, in one table keyed by the model's task (``EVALUATIONS``), how
+its figures are measured, printed and published (``tools.evaluate``, ``tools.publish``).
+"""
 
 from __future__ import annotations
 
-from typing import Dict
+import dataclasses
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -10,6 +16,28 @@ from training.datasets.base import PoseSamples
 from training.metrics import pck
 from training.pipeline import evaluation_dataset
 from zoo.skeletons import get_skeleton
+
+
+PROTOCOL = ("docs/evaluation.md top-down protocol: square box of side 1.25 x max(w, h) of the labelled joints, "
+            "affine crop with zero padding to the input size, prediction mapped back to image pixels; "
+            "PCK torso-normalised (left shoulder - right hip, fallback right shoulder - left hip), "
+            "labelled joints only; means pooled over all labelled joints")
+
+
+def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0):
+    """The evaluation samples for a model's skeleton: LSPet val split, or an MPII-format JSON."""
+    from training.datasets import load_lspet, load_mpii_json
+
+    if skeleton == "lsp14":
+        samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
+    elif skeleton == "mpii16":
+        samples = load_mpii_json(data)
+        desc = f"MPII-format records of {data or 'the MPII sample'}"
+    else:
+        raise ValueError(f"no evaluation data defined for skeleton {skeleton!r}")
+    if limit:
+        samples = samples.subset(range(min(limit, len(samples))))
+    return samples, desc
 
 
 def predict_samples(model, samples: PoseSamples, batch_size: int = 32, progress: bool = False,
@@ -159,3 +187,153 @@ def evaluate_coco(model, annotations=None, images=None) -> Dict:
     result = people_metrics(people, scores, samples.keypoints, samples.visible, samples.areas, sigmas, index)
     result.update(protocol=COCO_PROTOCOL, joint_names=[model.skeleton.joint_names[j] for j in index])
     return result
+
+
+# --- What differs per task: one table -----------------------------------------------------------
+
+def evaluate_keypoints(model, data=None, limit: int = 0, progress: bool = True, full: bool = True) -> Dict:
+    """PCK (and with ``full`` PDJ and PCP) of a top-down ``model`` on its skeleton's evaluation
+    data (``evaluation_samples``; the first ``limit`` samples when ``limit``)."""
+    samples, desc = evaluation_samples(model.skeleton.name, data, limit)
+    result = evaluate(model, samples, progress=progress, full=full)
+    result.update(data=desc, protocol=PROTOCOL, samples=result["pck@0.2"]["samples"],
+                  joints=result["pck@0.2"]["joints"])
+    return result
+
+
+def format_result(result) -> str:
+    """Per-joint PCK@0.2 / PCK@0.1 table of ``evaluate_keypoints``, with stages and PCP."""
+    p2, p1 = result["pck@0.2"], result["pck@0.1"]
+    lines = [f"{'joint':<16}{'PCK@0.2':>9}{'PCK@0.1':>9}"]
+    for name in p2["per_joint"]:
+        lines.append(f"{name:<16}{100 * p2['per_joint'][name]:>9.1f}{100 * p1['per_joint'][name]:>9.1f}")
+    lines.append(f"{'all joints':<16}{100 * p2['mean']:>9.1f}{100 * p1['mean']:>9.1f}")
+    lines.append(f"{'limb joints':<16}{100 * p2['mean_limbs']:>9.1f}{100 * p1['mean_limbs']:>9.1f}")
+    if len(result.get("stages", [])) > 1:
+        lines.append("per stage (PCK@0.2 / PCK@0.1): " + ", ".join(
+            f"stage {r['stage']} {100 * r['pck@0.2']:.1f} / {100 * r['pck@0.1']:.1f}" for r in result["stages"]))
+    if result.get("pcp"):
+        lines.append("PCP (strict, 0.5): " + ", ".join(
+            f"{k} {100 * v:.1f}" for k, v in result["pcp"]["per_part"].items())
+            + f", mean {100 * result['pcp']['mean']:.1f}")
+    return "\n".join(lines)
+
+
+def format_people(result) -> str:
+    """AP/AR line and per-joint keypoint-similarity accuracy of a multi-person evaluation."""
+    o = result["oks"]
+    names = result.get("joint_names")
+    lines = [f"OKS AP {100 * o['AP']:.1f}  AP50 {100 * o['AP50']:.1f}  AP75 {100 * o['AP75']:.1f}  "
+             f"APm {100 * o['APm']:.1f}  APl {100 * o['APl']:.1f}  AR {100 * o['AR']:.1f}  "
+             f"({result['images']} images, {result['people']} people, {result['detections']} detections)"]
+    per = result["ks@0.5"]["per_joint"]
+    lines.append("joints with keypoint similarity >= 0.5 (%): " + ", ".join(
+        f"{(names[j] if names else j)} {100 * v:.1f}" for j, v in enumerate(per)))
+    return "\n".join(lines)
+
+
+def _keypoint_summary(name: str, result: Dict) -> str:
+    return f"{name}: {result['data']}, {result['num_images']} images\n{format_result(result)}"
+
+
+def _keypoint_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, str, None]:
+    result = evaluate_keypoints(model, data)
+    metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
+               "evaluation": {k: result[k] for k in ("data", "protocol", "num_images", "samples", "joints")}}
+    for key in ("pdj", "pcp"):
+        if key in result:
+            metrics[key] = result[key]
+    if len(result.get("stages", [])) > 1:
+        metrics["per_stage"] = [{k: (round(100 * v, 2) if k != "stage" else v) for k, v in row.items()}
+                                for row in result["stages"]]
+    metrics["evaluation"]["command"] = f"python -m tools.evaluate {model.spec.name}@<version>"
+    return metrics, format_result(result), None
+
+
+def _keypoint_training_data(skeleton: str) -> Tuple[str, str]:
+    if skeleton == "lsp14":
+        return "lspet", "LSPet im00001-im08100 (fixed train split, 8,100 images)"
+    return "mpii", "MPII-format records"
+
+
+def evaluate_people(model, data=None, limit: int = 0) -> Dict:
+    """OKS AP of a bottom-up ``model`` on ``limit`` held-out scenes (default 300; with the joint
+    names) and on coco-mini."""
+    names = list(model.skeleton.joint_names)
+    return {"scenes": {**evaluate_scenes(model, count=limit or 300, data=data), "joint_names": names},
+            "coco": evaluate_coco(model)}
+
+
+def _people_summary(name: str, result: Dict) -> str:
+    return "\n".join(f"{name} on {key}: {r['protocol']}\n{format_people(r)}" for key, r in result.items())
+
+
+def _people_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, str, Tuple]:
+    evaluation_set = scene_evaluation_set(scenes, data, model.input_size)
+    result = {"scenes": evaluate_scenes(model, scenes=evaluation_set), "coco": evaluate_coco(model)}
+    text = "\n".join(f"{key}: AP {r['oks']['AP']:.4f} AP50 {r['oks']['AP50']:.4f} AR {r['oks']['AR']:.4f} "
+                     f"({r['images']} images, {r['people']} people, {r['detections']} detections)"
+                     for key, r in result.items())
+    metrics = {**result, "evaluation": {"scenes": len(evaluation_set[0]),
+                                        "command": f"python -m tools.evaluate {model.spec.name}@<version>"}}
+    return metrics, text, evaluation_set
+
+
+def _people_training_data(skeleton: str) -> Tuple[str, str]:
+    return "lspet", ("multi-person scenes composited from LSPet im00001-im08100 people "
+                     "(fixed train split, 8,100 people), training.composite")
+
+
+def ap_curve(workdir, name: str, scenes, count: int) -> Dict:
+    """OKS AP on the first ``count`` of the held-out ``scenes`` of every epoch's weights kept by the
+    bottom-up loop (``<workdir>/epochs``): the ``ap_curve`` training entries of a published card."""
+    from pathlib import Path
+
+    import zoo
+
+    subset = tuple(x[:count] for x in scenes)
+    rows = []
+    for path in sorted((Path(workdir) / "epochs").glob("epoch_*.weights.h5")):
+        model = zoo.load(name, weights=str(path))
+        r = evaluate_scenes(model, scenes=subset)
+        rows.append({"epoch": int(path.name.split("_")[1].split(".")[0]), "AP": round(r["oks"]["AP"], 4),
+                     "AP50": round(r["oks"]["AP50"], 4), "detections": r["detections"]})
+        print(f"epoch {rows[-1]['epoch']}: AP {rows[-1]['AP']:.4f}", flush=True)
+    return {"ap_curve": rows, "ap_curve_scenes": count}
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskEvaluation:
+    """How the models of one task are evaluated (``tools.evaluate``) and published (``tools.publish``).
+
+    Args:
+        evaluate: ``(model, data=None, limit=0) -> figures``: top-down, PCK / PDJ / PCP on the
+            skeleton's validation split (``limit``: first N images); bottom-up, OKS AP on held-out
+            scenes (``limit`` of them, default 300) and on coco-mini.
+        summary: ``(name, figures) -> text`` that ``tools.evaluate`` prints.
+        publication: ``(model, data=None, scenes=300) -> (metrics, text, evaluation set)``: what a
+            published version records, the text printed, and the set ``epoch_curve`` reuses.
+        training_data: ``skeleton -> (dataset, description)`` of the data the task trains on.
+        epoch_curve: ``(workdir, name, evaluation set, count) -> training entries`` measuring every
+            epoch's weights, or None where the task keeps no curve.
+    """
+
+    evaluate: Callable[..., Dict]
+    summary: Callable[[str, Dict], str]
+    publication: Callable[..., Tuple[Dict, str, object]]
+    training_data: Callable[[str], Tuple[str, str]]
+    epoch_curve: Optional[Callable[..., Dict]] = None
+
+
+EVALUATIONS: Dict[str, TaskEvaluation] = {
+    "top_down": TaskEvaluation(evaluate=evaluate_keypoints, summary=_keypoint_summary,
+                               publication=_keypoint_publication, training_data=_keypoint_training_data),
+    "bottom_up": TaskEvaluation(evaluate=evaluate_people, summary=_people_summary,
+                                publication=_people_publication, training_data=_people_training_data,
+                                epoch_curve=ap_curve),
+}
+
+
+def task_evaluation(model) -> TaskEvaluation:
+    """The evaluation of ``model``'s task (``model.task``, ``zoo.tasks``)."""
+    return EVALUATIONS[model.task.name]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import keras
 from keras import ops
+
+from zoo.codecs.heatmap import HeatmapCodec
+from zoo.codecs.regression import RegressionCodec
 
 
 def _heatmap_errors(y_true, y_pred):
@@ -104,13 +109,40 @@ LOSSES = {"heatmap_mse": intermediate_heatmap_mse, "regression_mse": intermediat
           "marginal_nll": marginal_nll, "masked_stage_mse": masked_stage_mse}
 
 
-def stage_metrics(kind: str, num_stages: int):
-    """One loss metric per stage (``stage1_loss``, ...) for TensorBoard: which stage learns what."""
+def _regression_stage_error(y_true, y_pred, stage):
+    return intermediate_regression_mse(y_true, y_pred[:, stage:stage + 1])
+
+
+def _heatmap_stage_error(y_true, y_pred, stage):
+    return _heatmap_errors(y_true, y_pred)[:, stage]
+
+
+#: Per codec of a top-down model: the ``LOSSES`` name of its targets' loss (every stage's error,
+#: summed) and one stage's error ``(B, K)`` (the stage metrics).
+CODEC_LOSSES = {HeatmapCodec: ("heatmap_mse", _heatmap_stage_error),
+                RegressionCodec: ("regression_mse", _regression_stage_error)}
+
+
+def _codec_losses(codec):
+    if type(codec) not in CODEC_LOSSES:
+        raise ValueError(f"no top-down loss for codec {codec!r}; known: {[c.__name__ for c in CODEC_LOSSES]}")
+    return CODEC_LOSSES[type(codec)]
+
+
+def stage_metrics(codec, num_stages: int):
+    """One loss metric per stage (``stage1_loss``, ...) for TensorBoard: which stage learns what.
+    ``codec``: the model's (``model.codec``), which says what the targets are."""
+    stage_error = _codec_losses(codec)[1]
+
     def make(stage):
         def fn(y_true, y_pred):
-            if kind == "heatmap":
-                return _heatmap_errors(y_true, y_pred)[:, stage]
-            return intermediate_regression_mse(y_true, y_pred[:, stage:stage + 1])
+            return stage_error(y_true, y_pred, stage)
         fn.__name__ = f"stage{stage + 1}_loss"
         return fn
     return [make(s) for s in range(num_stages)]
+
+
+def loss_and_stage_metrics(codec, num_stages: int, name: Optional[str] = None):
+    """The training loss (``name`` from ``LOSSES``, by default the codec's: every stage's error
+    summed) and one weighted loss metric per stage, for ``model.compile``."""
+    return LOSSES[name or _codec_losses(codec)[0]], stage_metrics(codec, num_stages)

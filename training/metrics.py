@@ -1,4 +1,5 @@
-"""Pose metrics. PCK follows DESIGN.md's protocol (torso-normalised, in image pixels).
+"""Pose metrics. PCK follows the evaluation protocol of docs/evaluation.md (torso-normalised, in
+image pixels).
 
 PCK@a (Yang & Ramanan, PAMI 2013; torso variant as used for LSP by Pishchulin et al. /
 Newell et al.): a joint is correct when its error is <= a x torso size, the torso being the

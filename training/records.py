@@ -32,32 +32,48 @@ def _gpus():
         return []
 
 
-def _recipe(exp: Dict) -> str:
+#: What a model's targets are and how they are learnt, by codec type (``model.codec_config()``),
+#: for the recipe line of model cards; ``{stages}``: the phases, if any.
+TARGETS = {
+    "heatmap": ("Gaussian heatmaps, sigma {sigma} cells; MSE on every stage's maps (intermediate supervision), "
+                "weighted by joint visibility{stages}; augmentation {augment}"),
+    "regression": ("joints regressed in box-normalised coordinates, L2 loss per stage weighted by joint "
+                   "visibility (Toshev & Szegedy 2014, Eq. 3){stages}; augmentation {augment}"),
+    "paf": ("confidence maps (Gaussian, sigma {sigma} cells, maximum over people) and part affinity fields (unit "
+            "limb vectors within {limb_width} cells of the limb, averaged over people), masked L2 on every stage "
+            "(Cao et al. 2019, Eq. 3-5); multi-person scenes composited from LSPet training people, {scenes}"),
+}
+
+
+def _codec(exp: Dict) -> Dict:
+    """The codec configuration of the experiment's model (its targets)."""
+    from zoo.architectures import get_architecture
+
+    return get_architecture(exp["architecture"])(**exp["model_args"]).codec_config()
+
+
+def _phases(exp: Dict) -> str:
+    """The phases of ``experiment.json`` and what they do (``Phase.description`` of the recipe)."""
+    from training.experiments import EXPERIMENTS
+
+    phases = exp.get("phases") or []
+    if not phases:
+        return ""
+    recipe = EXPERIMENTS.get(exp["name"])
+    description = recipe.phases[0].description if recipe is not None and recipe.phases else ""
+    return ("; trained in phases, each for its own schedule: "
+            + ", ".join(f"stage {p[0]} {p[1]} epochs" + (f" (peak learning rate {p[2]:g})" if len(p) > 2 else "")
+                        for p in phases)
+            + "; " + description)
+
+
+def _recipe(exp: Dict, codec: Dict) -> str:
     """One sentence on how the experiment trains (optimiser, targets, loss, stages)."""
     opt = (f"Adam, peak lr {exp['learning_rate']}, {exp['warmup_steps']} warm-up steps then cosine "
            "decay to 1 %")
-    if exp.get("codec") == "paf":
-        target = (f"confidence maps (Gaussian, sigma {exp['sigma']} cells, maximum over people) and part affinity "
-                  f"fields (unit limb vectors within {exp.get('limb_width')} cells of the limb, averaged over "
-                  "people), masked L2 on every stage (Cao et al. 2019, Eq. 3-5); multi-person scenes composited "
-                  f"from LSPet training people, {exp.get('scenes')}")
-        return f"{opt}; {target}"
-    if exp.get("codec", "heatmap") == "regression":
-        target = ("joints regressed in box-normalised coordinates, L2 loss per stage weighted by joint "
-                  "visibility (Toshev & Szegedy 2014, Eq. 3)")
-    else:
-        target = (f"Gaussian heatmaps, sigma {exp['sigma']} cells; MSE on every stage's maps "
-                  "(intermediate supervision), weighted by joint visibility")
-    phases = exp.get("phases") or []
-    stages = ""
-    if phases:
-        from zoo.architectures import get_architecture
-
-        stages = ("; trained in phases, each for its own schedule: "
-                  + ", ".join(f"stage {p[0]} {p[1]} epochs" + (f" (peak learning rate {p[2]:g})" if len(p) > 2 else "")
-                              for p in phases)
-                  + "; " + getattr(get_architecture(exp["architecture"]), "PHASES", ""))
-    return f"{opt}; {target}{stages}; augmentation {exp['augment']}"
+    target = TARGETS[codec["type"]].format(**codec, stages=_phases(exp), augment=exp["augment"],
+                                          scenes=exp.get("scenes"))
+    return f"{opt}; {target}"
 
 
 def _history(path: Path, stage: int = 0):
@@ -91,9 +107,12 @@ def summarise_workdir(workdir) -> Dict:
     exp = {}
     if exp_file.is_file():
         exp = json.loads(exp_file.read_text())
+        codec = _codec(exp)
         out.update(experiment=exp["name"], batch_size=exp["batch_size"], epochs=exp["epochs"],
-                   learning_rate=exp["learning_rate"], sigma=exp["sigma"], augment=exp["augment"],
-                   recipe=_recipe(exp))
+                   learning_rate=exp["learning_rate"])
+        if "sigma" in codec:
+            out["sigma"] = codec["sigma"]
+        out.update(augment=exp["augment"], recipe=_recipe(exp, codec))
         if exp.get("phases"):
             out["phases"] = [{"stage": p[0], "epochs": p[1]} for p in exp["phases"]]
     histories = [(workdir / "history.csv", 0)]

@@ -1,4 +1,4 @@
-"""The top-down crop of the evaluation protocol (DESIGN.md), in NumPy/OpenCV for inference.
+"""The top-down crop of the evaluation protocol (docs/evaluation.md), in NumPy/OpenCV for inference.
 
 Box = bounding box of the labelled joints; a square of side ``1.25 x max(width, height)`` centred
 on the box centre; cropped with an affine warp (bilinear, zero padding) to the model input size.

@@ -1,12 +1,16 @@
-"""CPM background channel, regression MSE over stages and the per-stage loss metrics."""
+"""CPM background channel, regression MSE over stages and the per-stage loss metrics (chosen from
+the model's codec)."""
 
 import keras
 import numpy as np
 import pytest
 
-from training.losses import intermediate_heatmap_mse, intermediate_regression_mse, stage_metrics
+from training.losses import (intermediate_heatmap_mse, intermediate_regression_mse, loss_and_stage_metrics,
+                             marginal_nll, stage_metrics)
+from zoo.codecs import HeatmapCodec, RegressionCodec
 
 B, S, H, W, K = 2, 3, 4, 5, 3
+CODECS = {"heatmap": HeatmapCodec(input_size=16, heatmap_size=4), "regression": RegressionCodec(input_size=16)}
 
 
 def _np(x):
@@ -137,16 +141,31 @@ def test_regression_registered_for_serialization():
 
 @pytest.mark.parametrize("kind", ["heatmap", "regression"])
 def test_stage_metric_names(kind):
-    fns = stage_metrics(kind, 4)
+    fns = stage_metrics(CODECS[kind], 4)
     assert [f.__name__ for f in fns] == ["stage1_loss", "stage2_loss", "stage3_loss", "stage4_loss"]
-    assert stage_metrics(kind, 0) == []
+    assert stage_metrics(CODECS[kind], 0) == []
+
+
+@pytest.mark.parametrize("kind, loss", [("heatmap", intermediate_heatmap_mse),
+                                        ("regression", intermediate_regression_mse)])
+def test_loss_follows_the_codec_unless_the_phase_names_one(kind, loss):
+    assert loss_and_stage_metrics(CODECS[kind], 2)[0] is loss
+    chosen, metrics = loss_and_stage_metrics(CODECS[kind], 2, "marginal_nll")
+    assert chosen is marginal_nll and [m.__name__ for m in metrics] == ["stage1_loss", "stage2_loss"]
+
+
+def test_codec_without_top_down_loss_is_an_error():
+    from zoo.codecs.paf import PafCodec
+
+    with pytest.raises(ValueError, match="no top-down loss for codec PafCodec"):
+        stage_metrics(PafCodec(), 1)
 
 
 @pytest.mark.parametrize("background", [True, False])
 def test_heatmap_stage_metrics(background):
     y_true, y_pred = _heatmaps(4, background)
     ref = _np_heatmap_errors(y_true, y_pred)  # (B, S, K)
-    fns = stage_metrics("heatmap", S)
+    fns = stage_metrics(CODECS["heatmap"], S)
     values = [_np(f(y_true, y_pred)) for f in fns]
     for s, v in enumerate(values):
         assert v.shape == (B, K)
@@ -164,7 +183,7 @@ def test_heatmap_stage_metrics(background):
 
 def test_regression_stage_metrics():
     y_true, y_pred = _regression(5)
-    fns = stage_metrics("regression", S)
+    fns = stage_metrics(CODECS["regression"], S)
     for s, f in enumerate(fns):
         v = _np(f(y_true, y_pred))
         assert v.shape == (B, K)
@@ -176,7 +195,7 @@ def test_regression_stage_metrics():
 def test_stage_metrics_hand_computed_regression():
     y_true = np.zeros((1, 1, 2), "float32")
     y_pred = np.array([[[[3.0, 4.0]], [[1.0, 0.0]]]], "float32")  # (1, 2 stages, 1, 2)
-    s1, s2 = stage_metrics("regression", 2)
+    s1, s2 = stage_metrics(CODECS["regression"], 2)
     assert float(_np(s1(y_true, y_pred))[0, 0]) == pytest.approx(25.0)
     assert float(_np(s2(y_true, y_pred))[0, 0]) == pytest.approx(1.0)
     assert float(_np(intermediate_regression_mse(y_true, y_pred))[0, 0]) == pytest.approx(26.0)
@@ -188,7 +207,7 @@ def test_stage_metrics_in_compiled_model():
     weights = np.ones((B, K), "float32")
     weights[0, 1] = 0.0
     model = keras.Sequential([keras.Input((S, K, 2)), keras.layers.Identity()])
-    model.compile(loss=intermediate_regression_mse, weighted_metrics=stage_metrics("regression", S))
+    model.compile(loss=intermediate_regression_mse, weighted_metrics=stage_metrics(CODECS["regression"], S))
     out = model.evaluate(y_pred, y_true, sample_weight=weights, batch_size=B, verbose=0, return_dict=True)
     for s in range(S):
         per = ((y_pred[:, s] - y_true) ** 2).sum(-1)
@@ -198,10 +217,6 @@ def test_stage_metrics_in_compiled_model():
 
 
 def test_marginal_nll_of_uniform_and_peaked_maps():
-    import numpy as np
-
-    from training.losses import marginal_nll
-
     target = np.zeros((1, 4, 4, 2), "float32")
     target[0, 1, 2, 0] = target[0, 3, 3, 1] = 1.0
     uniform = np.ones((1, 2, 4, 4, 2), "float32")

@@ -1,4 +1,4 @@
-"""PCK on hand-computed cases (DESIGN.md protocol)."""
+"""PCK on hand-computed cases (docs/evaluation.md protocol)."""
 
 import math
 

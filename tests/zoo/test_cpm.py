@@ -146,13 +146,14 @@ def test_keras_file_round_trip(tiny_model, keras_round_trip):
 def test_tiny_experiment_builds_the_model():
     from training.experiments import get_experiment
     from training.losses import intermediate_heatmap_mse
-    from training.train import build_model, make_loss
+    from training.loop import build_model
+    from training.losses import loss_and_stage_metrics
 
     exp = get_experiment("cpm_tiny")
     model = build_model(exp)
     assert isinstance(model, ConvolutionalPoseMachine)
     assert (model.num_stages, model.feature_filters, model.stage_filters, model.kernel_size) == (2, (8, 8, 16), 8, 3)
-    loss, metrics = make_loss(exp, model.num_stages)
+    loss, metrics = loss_and_stage_metrics(model.codec, model.num_stages)
     assert loss is intermediate_heatmap_mse
     assert [m.__name__ for m in metrics] == ["stage1_loss", "stage2_loss"]
 

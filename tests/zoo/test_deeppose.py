@@ -1,6 +1,7 @@
 """DeepPose: shapes and pixel mapping, the matmul bilinear crop against ``tf.image.crop_and_resize``,
-config/serialisation round trips, stage-wise training (freezing, error statistics, simulated
-errors), TFLite export with builtin ops only, argument checks."""
+config/serialisation round trips, stage-wise training (freezing, simulated errors; the phases that
+measure the error statistics are tested in tests/training/test_phases.py), TFLite export with
+builtin ops only, argument checks."""
 
 import keras
 import numpy as np
@@ -288,15 +289,16 @@ def test_keras_file_round_trip(tiny_model, keras_round_trip):
 def test_tiny_experiment_builds_the_model():
     from training.experiments import get_experiment
     from training.losses import intermediate_regression_mse
-    from training.train import build_model, make_codec, make_loss
+    from training.loop import build_model
+    from training.losses import loss_and_stage_metrics
 
     exp = get_experiment("deeppose_tiny")
     model = build_model(exp)
     assert isinstance(model, DeepPose)
     assert (model.num_stages, model.filters, model.patch_size, model.input_size) == (2, (8, 8, 8), 8, 32)
-    loss, metrics = make_loss(exp, 1)
+    loss, metrics = loss_and_stage_metrics(model.codec, 1)
     assert loss is intermediate_regression_mse and [m.__name__ for m in metrics] == ["stage1_loss"]
-    assert make_codec(exp).to_dict() == {"type": "regression", "input_size": 32}
+    assert model.codec.to_dict() == {"type": "regression", "input_size": 32}
 
 
 # -- stage-wise training ---------------------------------------------------------------------
@@ -304,69 +306,32 @@ def _ids(variables):
     return {id(v) for v in variables}
 
 
-def test_prepare_stage_1_trains_only_the_holistic_stage():
+def test_freeze_all_but_one_stage():
     model = _tiny()
-    model.prepare_stage(1, None)  # stage 1 measures nothing
-    assert model.active_stage == 1
+    model.freeze_all_but(1)
     assert model.initial.trainable and not model.refiners[0].trainable and not model.crops[0].trainable
     assert _ids(model.trainable_weights) == _ids(model.initial.trainable_weights)
     assert len(model.trainable_weights) > 0
     # While stage 1 trains, call returns stage 1 only.
     assert tuple(model(_images(1), training=False).shape) == (1, 1, K, 2)
-
-
-def test_prepare_stage_2_measures_stage_1_errors():
-    model = _tiny()
-    _randomise_outputs(model, seed=2, scale=0.1)
-    images, targets, weights = _regression_batch(7, seed=1, unlabelled=[(0, 3), (2, 3), (4, 5), (5, 0)])
-    weights[:, 13] = 0.0  # a joint never labelled: no statistics (mean and std stay 0)
-    targets[:, 13] = 0.0
-    dataset = tf.data.Dataset.from_tensor_slices((images, targets, weights)).batch(3)  # 3 + 3 + 1
-    stage1 = np.asarray(model(images, training=False))[:, 0]
-
-    def reference(n):
-        err = stage1[:n] - targets[:n]
-        w = weights[:n]
-        mean = np.zeros((K, 2))
-        std = np.zeros((K, 2))
-        for j in range(K):
-            e = err[w[:, j] > 0, j]
-            if len(e):
-                mean[j], std[j] = e.mean(axis=0), e.std(axis=0)
-        return mean, std
-
-    model.prepare_stage(2, dataset, batches=2)  # the first 6 samples only
-    mean, std = reference(6)
-    assert np.abs(mean).max() > 1e-3 and std.max() > 1e-3
-    np.testing.assert_allclose(np.asarray(model.error_mean)[0], mean, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(model.error_std)[0], std, atol=1e-4)
-    assert np.all(np.asarray(model.error_mean)[0, 13] == 0) and np.all(np.asarray(model.error_std)[0, 13] == 0)
-    assert model.active_stage == 2
+    model.freeze_all_but(2)
     assert not model.initial.trainable and model.refiners[0].trainable
     assert _ids(model.trainable_weights) == _ids(model.refiners[0].trainable_weights)
-    assert len(model.trainable_weights) > 0
-    # Every batch (batches larger than the dataset).
-    model.prepare_stage(2, dataset, batches=64)
-    mean, std = reference(7)
-    np.testing.assert_allclose(np.asarray(model.error_mean)[0], mean, atol=1e-5)
-    np.testing.assert_allclose(np.asarray(model.error_std)[0], std, atol=1e-4)
-    # Back to stage 1: the statistics are kept, stage 1 is trainable again.
-    model.prepare_stage(1, dataset)
-    np.testing.assert_allclose(np.asarray(model.error_mean)[0], mean, atol=1e-5)
-    assert _ids(model.trainable_weights) == _ids(model.initial.trainable_weights)
+    model.end_phases()  # inference: every stage
+    assert tuple(model(_images(1), training=False).shape) == (1, 2, K, 2)
 
 
 @pytest.mark.parametrize("stage", [0, 3, -1])
-def test_prepare_stage_rejects_unknown_stages(stage):
+def test_freeze_all_but_rejects_unknown_stages(stage):
     with pytest.raises(ValueError, match=f"got {stage}"):
-        _tiny().prepare_stage(stage, None)
+        _tiny().freeze_all_but(stage)
 
 
 def test_stage_1_loss_decreases_on_one_batch():
     from training.losses import intermediate_regression_mse
 
     model = _tiny(seed=3)
-    model.prepare_stage(1, None)
+    model.freeze_all_but(1)
     images, targets, weights = _regression_batch(4, seed=2, unlabelled=[(1, 4)])
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=intermediate_regression_mse, jit_compile=False)
     history = model.fit(images, targets, sample_weight=weights, batch_size=4, epochs=30, shuffle=False,
@@ -382,9 +347,10 @@ def test_stage_2_training_changes_only_stage_2():
     model = _tiny(seed=4)
     _randomise_outputs(model, seed=4, scale=0.1)
     images, targets, weights = _regression_batch(4, seed=3, unlabelled=[(0, 1)])
-    dataset = tf.data.Dataset.from_tensor_slices((images, targets, weights)).batch(4)
-    model.prepare_stage(2, dataset)
-    assert np.asarray(model.error_std).max() > 0  # simulated errors have a spread
+    model.freeze_all_but(2)
+    rng = np.random.default_rng(5)  # stage 1's error statistics: simulated errors have a spread
+    model.set_error_statistics(1, rng.normal(0, 0.02, (K, 2)), rng.uniform(0.01, 0.05, (K, 2)))
+    assert np.asarray(model.error_std).max() > 0
     stage1_before = [np.array(w) for w in model.initial.weights]  # BN statistics included
     stage2_before = [np.array(w) for w in model.refiners[0].trainable_weights]
     model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=intermediate_regression_mse, jit_compile=False)
@@ -396,7 +362,7 @@ def test_stage_2_training_changes_only_stage_2():
     changed = [not np.array_equal(b, np.asarray(a)) for b, a in zip(stage2_before, model.refiners[0].trainable_weights)]
     assert all(changed), [w.path for w, c in zip(model.refiners[0].trainable_weights, changed) if not c]
     # The fitted model predicts both stages again once training is over.
-    model.active_stage = 0
+    model.end_phases()
     assert tuple(model(images, training=False).shape) == (4, 2, K, 2)
 
 

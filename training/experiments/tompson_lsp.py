@@ -24,6 +24,7 @@ Messages run on a 16x16 grid (``message_stride=2``, 31x31 kernels): the (2H-1)^2
 """
 
 from training.experiments.base import Experiment
+from training.experiments.tompson_phases import TompsonPhase
 from zoo.registry import TOMPSON_LSP_ARGS as _MODEL
 
 TOMPSON_LSP = Experiment(
@@ -31,21 +32,22 @@ TOMPSON_LSP = Experiment(
     architecture="tompson",
     model_args=_MODEL,
     dataset="lspet",
-    sigma=1.5,
     batch_size=16,
     epochs=12,
-    phases=((1, 10), (2, 2, 1e-2)),
+    phases=(TompsonPhase(1, 10), TompsonPhase(2, 2, 1e-2)),
     learning_rate=1e-3,
 )
 
-TOMPSON_JOINT_LSP = TOMPSON_LSP.replace(name="tompson_joint_lsp", epochs=16,
-                                        phases=((1, 10), (2, 2, 1e-2), (3, 4)))
+TOMPSON_JOINT_LSP = TOMPSON_LSP.replace(
+    name="tompson_joint_lsp", epochs=16, phases=(TompsonPhase(1, 10), TompsonPhase(2, 2, 1e-2), TompsonPhase(3, 4)))
 
 _SOFTPLUS = {**_MODEL, "positive": "softplus"}
-TOMPSON_SOFTPLUS_LSP = TOMPSON_LSP.replace(name="tompson_softplus_lsp", epochs=15, model_args=_SOFTPLUS,
-                                           phases=((1, 10), (2, 2, 1e-2), (3, 3, 3e-4)))
+TOMPSON_SOFTPLUS_LSP = TOMPSON_LSP.replace(
+    name="tompson_softplus_lsp", epochs=15, model_args=_SOFTPLUS,
+    phases=(TompsonPhase(1, 10), TompsonPhase(2, 2, 1e-2), TompsonPhase(3, 3, 3e-4)))
 
-TOMPSON_E2E_LSP = TOMPSON_LSP.replace(name="tompson_e2e_lsp", epochs=6, model_args=_SOFTPLUS, phases=((3, 6),))
+TOMPSON_E2E_LSP = TOMPSON_LSP.replace(name="tompson_e2e_lsp", epochs=6, model_args=_SOFTPLUS,
+                                      phases=(TompsonPhase(3, 6),))
 
 TOMPSON_STAR_LSP = TOMPSON_LSP.replace(name="tompson_star_lsp", model_args={**_MODEL, "spatial": "star"})
 
@@ -54,7 +56,7 @@ TOMPSON_TINY = TOMPSON_LSP.replace(
     name="tompson_tiny",
     model_args={**_MODEL, "bank_filters": (4, 4, 8), "head_filters": 8, "head_kernel": 3, "input_size": 32},
     batch_size=4, epochs=3, steps_per_epoch=3, warmup_steps=1, jit_compile=False,
-    phases=((1, 1), (2, 1, 0.05), (3, 1)),
+    phases=(TompsonPhase(1, 1), TompsonPhase(2, 1, 0.05), TompsonPhase(3, 1)),
 )
 
 EXPERIMENTS = (TOMPSON_LSP, TOMPSON_JOINT_LSP, TOMPSON_SOFTPLUS_LSP, TOMPSON_E2E_LSP, TOMPSON_STAR_LSP, TOMPSON_TINY)

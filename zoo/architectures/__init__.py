@@ -11,6 +11,7 @@ _ARCHITECTURES = {
     "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
     "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
     "openpose": ("zoo.architectures.openpose", "OpenPose"),
+    "simplebaseline": ("zoo.architectures.simplebaseline", "SimpleBaseline"),
 }
 ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
 

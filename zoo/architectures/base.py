@@ -31,18 +31,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def replica_mean(strategy, arrays):
-    """Mean of each NumPy array over the replicas of a ``tf.distribute`` strategy."""
-    import tensorflow as tf
-
-    def replica_fn():
-        ctx = tf.distribute.get_replica_context()
-        return ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.constant(a, tf.float64) for a in arrays])
-
-    out = strategy.run(tf.function(replica_fn))
-    return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
-
-
 @contextlib.contextmanager
 def edge_formulation(model):
     """Inside this block, layers that compute something two ways (an ``edge_ops`` attribute, e.g.
@@ -82,6 +70,9 @@ class PoseModel(keras.Model):
     raw_output_names: Tuple[str, ...] = ("heatmaps",)
     #: Parts that ``bypassing`` can switch off (to measure what they cost).
     components: Tuple[str, ...] = ()
+    #: The published spec of a model loaded with ``zoo.load`` (set by ``zoo.registry.build``);
+    #: None for a model built directly.
+    spec = None
 
     def __init__(self, skeleton: str = "lsp14", input_size: int = 128,
                  mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
@@ -124,7 +115,7 @@ class PoseModel(keras.Model):
         return (x - mean) / std
 
     # -- serving contract ------------------------------------------------------------------
-    def output_names(self, decode: bool = True) -> Tuple[str, ...]:
+    def export_output_names(self, decode: bool = True) -> Tuple[str, ...]:
         """Names of the exported graph's outputs: the task's (decoded) or ``raw_output_names``."""
         return self.task.output_names if decode else self.raw_output_names
 
@@ -139,7 +130,7 @@ class PoseModel(keras.Model):
         decoding costs, or for an app that decodes itself). The SavedModel, TFLite and ONNX
         exporters all trace this function, so their graphs are the same."""
         values = getattr(self, self.task.graph_method)(images) if decode else self.raw_outputs(images)
-        return dict(zip(self.output_names(decode), values))
+        return dict(zip(self.export_output_names(decode), values))
 
     def codec_config(self) -> Dict:
         """The codec's parameters (recorded in the spec, the card and every export's metadata)."""
@@ -242,10 +233,16 @@ class HeatmapPoseModel(TopDownPoseModel):
             its targets with ``self.codec``).
         decoder_blur: Gaussian smoothing (cells) of the maps before decoding (``HeatmapDecoder``'s
             ``blur_sigma``; 0: none).
+        subpixel: sub-pixel refinement of the maximum, ``quarter`` (Newell et al.) or ``dark``
+            (Zhang et al. CVPR 2020's Taylor step; ``HeatmapDecoder``).
+        flip_test: average the heatmaps with those of the mirrored image, flipped back and with
+            left/right joints swapped (Newell et al. 2016 Sec. 5; Xiao et al. 2018 Sec. 4), one
+            forward pass on a batch of both; inside every exported graph.
         skeleton, input_size, mean, std: see ``TopDownPoseModel``.
     """
 
-    def __init__(self, stride: int = 4, sigma: float = 1.5, decoder_blur: float = 0.0, **kwargs):
+    def __init__(self, stride: int = 4, sigma: float = 1.5, decoder_blur: float = 0.0, subpixel: str = "quarter",
+                 flip_test: bool = False, **kwargs):
         super().__init__(**kwargs)
         if int(stride) <= 0 or self.input_size % int(stride):
             raise ValueError(f"input_size must be a positive multiple of stride={stride}, got {self.input_size!r}")
@@ -253,7 +250,8 @@ class HeatmapPoseModel(TopDownPoseModel):
         self.decoder_blur = float(decoder_blur)
         self.codec = HeatmapCodec(input_size=self.input_size, heatmap_size=self.input_size // self.stride,
                                   sigma=float(sigma))
-        self.decoder = self.codec.decoder(blur_sigma=self.decoder_blur, name="decoder")
+        self.flip_test = bool(flip_test)
+        self.decoder = self.codec.decoder(blur_sigma=self.decoder_blur, subpixel=subpixel, name="decoder")
 
     @property
     def heatmap_size(self) -> int:
@@ -273,11 +271,24 @@ class HeatmapPoseModel(TopDownPoseModel):
     def raw_outputs(self, images):
         return (self.heatmaps(images, training=False),)
 
+    def _flip_averaged(self, predict, images):
+        """``predict(images)`` (maps with joints on the last axis, columns on the one before),
+        averaged with ``predict`` of the mirrored images flipped back, joints swapped; one
+        forward pass on both. Inside the ``decoder`` name scope (float32 in int8 files)."""
+        if not self.flip_test:
+            return predict(images)
+        n = ops.shape(images)[0]
+        both = predict(ops.concatenate([images, ops.flip(images, axis=2)], axis=0))
+        direct, mirrored = both[:n], both[n:]
+        with keras.name_scope("decoder"):
+            mirrored = ops.take(ops.flip(mirrored, axis=-2), list(self.skeleton.flip_index), axis=-1)
+            return 0.5 * (direct + mirrored)
+
     def keypoints(self, images):
-        return self.decoder(self.heatmaps(images, training=False))
+        return self.decoder(self._flip_averaged(lambda x: self.heatmaps(x, training=False), images))
 
     def stage_keypoints(self, images):
-        maps = self(images, training=False)[..., :self.num_joints]
+        maps = self._flip_averaged(lambda x: self(x, training=False)[..., :self.num_joints], images)
         n_stages = maps.shape[1]
         decoded = [self.decoder(maps[:, i]) for i in range(n_stages)]
         return (ops.stack([d[0] for d in decoded], axis=1), ops.stack([d[1] for d in decoded], axis=1))
@@ -286,4 +297,8 @@ class HeatmapPoseModel(TopDownPoseModel):
         config = {**super().get_config(), "stride": self.stride, "sigma": self.codec.sigma}
         if self.decoder_blur:
             config["decoder_blur"] = self.decoder_blur
+        if self.decoder.subpixel != "quarter":
+            config["subpixel"] = self.decoder.subpixel
+        if self.flip_test:
+            config["flip_test"] = True
         return config

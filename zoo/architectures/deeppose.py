@@ -10,6 +10,8 @@ right hip), and regresses the joint's displacement in that sub-image's normalise
 ``y_i^s = y_i^{s-1} + b_size * psi_i(N(x; b_i))``. Each stage is trained with the earlier ones
 frozen, on their real predictions plus simulated ones ``y + delta``, ``delta`` drawn per joint from
 the mean and variance of the previous stage's errors on the training split (Sec. 3.2, Eq. 7).
+The model freezes stages and keeps those statistics; the phases that measure them and train
+one stage after another are ``training.experiments.deeppose_phases``.
 
 Backbone: the paper uses AlexNet (5 conv + 2 fully connected layers, 220 px, ImageNet-free
 training on 10^4-10^5 images with heavy compute). Here the same layout is kept (5 convolutional
@@ -28,7 +30,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import TopDownPoseModel, replica_mean
+from zoo.architectures.base import TopDownPoseModel
 from zoo.codecs.regression import RegressionCodec
 from zoo.layers.blocks import ConvBNReLU
 
@@ -192,10 +194,6 @@ class DeepPose(TopDownPoseModel):
     #: The network alone: the last stage's box-normalised coordinates (``RegressionCodec``).
     raw_output_names = ("coordinates",)
 
-    PHASES = ("stage s trains with the earlier stages frozen; stages >= 2 on the previous stage's "
-              "predictions, half of the samples replaced by simulated ones (truth + noise drawn from the "
-              "previous stage's per-joint error mean and variance on the training split)")
-
     def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
                  sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, **kwargs):
@@ -281,42 +279,32 @@ class DeepPose(TopDownPoseModel):
         """The layers trained in ``stage``."""
         return [self.initial] if stage == 1 else [self.crops[stage - 2], self.refiners[stage - 2]]
 
-    def prepare_stage(self, stage: int, dataset, batches: int = 64, strategy=None):
-        """Makes ``stage`` the trained one: freezes every other stage and, for ``stage >= 2``,
-        measures the errors of stage ``stage - 1`` on ``batches`` training batches
-        ``(images, targets, weights)`` (the training pipeline's crops, i.e. the inputs the stage
-        will see) and stores their per-joint mean and standard deviation. With a ``strategy`` of
-        several replicas (workers draw different batches) the sums are averaged over replicas
-        first, so every worker stores the same statistics."""
+    def freeze_all_but(self, stage: int) -> None:
+        """Makes ``stage`` (1..num_stages) the trained one: every other stage is frozen, and call /
+        ``train_step`` run stages ``1..stage`` (stage-wise training, Sec. 3.2)."""
         if not 1 <= int(stage) <= self.num_stages:
             raise ValueError(f"stage must be in 1..{self.num_stages}, got {stage!r}")
         stage = int(stage)
-        if stage >= 2:
-            total = np.zeros((self.num_joints, 2))
-            total_sq = np.zeros((self.num_joints, 2))
-            count = np.zeros((self.num_joints, 1))
-            self.active_stage = 0
-            for images, targets, weights in dataset.take(batches):
-                pred = ops.convert_to_numpy(self.forward(self.normalise(images), training=False,
-                                                         upto=stage - 1)[:, -1])
-                w = np.asarray(weights)[..., None]
-                err = (pred - np.asarray(targets)) * w
-                total += err.sum(0)
-                total_sq += (err ** 2).sum(0)
-                count += w.sum(0)
-            if strategy is not None and strategy.num_replicas_in_sync > 1:
-                total, total_sq, count = replica_mean(strategy, [total, total_sq, count])
-            count = np.maximum(count, 1.0)
-            mean = total / count
-            std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
-            em, es = ops.convert_to_numpy(self.error_mean), ops.convert_to_numpy(self.error_std)
-            em[stage - 2], es[stage - 2] = mean, std
-            self.error_mean.assign(em)
-            self.error_std.assign(es)
         for s in range(1, self.num_stages + 1):
             for layer in self.stage_modules(s):
                 layer.trainable = s == stage
         self.active_stage = stage
+
+    def end_phases(self) -> None:
+        """After stage-wise training: call runs every stage again (inference); the trainable flags
+        stay as the last stage left them."""
+        self.active_stage = 0
+
+    def set_error_statistics(self, stage: int, mean, std) -> None:
+        """Stores the per-joint mean and standard deviation ``(K, 2)`` of stage ``stage``'s errors
+        (prediction - truth, box-normalised) on the training split: the distribution stage
+        ``stage + 1`` draws its simulated errors from (Eq. 7)."""
+        if not 1 <= int(stage) < self.num_stages:
+            raise ValueError(f"error statistics are kept for stages 1..{self.num_stages - 1}, got {stage!r}")
+        em, es = ops.convert_to_numpy(self.error_mean), ops.convert_to_numpy(self.error_std)
+        em[int(stage) - 1], es[int(stage) - 1] = mean, std
+        self.error_mean.assign(em)
+        self.error_std.assign(es)
 
     def train_step(self, data):
         """Stage 1: the default step. Stage ``s >= 2``: the frozen stages run in inference mode;

