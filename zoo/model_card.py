@@ -2,19 +2,21 @@
 
 ``write_model_card(spec)`` renders ``model_cards/<name>/<version>.md`` for models in the package
 store (and ``<store>/<name>/<version>/MODEL_CARD.md`` beside local-store models) from
-``model.json``: training data and recipe, per-joint PCK, and any benchmark tables recorded in
-``metrics``.
+``model.json``: training data and recipe, per-joint PCK, and the tables of the measurements
+recorded after publishing (``zoo.store.measurements``: export parity, latency, ablation, cost).
+Publishing does not write the card: ``python -m tools.model_card`` (and ``tools.publish``) does.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from zoo.registry import PACKAGE_STORE, ModelSpec, published_versions
+from zoo.io import write_atomic
+from zoo.registry import task_of
 from zoo.skeletons import get_skeleton
+from zoo.specs import ModelSpec
+from zoo.store import PACKAGE_STORE, measurements, published_versions, write_measurement
 
 CARDS_DIR = Path(__file__).resolve().parents[1] / "model_cards"
 
@@ -66,7 +68,7 @@ def render_model_card(spec: ModelSpec) -> str:
     sk = get_skeleton(spec.skeleton)
     tr, m = spec.weights.training, spec.weights.metrics
     ev = m.get("evaluation", {})
-    bottom_up = spec.codec.get("type") == "paf"
+    bottom_up = task_of(spec).multi_person
     kind = "multi-person (bottom-up)" if bottom_up else "single-person"
     lines = [
         f"# {spec.name}@{spec.version}",
@@ -200,27 +202,9 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     return lines
 
 
-MEASUREMENTS_DIR = "measurements"
-
-
-def measurements(spec: ModelSpec) -> Dict[str, Dict]:
-    """JSON reports measured on a published version after publishing (export parity, latency),
-    kept in ``<version folder>/measurements/``; the weights and ``model.json`` never change."""
-    import json
-
-    folder = published_versions(spec.name).get(spec.version)
-    if folder is None or not (folder / MEASUREMENTS_DIR).is_dir():
-        return {}
-    return {p.stem: json.loads(p.read_text()) for p in sorted((folder / MEASUREMENTS_DIR).glob("*.json"))}
-
-
 def record_measurement(spec: ModelSpec, name: str, report: Dict) -> Path:
     """Stores a measurement report of a published version and regenerates its card."""
-    import json
-
-    folder = published_versions(spec.name)[spec.version] / MEASUREMENTS_DIR
-    path = folder / f"{name}.json"
-    _write_atomic(path, json.dumps(report, indent=2) + "\n")
+    path = write_measurement(spec, name, report)
     write_model_card(spec)
     return path
 
@@ -237,8 +221,6 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
                       f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report["rows"]])
         elif name == "people_parity":
-            from edge.people_report import render_people_parity
-
             lines += render_people_parity(spec, report)
         elif name == "ablation":
             lines += _ablation_section(spec, report)
@@ -289,12 +271,46 @@ def _component_cost_section(spec: ModelSpec, report: Dict) -> List[str]:
     return lines
 
 
-def _write_atomic(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+PEOPLE_PARITY_COLUMNS = (
+    ("artifact", "artifact"), ("precision", "precision"), ("same_count", "same count (%)"),
+    ("people_file", "people"), ("unmatched", "unmatched"), ("swaps", "swaps"), ("mean_px", "mean px"),
+    ("p95_px", "p95 px"), ("max_px", "max px"), ("joints_one_only", "joints in one only"), ("AP", "AP (%)"),
+    ("AP_drop", "AP drop"), ("target", "target"), ("ok", "ok"))
+
+
+def _people_parity_cell(key: str, value) -> str:
+    if value is None:
+        return "n/a"
+    if key == "same_count":
+        return f"{100 * value:.1f}"
+    if key == "ok":
+        return "yes" if value else "**no**"
+    return str(value)
+
+
+def people_parity_table(report: Dict) -> str:
+    """A bottom-up model's export parity report (the ``people_parity`` measurement) as a Markdown
+    table, one row per artifact, the Keras model first (also printed by ``python -m tools.parity``)."""
+    lines = ["| " + " | ".join(title for _, title in PEOPLE_PARITY_COLUMNS) + " |",
+             "| --- | --- |" + " ---: |" * (len(PEOPLE_PARITY_COLUMNS) - 4) + " --- | --- |"]
+    for row in report["rows"]:
+        lines.append("| " + " | ".join(_people_parity_cell(key, row.get(key)) for key, _ in PEOPLE_PARITY_COLUMNS)
+                     + " |")
+    return "\n".join(lines)
+
+
+def render_people_parity(spec: ModelSpec, report: Dict) -> List[str]:
+    """Card section (Markdown lines) of the ``people_parity`` measurement of ``spec``."""
+    keras = next((r for r in report["rows"] if r["artifact"] == "keras"), {})
+    lines = ["", "## Exports: same people as the Keras model", "",
+             f"{report['scenes']} {report['data']}. Each file runs on the same uint8 scenes as the Keras "
+             f"model ({keras.get('people_keras', 'n/a')} people found by Keras); {report['matching']}. "
+             "\"same count\": images where the file finds as many people as Keras; \"unmatched\": people "
+             "without a partner; \"swaps\": people matched out of score order; \"joints in one only\": "
+             f"joints a matched person has in one output only. AP: {report['ap']}; drop in points. "
+             f"Command: `python -m tools.parity {spec.id} --record`.", ""]
+    lines += people_parity_table(report).splitlines()
+    return lines
 
 
 def write_model_card(spec: ModelSpec, path: Optional[Path] = None) -> Path:
@@ -305,5 +321,4 @@ def write_model_card(spec: ModelSpec, path: Optional[Path] = None) -> Path:
             path = CARDS_DIR / spec.name / f"{spec.version}.md"
         else:
             path = folder / "MODEL_CARD.md"
-    _write_atomic(Path(path), render_model_card(spec))
-    return Path(path)
+    return write_atomic(path, render_model_card(spec))

@@ -3,12 +3,12 @@ version is exactly what ``zoo.model_card`` renders from its ``model.json`` and m
 
 import pytest
 
-from zoo import registry
+from zoo import registry, store
 from zoo.model_card import CARDS_DIR, render_model_card
 
 PUBLISHED = [f"{name}@{v}" for name in registry.known_names()
-             for v, folder in registry.published_versions(name).items()
-             if folder.parent.parent == registry.PACKAGE_STORE]
+             for v, folder in store.published_versions(name).items()
+             if folder.parent.parent == store.PACKAGE_STORE]
 
 
 def test_every_shipped_model_has_a_card():

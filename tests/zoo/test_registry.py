@@ -1,7 +1,8 @@
-"""Registry: names and versions, clear errors, publish into a local store, sha256 checks.
+"""Registry and store: names and versions, clear errors, publish into a local store, sha256
+checks, the codec and task of every spec.
 
-Every test runs against the ``local_store`` fixture (an empty ``$POSEZOO_HOME`` in tmp), never
-the package store.
+Every test that publishes runs against the ``local_store`` fixture (an empty ``$POSEZOO_HOME`` in
+tmp), never the package store.
 """
 
 import json
@@ -12,7 +13,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo import registry
+from zoo import registry, store
+from zoo.tasks import BOTTOM_UP, TOP_DOWN
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +29,11 @@ def trained_mpii_weights(tmp_path_factory, mpii_sample):
 
     preset = registry.PRESETS["hourglass-mpii"]
     codec = HeatmapCodec(128, 32, 1.5)
-    assert codec.to_dict() == preset.codec  # the codec the preset declares
     samples = load_mpii_json(mpii_sample)
     assert samples.skeleton == "mpii16" and len(samples) == 5
     keras.utils.set_random_seed(0)
     model = registry.build(preset)
+    assert model.codec_config() == codec.to_dict()  # the codec the preset's model builds
     before = [w.copy() for w in model.get_weights()]
     ds = training_dataset(samples, codec, batch_size=2, cache=False, seed=0)
     images, heatmaps, weights = next(iter(ds))
@@ -81,6 +83,7 @@ def test_presets_listed(local_store):
     assert "hourglass-mpii" not in zoo.list_models(published_only=True)
     spec = zoo.get_spec("hourglass-mpii")
     assert spec.skeleton == "mpii16" and spec.version is None and spec.weights is None
+    assert spec.codec is None  # a preset's model builds its codec from its build arguments
 
 
 def test_unknown_model_lists_known(local_store):
@@ -121,17 +124,20 @@ def test_load_missing_weights_path(local_store, tmp_path):
 def test_publish_and_load(local_store, trained_mpii_weights):
     path, trained = trained_mpii_weights
     spec = zoo.publish("hourglass-mpii", path, training={"data": "mpii-sample", "steps": 2},
-                       metrics={"pckh@0.5": None}, card=False)
+                       metrics={"pckh@0.5": None})
     assert spec.version == 1 and spec.id == "hourglass-mpii@1"
-    folder_ = registry.published_versions("hourglass-mpii")[1]
+    folder_ = store.published_versions("hourglass-mpii")[1]
     # the stored file is re-saved from the model (no optimizer state) and its hash is recorded
-    assert spec.weights.sha256 == registry.sha256_file(folder_ / registry.WEIGHTS_FILE)
+    assert spec.weights.sha256 == store.sha256_file(folder_ / store.WEIGHTS_FILE)
     folder = local_store / "hourglass-mpii" / "1"
-    assert (folder / registry.SPEC_FILE).is_file() and (folder / registry.WEIGHTS_FILE).is_file()
-    on_disk = json.loads((folder / registry.SPEC_FILE).read_text())
+    assert (folder / store.SPEC_FILE).is_file() and (folder / store.WEIGHTS_FILE).is_file()
+    assert sorted(p.name for p in folder.iterdir()) == [store.SPEC_FILE, store.WEIGHTS_FILE]  # no card
+    on_disk = json.loads((folder / store.SPEC_FILE).read_text())
     assert on_disk["weights"]["training"]["data"] == "mpii-sample" and on_disk["weights"]["training"]["steps"] == 2
-    assert on_disk["weights"]["training"]["weights_bytes"] == (folder_ / registry.WEIGHTS_FILE).stat().st_size
-    assert on_disk["skeleton"] == "mpii16" and on_disk["codec"]["sigma"] == 1.5
+    assert on_disk["weights"]["training"]["weights_bytes"] == (folder_ / store.WEIGHTS_FILE).stat().st_size
+    # the codec recorded is the built model's own
+    assert on_disk["skeleton"] == "mpii16" and on_disk["codec"] == registry.build(spec).codec_config()
+    assert on_disk["codec"]["sigma"] == 1.5
 
     assert "hourglass-mpii@1" in zoo.list_models()
     assert "hourglass-mpii" not in zoo.list_models()
@@ -151,7 +157,7 @@ def test_publish_and_load(local_store, trained_mpii_weights):
     assert "hourglass-mpii@1" in str(info.value)
 
     # Publishing again never overwrites: it makes version 2, the new default.
-    spec2 = zoo.publish("hourglass-mpii", path, training={}, metrics={}, card=False)
+    spec2 = zoo.publish("hourglass-mpii", path, training={}, metrics={})
     assert spec2.version == 2
     assert zoo.get_spec("hourglass-mpii").version == 2
     assert zoo.get_spec("hourglass-mpii@1") == spec
@@ -161,11 +167,11 @@ def test_publish_and_load(local_store, trained_mpii_weights):
 def test_publish_rejects_bad_input(local_store, tmp_path, trained_mpii_weights):
     path, _ = trained_mpii_weights
     with pytest.raises(ValueError, match="bare name"):
-        zoo.publish("hourglass-mpii@3", path, training={}, metrics={}, card=False)
+        zoo.publish("hourglass-mpii@3", path, training={}, metrics={})
     with pytest.raises(zoo.ModelNotFoundError, match="hourglass-lsp"):
-        zoo.publish("nopenet-lsp", path, training={}, metrics={}, card=False)
+        zoo.publish("nopenet-lsp", path, training={}, metrics={})
     with pytest.raises(FileNotFoundError):
-        zoo.publish("hourglass-mpii", tmp_path / "missing.h5", training={}, metrics={}, card=False)
+        zoo.publish("hourglass-mpii", tmp_path / "missing.h5", training={}, metrics={})
     # Weights of another architecture size do not fit the preset: nothing gets published.
     from zoo.architectures.hourglass import StackedHourglass
 
@@ -174,15 +180,30 @@ def test_publish_rejects_bad_input(local_store, tmp_path, trained_mpii_weights):
     wrong = tmp_path / "tiny.weights.h5"
     tiny.save_weights(str(wrong))
     with pytest.raises(ValueError, match="tiny.weights.h5"):
-        zoo.publish("hourglass-mpii", wrong, training={}, metrics={}, card=False)
-    assert registry.published_versions("hourglass-mpii") == {}
+        zoo.publish("hourglass-mpii", wrong, training={}, metrics={})
+    assert store.published_versions("hourglass-mpii") == {}
     assert "hourglass-mpii" in zoo.list_models()
+
+
+def test_card_and_measurements_are_written_after_publishing(local_store, trained_mpii_weights):
+    from zoo.model_card import record_measurement, write_model_card
+
+    path, _ = trained_mpii_weights
+    spec = zoo.publish("hourglass-mpii", path, training={}, metrics={})
+    card = write_model_card(spec)
+    assert card == local_store / "hourglass-mpii" / "1" / "MODEL_CARD.md"
+    assert card.read_text().startswith("# hourglass-mpii@1\n") and "single-person" in card.read_text()
+    report = {"header": {"machine": "test machine"}, "rows": []}
+    stored = record_measurement(spec, "benchmark", report)
+    assert stored == local_store / "hourglass-mpii" / "1" / store.MEASUREMENTS_DIR / "benchmark.json"
+    assert store.measurements(spec) == {"benchmark": report}
+    assert "## Latency (test machine)" in card.read_text()  # the card was regenerated
 
 
 def test_sha256_mismatch_refuses_to_load(local_store, trained_mpii_weights, monkeypatch):
     path, _ = trained_mpii_weights
-    zoo.publish("hourglass-mpii", path, training={}, metrics={}, card=False)
-    stored = local_store / "hourglass-mpii" / "1" / registry.WEIGHTS_FILE
+    zoo.publish("hourglass-mpii", path, training={}, metrics={})
+    stored = local_store / "hourglass-mpii" / "1" / store.WEIGHTS_FILE
     data = bytearray(stored.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one flipped byte
     stored.write_bytes(bytes(data))
@@ -200,3 +221,26 @@ def test_sha256_mismatch_refuses_to_load(local_store, trained_mpii_weights, monk
     with pytest.raises(zoo.WeightsIntegrityError, match="missing"):
         zoo.load("hourglass-mpii@1")
     assert built == []
+
+
+def test_task_of_presets():
+    assert registry.task_of(registry.PRESETS["openpose-lsp"]) is BOTTOM_UP
+    for name in ("hourglass-lsp", "hourglass-mpii", "cpm-lsp", "deeppose-lsp", "tompson-lsp"):
+        assert registry.task_of(registry.PRESETS[name]) is TOP_DOWN, name
+
+
+PUBLISHED = [f"{name}@{v}" for name in registry.known_names()
+             for v, folder in store.published_versions(name).items() if folder.parent.parent == store.PACKAGE_STORE]
+
+
+@pytest.mark.parametrize("model_id", PUBLISHED)
+def test_published_codec_is_the_built_models(model_id):
+    """The codec recorded in a published ``model.json`` is the one its model builds from its
+    build arguments (the recorded dict may add descriptions), and the task matches."""
+    spec = zoo.get_spec(model_id)
+    model = registry.build(spec)
+    built = model.codec_config()
+    shared = set(built) & set(spec.codec)
+    assert {"type", "input_size"} <= shared
+    assert {k: built[k] for k in shared} == {k: spec.codec[k] for k in shared}
+    assert model.task is registry.task_of(spec)

@@ -1,0 +1,65 @@
+"""The presets: how to build each zoo model (architecture, build arguments, skeleton, input size,
+normalisation), as plain data. A preset has no codec of its own: the model builds its codec from
+its build arguments, and ``zoo.publish`` records it in the published spec."""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from zoo.specs import ModelSpec
+
+_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std",
+                  "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+_HOURGLASS_PAPER = "Newell, Yang, Deng. Stacked Hourglass Networks for Human Pose Estimation. ECCV 2016. https://arxiv.org/abs/1603.06937"
+
+
+def _hourglass_preset(name: str, skeleton: str, experiment: str) -> ModelSpec:
+    args = dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton=skeleton)
+    return ModelSpec(name=name, architecture="hourglass", model_args=args, skeleton=skeleton,
+                     input_size=128, normalisation=_NORMALISATION, paper=_HOURGLASS_PAPER, experiment=experiment)
+
+
+_CPM_PAPER = ("Wei, Ramakrishna, Kanade, Sheikh. Convolutional Pose Machines. CVPR 2016. "
+              "https://arxiv.org/abs/1602.00134")
+_DEEPPOSE_PAPER = ("Toshev, Szegedy. DeepPose: Human Pose Estimation via Deep Neural Networks. CVPR 2014. "
+                   "https://arxiv.org/abs/1312.4659")
+_TOMPSON_PAPER = ("Tompson, Jain, LeCun, Bregler. Joint Training of a Convolutional Network and a Graphical "
+                  "Model for Human Pose Estimation. NIPS 2014. https://arxiv.org/abs/1406.2984 "
+                  "(with BatchNorm in the part detector)")
+
+# Build arguments of the presets, defined once: the training recipes (training.experiments) use them.
+CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7, decoder_blur=1.0,
+                    input_size=128, skeleton="lsp14")
+DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256, patch_size=32,
+                         patch_filters=(32, 64, 96), patch_units=256, sigma=2.5, min_patch=0.3, dropout=0.3,
+                         input_size=128, skeleton="lsp14")
+# Messages on a 16x16 grid (message_stride=2, 31x31 kernels): see the tompson-lsp card's cost table.
+# initial_message_bias 1.0: chosen on 400 training crops with the histogram kernels on the trained
+# detector (refined PCK@0.2 28.7, 32.8, 36.1, 37.7, 38.7, 39.4 % for 0.03, 0.1, 0.2, 0.3, 0.5, 1.0,
+# against 40.3 % for the detector alone); the paper's formula with a small bias lets 13 broad
+# priors overrule this detector's evidence.
+TOMPSON_LSP_ARGS = dict(bank_filters=(32, 32, 64), num_scales=3, head_filters=64, head_kernel=9, spatial="full",
+                        spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="relu",
+                        input_size=128, skeleton="lsp14")
+
+_OPENPOSE_PAPER = ("Cao, Hidalgo, Simon, Wei, Sheikh. OpenPose: Realtime Multi-Person 2D Pose Estimation using "
+                   "Part Affinity Fields. TPAMI 2019. https://arxiv.org/abs/1812.08008 (backbone: a small "
+                   "VGG-style conv-BN-ReLU stack trained from scratch)")
+OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_convs=3, paf_stages=2,
+                         heatmap_stages=1, upsample=2, max_people=10, max_candidates=10, input_size=256,
+                         skeleton="lsp14")
+
+PRESETS: Dict[str, ModelSpec] = {
+    p.name: p for p in (
+        _hourglass_preset("hourglass-lsp", "lsp14", "hourglass_lsp"),
+        _hourglass_preset("hourglass-mpii", "mpii16", "hourglass_mpii"),
+        ModelSpec(name="cpm-lsp", architecture="cpm", model_args=CPM_LSP_ARGS, skeleton="lsp14",
+                  input_size=128, normalisation=_NORMALISATION, paper=_CPM_PAPER, experiment="cpm_lsp"),
+        ModelSpec(name="deeppose-lsp", architecture="deeppose", model_args=DEEPPOSE_LSP_ARGS, skeleton="lsp14",
+                  input_size=128, normalisation=_NORMALISATION, paper=_DEEPPOSE_PAPER, experiment="deeppose_lsp"),
+        ModelSpec(name="tompson-lsp", architecture="tompson", model_args=TOMPSON_LSP_ARGS, skeleton="lsp14",
+                  input_size=128, normalisation=_NORMALISATION, paper=_TOMPSON_PAPER, experiment="tompson_lsp"),
+        ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_ARGS, skeleton="lsp14",
+                  input_size=256, normalisation=_NORMALISATION, paper=_OPENPOSE_PAPER, experiment="openpose_lsp"),
+    )
+}
