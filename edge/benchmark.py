@@ -15,8 +15,8 @@ What is measured, for every artifact (or the Keras model) and every thread count
     ``[0, 1)`` for each input (``fixed_inputs``).
   - ``onnxruntime`` (``.onnx``): one ``InferenceSession.run`` of ``edge.onnx.OnnxRunner`` on the
     ``CPUExecutionProvider`` with ``intra_op_num_threads=n``.
-  - ``keras-xla``: the model's ``keypoints(tf.cast(images, tf.float32))`` (``people(...)`` for a
-    bottom-up model, grouping included) compiled with ``tf.function(jit_compile=True)`` for a
+  - ``keras-xla``: the model's exported graph ``export_outputs(tf.cast(images, tf.float32))``
+    (decoding included; for a bottom-up model the grouping too) compiled with ``tf.function(jit_compile=True)`` for a
     ``(1, S, S, 3)`` uint8 input, outputs copied to NumPy; TensorFlow's intra-op pool set to ``n``
     threads (inter-op 1).
 
@@ -55,12 +55,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from edge.tflite import PRECISIONS
+
 LITERT = "litert-xnnpack"
 ONNXRUNTIME = "onnxruntime"
 KERAS_XLA = "keras-xla"
 RUNTIMES = (LITERT, ONNXRUNTIME, KERAS_XLA)
 FORMATS = {".tflite": (LITERT, "tflite"), ".onnx": (ONNXRUNTIME, "onnx")}
-TFLITE_PRECISIONS = ("float32", "float16", "dynamic", "int8")
 
 ROW_FIELDS = ("runtime", "artifact", "format", "precision", "threads", "median_ms", "p90_ms",
               "mean_ms", "min_ms", "runs", "warmup", "file_bytes", "peak_rss_mb", "cpu_util",
@@ -143,7 +144,8 @@ def fixed_inputs(details: Dict, seed: int = 0) -> Dict[str, np.ndarray]:
 def _load_litert(path: str, threads: int, seed: int):
     from ai_edge_litert.interpreter import Interpreter
 
-    from edge.tflite import INPUT_NAME, TFLiteRunner
+    from edge.tflite import TFLiteRunner
+    from zoo.tasks import INPUT_NAME
 
     try:
         runner = TFLiteRunner(path, num_threads=threads)
@@ -159,7 +161,8 @@ def _load_litert(path: str, threads: int, seed: int):
 
 
 def _load_onnxruntime(path: str, threads: int, seed: int):
-    from edge.onnx import INPUT_NAME, OnnxRunner
+    from edge.onnx import OnnxRunner
+    from zoo.tasks import INPUT_NAME
 
     runner = OnnxRunner(path, num_threads=threads)
     _, h, w, _ = runner.input_shape
@@ -181,14 +184,13 @@ def _load_keras_xla(path: str, threads: int, seed: int, import_module: Optional[
 
     model = keras.saving.load_model(path, compile=False)
     s = int(model.input_size)
-    predict = model.people if hasattr(model, "people") else model.keypoints  # bottom-up: grouping included
 
     @tf.function(jit_compile=True, input_signature=[tf.TensorSpec((1, s, s, 3), tf.uint8)])
-    def keypoints(images):
-        return predict(tf.cast(images, tf.float32))
+    def serve(images):
+        return model.export_outputs(tf.cast(images, tf.float32))
 
     x = fixed_image((s, s), seed)
-    return lambda: [t.numpy() for t in keypoints(x)]
+    return lambda: [t.numpy() for t in serve(x).values()]
 
 
 def measure(runtime: str, path, threads: int, runs: int, warmup: int, seed: int = 0,
@@ -275,10 +277,10 @@ def artifact_precision(name: str, path) -> str:
             value = None
         if value:
             return str(value)
-    if name in TFLITE_PRECISIONS:
+    if name in PRECISIONS:
         return name
     tail = path.stem.rsplit("-", 1)[-1]
-    if tail in TFLITE_PRECISIONS:
+    if tail in PRECISIONS:
         return tail
     return "float32" if path.suffix == ".onnx" else name
 
@@ -292,7 +294,7 @@ def run_benchmarks(artifacts: Dict[str, object], model=None, runs: int = 200, wa
         artifacts: label -> path of a ``.tflite`` (run with LiteRT + XNNPACK) or ``.onnx`` (run with
             onnxruntime) file. The label names the row's ``artifact`` and, for TFLite, usually
             its precision (``float32``, ``dynamic``, ...).
-        model: a ``HeatmapPoseModel`` to time with Keras (``keypoints`` under XLA); saved to a
+        model: a zoo model to time with Keras (``export_outputs`` under XLA); saved to a
             temporary ``.keras`` file that the measuring process loads. None skips Keras.
         runs, warmup: timed and untimed calls per measurement.
         threads: thread counts; every runtime is measured at each.
@@ -321,9 +323,9 @@ def run_benchmarks(artifacts: Dict[str, object], model=None, runs: int = 200, wa
     tmp = tempfile.mkdtemp(prefix="posezoo_benchmark_") if model is not None else None
     try:
         if model is not None:
-            keras_path = Path(tmp) / f"{_slug(getattr(model, 'name', 'model'))}.keras"
+            keras_path = Path(tmp) / f"{_slug(model.name)}.keras"
             model.save(str(keras_path))
-            label = getattr(getattr(model, "spec", None), "id", None) or model.name
+            label = model.spec.id if model.spec is not None else model.name
             jobs.insert(0, (KERAS_XLA, keras_path, {"artifact": label, "format": "keras",
                                                     "precision": str(model.compute_dtype)},
                             type(model).__module__))
@@ -406,40 +408,25 @@ def results_basename(header: Dict, name: Optional[str] = None) -> str:
     return "_".join(parts)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_results(rows: List[Dict], out_dir, name: Optional[str] = None,
                   header: Optional[Dict] = None) -> Tuple[Path, Path]:
     """Writes ``rows`` to ``<out_dir>/<results_basename>.json`` and ``.csv``; returns both paths.
 
     The JSON holds ``{"header": machine_header(), "rows": rows}``; every CSV row repeats the
     header's machine, date and runtime versions (``CSV_HEADER_FIELDS``) so the CSV stands alone.
-    Each file is written to a temporary name and renamed, so a reader never sees half a file.
+    Each file is written atomically (``zoo.io.write_atomic``): a reader never sees half a file.
     """
+    from zoo.io import write_atomic
+
     if not rows:
         raise ValueError("no benchmark rows to write")
     header = dict(header) if header is not None else machine_header()
     header.setdefault("machine_slug", machine_slug())
     if name:
         header.setdefault("model", name)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not os.access(out_dir, os.W_OK):
-        raise PermissionError(f"output directory {out_dir} is not writable")
-    base = out_dir / results_basename(header, name)
+    base = Path(out_dir) / results_basename(header, name)
     json_path, csv_path = Path(f"{base}.json"), Path(f"{base}.csv")  # not with_suffix: "tf-2.21.0"
-    _atomic_write(json_path, json.dumps({"header": header, "rows": rows}, indent=2) + "\n")
+    write_atomic(json_path, json.dumps({"header": header, "rows": rows}, indent=2) + "\n")
 
     versions = header.get("versions", {})
     common = {"machine": header.get("machine"), "date": header.get("date"),
@@ -450,7 +437,7 @@ def write_results(rows: List[Dict], out_dir, name: Optional[str] = None,
     writer.writeheader()
     for row in rows:
         writer.writerow({**row, **common})
-    _atomic_write(csv_path, buf.getvalue())
+    write_atomic(csv_path, buf.getvalue())
     return json_path, csv_path
 
 

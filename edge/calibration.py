@@ -1,15 +1,16 @@
 """Real calibration images for full-integer quantisation, drawn from the training split: protocol
-crops for top-down models, composited multi-person scenes for bottom-up (``paf``) models."""
+crops (``crop_calibration``) for top-down models, composited multi-person scenes
+(``scene_calibration``) for bottom-up models; ``edge.tasks`` says which a model gets."""
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Tuple
 
 import numpy as np
 
 from zoo.registry import ModelSpec
 
-CALIBRATION_DESCRIPTION = ("{count} protocol crops (DESIGN.md top-down crop, no augmentation) of LSPet "
+CALIBRATION_DESCRIPTION = ("{count} protocol crops (docs/evaluation.md top-down crop, no augmentation) of LSPet "
                            "training-split images chosen with seed {seed}; the same crops on every export")
 SCENE_CALIBRATION_DESCRIPTION = ("{count} scenes composited from LSPet training-split people "
                                  "(training.composite.heldout_scenes, {canvas}x{canvas}, seed {seed}; the "
@@ -54,13 +55,13 @@ def calibration_scenes(spec: ModelSpec, count: int = 300, seed: int = SCENE_SEED
     return images
 
 
-def calibration_images(spec: ModelSpec, count: int = 300, seed: Optional[int] = None) -> Tuple[np.ndarray, str]:
-    """The calibration images of ``spec`` and their description for the export metadata: scenes
-    (``calibration_scenes``) for a bottom-up model (codec type ``paf``), else protocol crops."""
-    if spec.codec.get("type") == "paf":
-        seed = SCENE_SEED if seed is None else seed
-        images = calibration_scenes(spec, count, seed)
-        return images, SCENE_CALIBRATION_DESCRIPTION.format(count=len(images), canvas=spec.input_size, seed=seed)
-    seed = 0 if seed is None else seed
+def crop_calibration(spec: ModelSpec, count: int = 300, seed: int = 0) -> Tuple[np.ndarray, str]:
+    """``calibration_crops`` and their description for the export metadata."""
     images = calibration_crops(spec, count, seed)
     return images, CALIBRATION_DESCRIPTION.format(count=len(images), seed=seed)
+
+
+def scene_calibration(spec: ModelSpec, count: int = 300, seed: int = SCENE_SEED) -> Tuple[np.ndarray, str]:
+    """``calibration_scenes`` and their description for the export metadata."""
+    images = calibration_scenes(spec, count, seed)
+    return images, SCENE_CALIBRATION_DESCRIPTION.format(count=len(images), canvas=spec.input_size, seed=seed)

@@ -1,6 +1,8 @@
 """What one component of a model costs on the edge: multiply-adds and LiteRT latency of the
-exported graph with and without it (e.g. the Tompson model's spatial model, OpenPose's in-graph
-grouping: ``grouping_cost``).
+exported graph with and without it: one of ``model.components`` (e.g. the Tompson model's spatial
+model, switched off with ``model.bypassing``), or the decoding (the network alone,
+``model.export_outputs(images, decode=False)``; e.g. OpenPose's in-graph grouping:
+``grouping_cost``).
 
 ``multiply_adds(model)`` counts the float operations of the graph TFLite receives (the edge
 formulation: depthwise convolutions, not FFTs) with TensorFlow's profiler, halved. Latency is
@@ -12,27 +14,24 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence
-
-from edge.exporter import grouping_bypassed  # noqa: F401  (the bottom-up counterpart of spatial_model_bypassed)
+from typing import Dict, List, Optional, Sequence
 
 TOMPSON_NOTES = {"formulation": "the spatial model as depthwise convolutions",
                  "int8": "full-integer with the decoder in float32"}
 
 
-def multiply_adds(model) -> int:
-    """Multiply-adds of one batch-1 inference of the exported function (``model.keypoints``,
-    or ``model.people`` for a bottom-up model; ``edge.exporter.serving_outputs``, decoding
-    included), in the graph that the TFLite / ONNX exporters trace."""
+def multiply_adds(model, decode: bool = True) -> int:
+    """Multiply-adds of one batch-1 inference of the exported function
+    (``model.export_outputs(images, decode)``: decoding included unless ``decode`` is False), in
+    the graph that the TFLite / ONNX exporters trace."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    from edge.exporter import serving_outputs
     from zoo.architectures.base import edge_formulation
 
     s = model.input_size
     with edge_formulation(model):
-        fn = tf.function(lambda x: serving_outputs(model, x)).get_concrete_function(
+        fn = tf.function(lambda x: model.export_outputs(x, decode)).get_concrete_function(
             tf.TensorSpec((1, s, s, 3), tf.float32))
     graph = convert_variables_to_constants_v2(fn).graph
     opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
@@ -40,24 +39,14 @@ def multiply_adds(model) -> int:
     return int(tf.compat.v1.profiler.profile(graph=graph, options=opts).total_float_ops) // 2
 
 
-@contextlib.contextmanager
-def spatial_model_bypassed(model):
-    """The Tompson model with its spatial model switched off (stage 2 = the part detector's)."""
-    if getattr(model, "spatial_model", None) is None:
-        raise ValueError(f"{type(model).__name__} has no spatial model to bypass")
-    saved = model.active_stage
-    model.active_stage = 1
-    try:
-        yield model
-    finally:
-        model.active_stage = saved
-
-
-def component_cost(model, component: str, without: Callable, precisions: Sequence[str] = ("float32", "int8"),
-                   calibration=None, threads: int = 2, runs: int = 100, warmup: int = 10,
-                   extra_models: Sequence = (), extra_files: Sequence = (), notes: Dict = TOMPSON_NOTES) -> Dict:
-    """Rows of multiply-adds and LiteRT latency for ``model`` and for ``without(model)`` (a
-    context manager giving the model minus ``component``), and the component's share of each.
+def component_cost(model, component: str, bypass: Optional[str] = None,
+                   precisions: Sequence[str] = ("float32", "int8"), calibration=None, threads: int = 2,
+                   runs: int = 100, warmup: int = 10, extra_models: Sequence = (), extra_files: Sequence = (),
+                   notes: Dict = TOMPSON_NOTES) -> Dict:
+    """Rows of multiply-adds and LiteRT latency for ``model`` and for the model without
+    ``component``, and the component's share of each. ``bypass``: the entry of
+    ``model.components`` that ``component`` names (measured inside ``model.bypassing(bypass)``);
+    None: ``component`` is the decoding (measured on the network alone, ``decode=False``).
 
     ``extra_models``: ``(label, model)`` pairs measured the same way in float32 (e.g. another
     formulation of the component). ``extra_files``: ``(label, tflite bytes)`` timed the same way
@@ -68,19 +57,21 @@ def component_cost(model, component: str, without: Callable, precisions: Sequenc
 
     rows: List[Dict] = []
     with tempfile.TemporaryDirectory() as tmp:
-        def latency(m, precision, tag):
+        def latency(m, precision, tag, decode=True):
             path = Path(tmp) / f"{tag}-{precision}.tflite"
-            path.write_bytes(convert(m, precision, calibration=calibration if precision == "int8" else None))
+            path.write_bytes(convert(m, precision, calibration=calibration if precision == "int8" else None,
+                                     decode=decode))
             r = measure_in_subprocess("litert-xnnpack", path, threads, runs, warmup)
             return r["median_ms"], path.stat().st_size
 
         full = {"macs": multiply_adds(model)}
         for p in precisions:
             full[p] = latency(model, p, "full")
-        with without(model) as bare_model:
-            bare = {"macs": multiply_adds(bare_model)}
+        decode = bypass is not None  # without the decoding: the network alone
+        with model.bypassing(bypass) if bypass is not None else contextlib.nullcontext():
+            bare = {"macs": multiply_adds(model, decode)}
             for p in precisions:
-                bare[p] = latency(bare_model, p, "without")
+                bare[p] = latency(model, p, "without", decode)
         for label, values in (("whole model", full), (f"without the {component}", bare)):
             rows.append({"graph": label, "M multiply-adds": round(values["macs"] / 1e6, 1),
                          **{f"{p} median ms ({threads} threads)": values[p][0] for p in precisions}})
@@ -124,7 +115,7 @@ def grouping_cost(model, calibration=None, precisions: Sequence[str] = ("float32
                   runs: int = 100, warmup: int = 10) -> Dict:
     """What the in-graph grouping of a bottom-up model (OpenPose) costs: ``component_cost`` of
     the whole file (decoder + ``PafGrouping`` inside) against the network alone
-    (``grouping_bypassed``: images -> last-stage maps at stride 8), plus the grouping layer
+    (``decode=False``: images -> last-stage maps at stride 8), plus the grouping layer
     converted alone on maps of the size it receives (``edge.tflite.convert_grouping``). The
     report has ``component_cost``'s layout, so the card renders it as the other component costs."""
     from edge.tflite import convert_grouping
@@ -133,6 +124,6 @@ def grouping_cost(model, calibration=None, precisions: Sequence[str] = ("float32
     label = (f"grouping alone: PafGrouping on (1, {size}, {size}, {model.num_joints}) + "
              f"(1, {size}, {size}, {2 * model.num_limbs}) float32 uniform-noise maps (every candidate "
              f"slot filled; static shapes, so the work does not depend on the maps)")
-    return component_cost(model, "decoder (x2 upsampling) + grouping", grouping_bypassed, precisions=precisions, calibration=calibration,
+    return component_cost(model, "decoder (x2 upsampling) + grouping", precisions=precisions, calibration=calibration,
                           threads=threads, runs=runs, warmup=warmup,
                           extra_files=[(label, convert_grouping(model))], notes=GROUPING_NOTES)

@@ -4,9 +4,10 @@ The graph has the same contract as the SavedModel and ``.tflite`` exports: ``ima
 ``(N, S, S, 3)`` -> ``keypoints`` float32 ``(N, K, 2)`` in input pixels and ``scores`` float32
 ``(N, K)``. Unlike the ``.tflite`` files the batch dimension is free (named ``N``). A bottom-up
 model (OpenPose) returns ``people`` float32 ``(N, P, K, 3)`` and ``scores`` ``(N, P)`` instead,
-its grouping inside the graph (``edge.exporter.serving_outputs``).
+its grouping inside the graph: every exporter traces ``model.export_outputs``.
 
-Only NumPy is imported at module level: TensorFlow and tf2onnx load inside ``convert_onnx``, and
+Only NumPy (and the names of ``zoo.tasks``) is imported at module level: TensorFlow and tf2onnx load
+inside ``convert_onnx``, and
 ``OnnxRunner`` needs only onnxruntime, so a process that just runs an ``.onnx`` file stays small.
 """
 
@@ -17,9 +18,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-INPUT_NAME = "images"
-OUTPUT_NAMES = ("keypoints", "scores")
-PEOPLE_OUTPUT_NAMES = ("people", "scores")
+from zoo.tasks import INPUT_NAME, KEYPOINT_OUTPUTS, PEOPLE_OUTPUTS
+
 MIN_OPSET = 17
 BATCH_DIM = "N"
 
@@ -45,16 +45,18 @@ def _select_as_where(graph, ops):
     return ops
 
 
-def convert_onnx(model, opset: int = 17) -> bytes:
+def convert_onnx(model, opset: int = 17, decode: bool = True) -> bytes:
     """Converts a zoo model to a serialized ONNX ``ModelProto``.
 
-    The converted function is ``edge.exporter.serving_outputs(model, tf.cast(images, tf.float32))``
-    on ``images: uint8 (None, S, S, 3)``: ``{"keypoints", "scores"}``, or ``{"people", "scores"}``
-    for a bottom-up model; the names of the graph's input and outputs are checked after conversion.
+    The converted function is ``model.export_outputs(tf.cast(images, tf.float32), decode)`` on
+    ``images: uint8 (None, S, S, 3)``: ``{"keypoints", "scores"}``, or ``{"people", "scores"}``
+    for a bottom-up model (``model.export_output_names(decode)``); the names of the graph's input and
+    outputs are checked after conversion.
 
     Args:
-        model: a built zoo model (``input_size`` and ``keypoints``, or ``people``).
+        model: a built zoo model (``zoo.architectures.base.PoseModel``).
         opset: ONNX opset, at least 17 and at most what the installed tf2onnx can write.
+        decode: the task's outputs; False: the network alone (``model.raw_output_names``).
     """
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or opset < MIN_OPSET:
         raise ValueError(f"opset must be an integer >= {MIN_OPSET}, got {opset!r}")
@@ -64,21 +66,19 @@ def convert_onnx(model, opset: int = 17) -> bytes:
     if opset > _max_opset():
         raise ValueError(f"opset {opset} is newer than tf2onnx {tf2onnx.__version__} can write "
                          f"(at most {_max_opset()})")
-    from edge.exporter import is_bottom_up, output_names, serving_outputs
+    from edge.tasks import edge_task
+    from zoo.architectures.base import edge_formulation
 
     s = int(model.input_size)
     spec = [tf.TensorSpec((None, s, s, 3), tf.uint8, name=INPUT_NAME)]
-    expected = output_names(model)
+    expected = model.export_output_names(decode)
 
     @tf.function(input_signature=spec)
     def serve(images):
-        return serving_outputs(model, tf.cast(images, tf.float32))
-
-    from zoo.architectures.base import edge_formulation
+        return model.export_outputs(tf.cast(images, tf.float32), decode)
 
     with edge_formulation(model):
-        # Top-down graphs keep tf2onnx's default lowering (their exports stay byte-identical).
-        rewriters = [_select_as_where] if is_bottom_up(model) else None
+        rewriters = [_select_as_where] if edge_task(model.task).onnx_where else None
         proto, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=int(opset),
                                                  custom_rewriter=rewriters)
     inputs = [i.name for i in proto.graph.input]
@@ -95,8 +95,9 @@ class OnnxRunner:
     """Runs an exported ``.onnx`` with onnxruntime on the CPU (``CPUExecutionProvider``).
 
     ``predict(images)``: uint8 RGB ``(N, S, S, 3)`` -> ``(keypoints (N, K, 2), scores (N, K))``
-    in one ``session.run`` for the whole batch; for a bottom-up file (``bottom_up``: outputs
-    ``people``, ``scores``) ``(people (N, P, K, 3), scores (N, P))``.
+    in one ``session.run`` for the whole batch; for a bottom-up file ``(people (N, P, K, 3),
+    scores (N, P))``. Which of the two a file is, the file itself says: its output names
+    (``zoo.tasks.KEYPOINT_OUTPUTS`` or ``PEOPLE_OUTPUTS``; ``bottom_up`` is True for people).
 
     Args:
         path_or_bytes: path of an ``.onnx`` file, or its bytes.
@@ -125,11 +126,11 @@ class OnnxRunner:
             raise ValueError(f"{what}: onnxruntime cannot load it ({type(e).__name__}: {e})") from None
         inputs = {i.name: i for i in self.session.get_inputs()}
         outputs = [o.name for o in self.session.get_outputs()]
-        if list(inputs) != [INPUT_NAME] or sorted(outputs) not in (sorted(OUTPUT_NAMES), sorted(PEOPLE_OUTPUT_NAMES)):
-            raise ValueError(f"{what}: expected input [{INPUT_NAME!r}] and outputs {list(OUTPUT_NAMES)} "
-                             f"or {list(PEOPLE_OUTPUT_NAMES)}, found inputs {list(inputs)} and outputs {outputs}")
-        self.bottom_up = "people" in outputs
-        self.output_names = PEOPLE_OUTPUT_NAMES if self.bottom_up else OUTPUT_NAMES
+        if list(inputs) != [INPUT_NAME] or sorted(outputs) not in (sorted(KEYPOINT_OUTPUTS), sorted(PEOPLE_OUTPUTS)):
+            raise ValueError(f"{what}: expected input [{INPUT_NAME!r}] and outputs {list(KEYPOINT_OUTPUTS)} "
+                             f"or {list(PEOPLE_OUTPUTS)}, found inputs {list(inputs)} and outputs {outputs}")
+        self.bottom_up = PEOPLE_OUTPUTS[0] in outputs
+        self.output_names = PEOPLE_OUTPUTS if self.bottom_up else KEYPOINT_OUTPUTS
         shape = inputs[INPUT_NAME].shape
         if len(shape) != 4:
             raise ValueError(f"{what}: expected a 4-D {INPUT_NAME!r} input (N, S, S, 3), found shape {shape}")

@@ -6,10 +6,11 @@ two never mix). Only TFLite builtin ops are allowed (no Flex / select TF ops): t
 a phone's stock LiteRT runtime. It is run here with ``ai_edge_litert`` (``tf.lite.Interpreter``
 is deprecated).
 
-A bottom-up model (OpenPose, ``edge.exporter.is_bottom_up``) takes one letterboxed image
-``images (1, S, S, 3)`` and returns ``people (1, P, K, 3)`` and ``scores (1, P)``; its decoder
-(map upsampling) and grouping (``zoo.codecs.paf_grouping.PafGrouping``) are inside the graph and
-stay float32 in the int8 file. The batch dimension of every ``.tflite`` is 1.
+A bottom-up model (OpenPose) takes one letterboxed image ``images (1, S, S, 3)`` and returns
+``people (1, P, K, 3)`` and ``scores (1, P)``; its decoder (map upsampling) and grouping
+(``zoo.codecs.paf_grouping.PafGrouping``) are inside the graph and stay float32 in the int8 file.
+The batch dimension of every ``.tflite`` is 1. The graph is the model's ``export_outputs``
+(``edge.saved_model``); with ``decode=False``, the network alone.
 """
 
 from __future__ import annotations
@@ -21,37 +22,31 @@ from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from zoo.tasks import INPUT_NAME, KEYPOINT_OUTPUTS, PEOPLE_OUTPUTS
+
+#: TFLite precisions, the one list (exports, benchmarks, CLIs).
 PRECISIONS = ("float32", "float16", "dynamic", "int8")
-INPUT_NAME = "images"
-OUTPUT_NAMES = ("keypoints", "scores")
-PEOPLE_OUTPUT_NAMES = ("people", "scores")
-INT8_IO_BOTTOM_UP = ("int8_io (and float_decoder=False) would quantise the grouping of a bottom-up model: "
-                     "candidate ranking, PAF line integrals and person scores on an 8-bit grid, and one "
-                     "int8 scale shared by pixel coordinates and joint scores in 'people'. Use "
-                     "precision='int8' with a uint8 input and float32 outputs (convolutions int8, "
-                     "grouping float32)")
 
 
-def _saved_model_for_conversion(model, float_input: bool, folder: str):
-    """Writes a batch-1 SavedModel whose ``serving_default`` includes the decoding."""
+def _saved_model_for_conversion(model, float_input: bool, folder: str, decode: bool = True):
+    """Writes a batch-1 SavedModel whose ``serving_default`` is ``model.export_outputs(images, decode)``."""
     import tensorflow as tf
+
+    from edge.saved_model import write_saved_model
+    from zoo.architectures.base import edge_formulation
 
     s = model.input_size
     dtype = tf.float32 if float_input else tf.uint8
-
-    from edge.exporter import write_saved_model
-    from zoo.architectures.base import edge_formulation
-
     with edge_formulation(model):
-        write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), dtype, name=INPUT_NAME))
+        write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), dtype, name=INPUT_NAME), decode)
 
 
 def convert(model, precision: str = "float32", calibration: Optional[Iterable[np.ndarray]] = None,
-            int8_io: bool = False, float_decoder: bool = True) -> bytes:
+            int8_io: bool = False, float_decoder: bool = True, decode: bool = True) -> bytes:
     """Converts a zoo model to TFLite bytes.
 
     Args:
-        model: a zoo model: top-down (``keypoints``) or bottom-up (``people``, e.g. ``OpenPose``).
+        model: a zoo model (``zoo.architectures.base.PoseModel``), top-down or bottom-up.
         precision: ``float32``, ``float16`` (weights in fp16), ``dynamic`` (int8 weights, float
             activations) or ``int8`` (full-integer, calibrated on ``calibration``).
         calibration: uint8 RGB crops ``(S, S, 3)`` from the training pipeline (int8 only).
@@ -61,28 +56,32 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
         float_decoder: int8 only: keep the decoding ops (argmax mask, quarter shift, pixel
             mapping) in float32 while every convolution runs in int8. A fully int8 decoder puts
             keypoint coordinates on an 8-bit grid and breaks ties of quantised heatmap maxima.
-            Bottom-up models need it (and no ``int8_io``): their grouping must stay float.
+            Bottom-up models need it (and no ``int8_io``): their grouping must stay float
+            (``edge.tasks``: ``int8_io``).
+        decode: the task's outputs (``model.export_output_names()``); False: the network alone
+            (``model.raw_output_names``), e.g. to time what the decoding costs.
     """
     import tensorflow as tf
 
-    from edge.exporter import is_bottom_up
+    from edge.tasks import edge_task
 
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
     if precision != "int8" and int8_io:
         raise ValueError("int8_io applies to precision='int8' only")
     full_int = precision == "int8"
-    if full_int and (int8_io or not float_decoder) and is_bottom_up(model):
-        raise ValueError(f"{type(model).__name__}: {INT8_IO_BOTTOM_UP}")
+    refusal = edge_task(model.task).int8_io
+    if full_int and (int8_io or not float_decoder) and refusal:
+        raise ValueError(f"{type(model).__name__}: {refusal}")
     if full_int:
         calibration = list(calibration) if calibration is not None else []
         if not calibration:
             raise ValueError("precision='int8' needs calibration images (real crops)")
     if full_int and float_decoder and not int8_io:
-        return _convert_int8_float_decoder(model, calibration)
+        return _convert_int8_float_decoder(model, calibration, decode)
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
-        _saved_model_for_conversion(model, float_input=full_int, folder=folder)
+        _saved_model_for_conversion(model, float_input=full_int, folder=folder, decode=decode)
         conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if precision == "float16":
@@ -209,7 +208,7 @@ def _without_statistics(calibrated: bytes, names) -> bytes:
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
-def _convert_int8_float_decoder(model, calibration) -> bytes:
+def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> bytes:
     """Full-integer convolutions with the decoder kept in float32: the tensors of the model's
     ``float_layers`` (the decoder, DeepPose's cascade crops and updates, OpenPose's upsampling and
     grouping) and the ops producing the graph outputs stay float. The graph input is uint8 and is
@@ -226,25 +225,23 @@ def _convert_int8_float_decoder(model, calibration) -> bytes:
       is nothing to quantise them with;
     * multi-output ops of the float region are denylisted by type (``_float_region``).
 
-    The result is checked: no op of the float region touches an 8-bit tensor (``quantised_ops_in``)."""
+    The result is checked: no op of the float region touches an 8-bit tensor (``quantised_ops_in``).
+    Without ``decode`` (the network alone) there is no decoder to keep float."""
     import tensorflow as tf
     from tensorflow.lite.python import convert as lite_convert
 
-    from edge.exporter import MAP_OUTPUTS, output_names
-
-    float_model = convert(model, "float32")
-    fragments = tuple(getattr(model, "float_layers", ("decoder",)))
+    float_model = convert(model, "float32", decode=decode)
+    fragments = tuple(model.float_layers)
     # The ops that produce the graph outputs carry the signature's names (not the layer's): keep
     # them float too. Otherwise the scores' REDUCE_MAX runs in int8 and the decoder compares
     # the float maps with a rounded maximum (no cell or several cells match: wrong keypoints).
     denylisted, internal, op_types = _float_region(float_model, fragments)
-    has_decoder = output_names(model) != MAP_OUTPUTS  # the network alone (grouping_bypassed) has none
-    if has_decoder and not any(f in n for n in denylisted for f in fragments):
+    if decode and not any(f in n for n in denylisted for f in fragments):
         raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
                            "cannot keep them in float")
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
-        _saved_model_for_conversion(model, float_input=False, folder=folder)
+        _saved_model_for_conversion(model, float_input=False, folder=folder, decode=decode)
         conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -262,7 +259,7 @@ def _convert_int8_float_decoder(model, calibration) -> bytes:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     # The network alone outputs the maps its last convolutions compute: dequantised int8 is right there.
-    leaked = quantised_ops_in(data, fragments, outputs=has_decoder)
+    leaked = quantised_ops_in(data, fragments, outputs=decode)
     if leaked:
         raise RuntimeError(f"{len(leaked)} ops that should stay float32 were quantised anyway, e.g. "
                            f"{leaked[:5]}; the int8 file would decode on an 8-bit grid")
@@ -275,10 +272,6 @@ def convert_grouping(model) -> bytes:
     ``scores``; for timing what the in-graph grouping costs (``edge.component_cost.grouping_cost``)."""
     import tensorflow as tf
 
-    from edge.exporter import is_bottom_up
-
-    if not is_bottom_up(model):
-        raise ValueError(f"{type(model).__name__} has no grouping (not a bottom-up model)")
     layer = model.grouping
     size = model.map_size * model.upsample
     spec = [tf.TensorSpec((1, size, size, model.num_joints), tf.float32, name="heatmaps"),
@@ -321,8 +314,10 @@ class TFLiteRunner:
     """Runs an exported ``.tflite`` with the stock LiteRT interpreter (XNNPACK by default).
 
     ``predict(images)``: uint8 RGB ``(N, S, S, 3)`` -> ``(keypoints (N, K, 2), scores (N, K))``,
-    or for a bottom-up file (outputs ``people``, ``scores``; ``bottom_up`` is True) the letterboxed
-    images -> ``(people (N, P, K, 3), scores (N, P))``. The file's batch is 1: one call per image.
+    or for a bottom-up file the letterboxed images -> ``(people (N, P, K, 3), scores (N, P))``. The
+    file's batch is 1: one call per image. Which of the two a file is, the file itself says: its
+    output names (``zoo.tasks.KEYPOINT_OUTPUTS`` or ``PEOPLE_OUTPUTS``; ``bottom_up`` is True for
+    people), not the model it came from.
     """
 
     def __init__(self, path_or_bytes, num_threads: int = 2, xnnpack: bool = True):
@@ -347,7 +342,7 @@ class TFLiteRunner:
         self.input_shape = tuple(details["shape"])
         self.input_dtype = details["dtype"]
         self.output_names = tuple(sorted(self.runner.get_output_details()))
-        self.bottom_up = "people" in self.output_names
+        self.bottom_up = PEOPLE_OUTPUTS[0] in self.output_names
 
     def _dequantise(self, name: str, value: np.ndarray) -> np.ndarray:
         """Float values of an output (int8 outputs are mapped back with their scale/zero point)."""
@@ -362,7 +357,7 @@ class TFLiteRunner:
         if images.ndim != 4 or images.shape[1:] != self.input_shape[1:]:
             raise ValueError(f"expected uint8 images (N, {self.input_shape[1]}, {self.input_shape[2]}, 3), "
                              f"got {images.shape}")
-        main = "people" if self.bottom_up else "keypoints"
+        main = PEOPLE_OUTPUTS[0] if self.bottom_up else KEYPOINT_OUTPUTS[0]
         if main not in self.output_names or "scores" not in self.output_names:
             raise ValueError(f"{self.source}: outputs {list(self.output_names)} are neither (keypoints, scores) "
                              "nor (people, scores); not a zoo model export")

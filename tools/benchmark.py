@@ -119,20 +119,20 @@ def main(argv=None):
 
 def grouping_cost_main(args) -> int:
     import zoo
-    from edge.calibration import calibration_images
     from edge.component_cost import grouping_cost
-    from edge.exporter import is_bottom_up
+    from edge.tasks import edge_task
     from tools._cli import save_report
 
     model = zoo.load(args.model)
-    if not is_bottom_up(model):
+    task = edge_task(model.task)
+    if not task.grouping:
         raise ValueError(f"{args.model} is not a bottom-up model: it has no grouping to measure")
     threads = [2] if args.threads is None else args.threads
     if len(threads) != 1:
         raise ValueError(f"--grouping-cost measures one thread count, got --threads {' '.join(map(str, threads))}")
     runs = 100 if args.runs is None else args.runs
     print(f"measuring the grouping of {model.spec.id}: {threads[0]} threads, {runs} runs", file=sys.stderr)
-    calibration, _ = calibration_images(model.spec)
+    calibration, _ = task.calibration(model.spec)
     report = grouping_cost(model, calibration=calibration, threads=threads[0], runs=runs, warmup=args.warmup)
     for row in report["rows"]:
         print(row)

@@ -22,20 +22,22 @@ def main(argv=None):
     p.add_argument("--record", action="store_true", help="store the report with the published version")
     args = p.parse_args(argv)
     import zoo
-    from edge.calibration import calibration_crops
-    from edge.component_cost import component_cost, spatial_model_bypassed
+    from edge.component_cost import component_cost
+    from edge.tasks import edge_task
 
     model = zoo.load(args.model)
-    if getattr(model, "spatial_model", None) is None:
+    if "spatial_model" not in model.components:
         p.error(f"{args.model} has no spatial model; the only component measured so far")
     extra = []
-    if model.spatial_model.message_stride == 2:
+    config = model.get_config()
+    if config["message_stride"] == 2:
         # The paper's formulation (messages on the full heatmap grid, (2H-1)^2 kernels): the same
         # architecture at message_stride 1, untrained (its cost does not depend on the weights).
-        other = type(model).from_config({**model.get_config(), "message_stride": 1, "name": "stride1"})
+        other = type(model).from_config({**config, "message_stride": 1, "name": "stride1"})
         other.build((None, model.input_size, model.input_size, 3))
         extra.append(("whole model, spatial model at message stride 1 (paper's 63x63 kernels; cost only)", other))
-    report = component_cost(model, "spatial model", spatial_model_bypassed, calibration=calibration_crops(model.spec),
+    calibration, _ = edge_task(model.task).calibration(model.spec)
+    report = component_cost(model, "spatial model", "spatial_model", calibration=calibration,
                             threads=args.threads, runs=args.runs, extra_models=extra)
     for row in report["rows"]:
         print(row)

@@ -41,6 +41,8 @@ class Steps:
 
 
 def main(argv=None):
+    from edge.tflite import PRECISIONS
+
     p = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="hourglass-lsp", help="zoo name[@version]")
@@ -48,7 +50,7 @@ def main(argv=None):
     p.add_argument("--output", default="out", help="folder for the drawn image and the JSON")
     p.add_argument("--threshold", type=float, default=0.1, help="joints below this score are not drawn")
     p.add_argument("--exports", default="exports", help="where the TFLite export is written / reused")
-    p.add_argument("--tflite", default="int8", choices=["int8", "float16", "dynamic", "float32", "none"],
+    p.add_argument("--tflite", default="int8", choices=[*PRECISIONS, "none"],
                    help="TFLite precision to export and run (none: skip)")
     p.add_argument("--people-model", default="openpose-lsp", help="multi-person zoo model")
     p.add_argument("--people-image", help=f"photo with several people (default: <data root>/{DEFAULT_PEOPLE_IMAGE}; "
@@ -194,7 +196,7 @@ def run_people_tflite(model, image, precision, exports, step):
     letterboxed photo and compares its people with the Keras model's on the same input."""
     import numpy as np
 
-    from edge.parity import compare_people
+    from edge.agreement import compare_people
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import letterbox
 

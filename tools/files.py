@@ -1,24 +1,13 @@
-"""Atomic file writing for the CLIs."""
+"""JSON output of the CLIs."""
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 
 def write_json(path, obj) -> Path:
-    """Writes ``obj`` as JSON to ``path`` through a temp file + rename (nothing half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Writes ``obj`` as indented JSON to ``path`` atomically (``zoo.io.write_atomic``)."""
+    from zoo.io import write_atomic
+
+    return write_atomic(path, json.dumps(obj, indent=2) + "\n")

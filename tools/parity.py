@@ -7,8 +7,8 @@ exits 1 when a drop misses its target (float16 <= 0.2 points, int8 <= 1.0 point)
 
 A bottom-up model (openpose-lsp) is checked on held-out multi-person scenes (default 100): per
 file, whether it finds the same people as the Keras model (float32 / ONNX: same count, keypoints
-within 1 px) and the OKS AP drop (``edge.parity.check_people_parity``); ``--record`` stores it as
-the ``people_parity`` measurement (rendered by ``edge.people_report``).
+within 1 px) and the OKS AP drop (``edge.agreement.people_parity``); ``--record`` stores it as
+the ``people_parity`` measurement. What is measured and recorded per task: ``edge.tasks``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ import sys
 from pathlib import Path
 
 from tools._cli import run, save_report
-
-
-def markdown(rows) -> str:
-    cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop", "ok"]
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def main(argv=None):
@@ -40,8 +33,8 @@ def main(argv=None):
                    help="also store the report with the published version and regenerate its model card")
     args = p.parse_args(argv)
     import zoo
-    from edge.exporter import is_bottom_up
-    from edge.parity import PEOPLE_PARITY_MEASUREMENT, check_parity
+    from edge.parity import check_parity
+    from edge.tasks import edge_task
 
     model = zoo.load(args.model)
     folder = Path(args.exports) / model.spec.name / str(model.spec.version)
@@ -50,17 +43,10 @@ def main(argv=None):
         raise FileNotFoundError(f"no .tflite/.onnx files in {folder}; run python -m tools.export {args.model} --all")
     if args.count is not None and args.count < 1:
         raise ValueError(f"--count must be a positive integer, got {args.count}")
+    task = edge_task(model.task)
     report = check_parity(model, files, args.count)
-    if is_bottom_up(model):
-        from edge.people_report import people_parity_table
-
-        print(f"{report['model']}: {report['scenes']} {report['data']}")
-        print(people_parity_table(report))
-        save_report(report, model.spec, PEOPLE_PARITY_MEASUREMENT, args.output, args.record)
-    else:
-        print(f"{report['model']}: {report['crops']} crops of {report['data']}")
-        print(markdown(report["rows"]))
-        save_report(report, model.spec, "parity", args.output, args.record)
+    print(task.parity_table(report))
+    save_report(report, model.spec, task.parity_measurement, args.output, args.record)
     return 0 if all(r["ok"] for r in report["rows"]) else 1
 
 

@@ -5,8 +5,10 @@
     python -m tools.publish hourglass-mpii runs/hourglass_mpii/final.weights.h5 \\
         --workdir runs/hourglass_mpii --data my_mpii_val.json          # local store
 
-The weights are evaluated first (DESIGN protocol), the figures and the training record of
-``--workdir`` go into ``model.json``, and the card is generated from them.
+The weights are evaluated first (docs/evaluation.md; ``training.evaluate.task_evaluation``: PCK
+for a top-down model, OKS AP on held-out scenes and coco-mini for a bottom-up one), the figures
+and the training record of ``--workdir`` go into ``model.json``, and the card is generated from
+them.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from tools._cli import run
 
 def main(argv=None):
     import zoo
-    from tools.evaluate import evaluate_model, format_result
+    from training.evaluate import task_evaluation
     from training.records import hardware, summarise_workdir
+    from zoo.model_card import write_model_card
     from zoo.registry import PACKAGE_STORE, PRESETS, parse_name
 
     p = argparse.ArgumentParser(prog="python -m tools.publish", description=__doc__,
@@ -41,79 +44,23 @@ def main(argv=None):
     if name not in PRESETS:
         raise zoo.ModelNotFoundError(f"no preset {name!r}; presets: {sorted(PRESETS)}")
     model = zoo.load(name, weights=args.weights)
-    if hasattr(model, "people"):
-        return _publish_bottom_up(args, name, model)
-    result = evaluate_model(model, args.data)
-    print(format_result(result))
+    evaluation = task_evaluation(model)
+    metrics, text, evaluation_set = evaluation.publication(model, args.data, args.scenes)
+    print(text)
     training = summarise_workdir(args.workdir) if args.workdir else {}
-    spec = PRESETS[name]
-    dataset = "lspet" if spec.skeleton == "lsp14" else "mpii"
+    if args.workdir and args.epoch_curve and evaluation.epoch_curve is not None:
+        training.update(evaluation.epoch_curve(args.workdir, name, evaluation_set, args.epoch_curve))
+    dataset, data = evaluation.training_data(PRESETS[name].skeleton)
     training.update(
         dataset=dataset,
-        data=args.train_data or ("LSPet im00001-im08100 (fixed train split, 8,100 images)"
-                                 if dataset == "lspet" else "MPII-format records"),
+        data=args.train_data or data,
         hardware=hardware(),
         parameters=int(model.count_params()),
         limitations=args.limitation or None,
     )
-    metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
-               "evaluation": {k: result[k] for k in ("data", "protocol", "num_images", "samples", "joints")}}
-    for key in ("pdj", "pcp"):
-        if key in result:
-            metrics[key] = result[key]
-    if len(result.get("stages", [])) > 1:
-        metrics["per_stage"] = [{k: (round(100 * v, 2) if k != "stage" else v) for k, v in row.items()}
-                                for row in result["stages"]]
-    metrics["evaluation"]["command"] = f"python -m tools.evaluate {name}@<version>"
     store = PACKAGE_STORE if args.store == "package" else None
     published = zoo.publish(name, args.weights, training=training, metrics=metrics, store=store)
-    print(f"published {published.id} (sha256 {published.weights.sha256[:12]}...)")
-    return 0
-
-
-def _epoch_curve(workdir, name: str, scenes) -> list:
-    """OKS AP on the held-out scenes of every epoch's weights kept by the bottom-up loop."""
-    from pathlib import Path
-
-    import zoo
-    from training.evaluate import evaluate_scenes
-
-    rows = []
-    for path in sorted((Path(workdir) / "epochs").glob("epoch_*.weights.h5")):
-        model = zoo.load(name, weights=str(path))
-        r = evaluate_scenes(model, scenes=scenes)
-        rows.append({"epoch": int(path.name.split("_")[1].split(".")[0]), "AP": round(r["oks"]["AP"], 4),
-                     "AP50": round(r["oks"]["AP50"], 4), "detections": r["detections"]})
-        print(f"epoch {rows[-1]['epoch']}: AP {rows[-1]['AP']:.4f}", flush=True)
-    return rows
-
-
-def _publish_bottom_up(args, name: str, model) -> int:
-    """Publishes a bottom-up (multi-person) model: OKS AP on held-out LSPet scenes and on
-    coco-mini, per-joint figures, the AP of every epoch, the training record."""
-    import zoo
-    from training.evaluate import evaluate_coco, evaluate_scenes, scene_evaluation_set
-    from training.records import hardware, summarise_workdir
-    from zoo.registry import PACKAGE_STORE
-
-    scenes = scene_evaluation_set(args.scenes, args.data, model.input_size)
-    result = {"scenes": evaluate_scenes(model, scenes=scenes), "coco": evaluate_coco(model)}
-    for key, r in result.items():
-        print(f"{key}: AP {r['oks']['AP']:.4f} AP50 {r['oks']['AP50']:.4f} AR {r['oks']['AR']:.4f} "
-              f"({r['images']} images, {r['people']} people, {r['detections']} detections)")
-    training = summarise_workdir(args.workdir) if args.workdir else {}
-    if args.workdir and args.epoch_curve:
-        curve_scenes = tuple(x[:args.epoch_curve] for x in scenes)
-        training["ap_curve"] = _epoch_curve(args.workdir, name, curve_scenes)
-        training["ap_curve_scenes"] = args.epoch_curve
-    training.update(dataset="lspet",
-                    data=args.train_data or ("multi-person scenes composited from LSPet im00001-im08100 people "
-                                             "(fixed train split, 8,100 people), training.composite"),
-                    hardware=hardware(), parameters=int(model.count_params()),
-                    limitations=args.limitation or None)
-    metrics = {**result, "evaluation": {"scenes": len(scenes[0]), "command": f"python -m tools.evaluate {name}@<version>"}}
-    store = PACKAGE_STORE if args.store == "package" else None
-    published = zoo.publish(name, args.weights, training=training, metrics=metrics, store=store)
+    write_model_card(published)
     print(f"published {published.id} (sha256 {published.weights.sha256[:12]}...)")
     return 0
 

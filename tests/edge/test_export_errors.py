@@ -33,17 +33,13 @@ def test_output_directory_that_cannot_be_written(tmp_path):
 
 
 def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
-    import edge.exporter as export_mod
-
-    real_replace = os.replace
-
     def interrupted(src, dst):
         raise KeyboardInterrupt("simulated interruption while renaming")
 
-    monkeypatch.setattr(export_mod.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
-    monkeypatch.setattr(export_mod.os, "replace", real_replace)
+    monkeypatch.undo()
     folder = tmp_path / "hourglass-lsp"
     leftovers = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
     assert leftovers == []

@@ -12,8 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from edge.exporter import model_metadata, write_saved_model
-from edge.parity import check_people_parity, compare_people, people_agreement
+from edge.agreement import compare_people, people_agreement
+from edge.exporter import model_metadata
+from edge.parity import check_parity
+from edge.saved_model import write_saved_model
 from edge.tflite import TFLiteRunner, check_builtin_only, convert, quantised_ops_in
 
 P, K = 10, 14
@@ -147,7 +149,7 @@ def test_onnx_finds_the_same_people(tiny_openpose, people_scenes, keras_people):
 def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_people, tmp_path):
     from types import SimpleNamespace
 
-    from edge.people_report import people_parity_table, render_people_parity
+    from zoo.model_card import people_parity_table, render_people_parity
 
     path = tmp_path / "tiny-v1-float32.tflite"
     path.write_bytes(float32_file)
@@ -159,7 +161,7 @@ def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_
     for i, f in enumerate(found):
         kps[i, :len(f)], vis[i, :len(f)] = f[..., :2], 1
         areas[i, :len(f)] = np.ptp(f[..., 0], axis=1) * np.ptp(f[..., 1], axis=1)
-    report = check_people_parity(tiny_openpose, [path], scenes=(people_scenes, kps, vis, areas))
+    report = check_parity(tiny_openpose, [path], evaluation_set=(people_scenes, kps, vis, areas))
     keras, tflite = report["rows"]
     assert report["scenes"] == 6 and keras["artifact"] == "keras" and keras["AP"] > 90
     assert tflite["precision"] == "float32" and tflite["ok"] and tflite["same_count"] == 1.0
@@ -214,7 +216,7 @@ def test_published_openpose_float32_finds_the_same_people_on_real_scenes(lspet_r
         pytest.skip(f"openpose-lsp has no published weights yet ({str(e).splitlines()[0][:120]})")
     path = tmp_path / "openpose-lsp-float32.tflite"
     path.write_bytes(convert(model, "float32"))
-    report = check_people_parity(model, [path], scenes=scene_evaluation_set(20, canvas=model.input_size))
+    report = check_parity(model, [path], evaluation_set=scene_evaluation_set(20, canvas=model.input_size))
     keras, tflite = report["rows"]
     assert keras["people_keras"] >= 20  # a trained model, not an empty one
     assert tflite["same_count"] == 1.0 and tflite["unmatched"] == 0 and tflite["joints_one_only"] == 0

@@ -1,4 +1,4 @@
-"""Exported files agree with the Keras model on 200 real LSPet validation crops (DESIGN protocol),
+"""Exported files agree with the Keras model on 200 real LSPet validation crops (docs/evaluation.md),
 for every top-down LSP model the package ships (timm-style: each published model gets the same
 checks). The bottom-up openpose-lsp is checked on held-out scenes in test_openpose_edge.py."""
 
@@ -6,12 +6,14 @@ import pytest
 
 import edge
 import zoo
-from edge.parity import DROP_TARGETS, check_parity
+from edge.agreement import DROP_TARGETS
+from edge.parity import check_parity
 from zoo import registry
+from zoo.tasks import TOP_DOWN
 
 SHIPPED_LSP = [name for name in registry.known_names()
                if any(f.parent.parent == registry.PACKAGE_STORE for f in registry.published_versions(name).values())
-               and registry.get_spec(name).skeleton == "lsp14" and registry.get_spec(name).codec["type"] != "paf"]
+               and registry.get_spec(name).skeleton == "lsp14" and registry.task_of(registry.get_spec(name)) == TOP_DOWN]
 
 
 @pytest.mark.slow

@@ -97,3 +97,14 @@ def test_int8_keeps_the_decoder_and_the_output_ops_in_float(tiny, images):
                  if set(op["outputs"]) & {d["index"] for d in it.get_output_details()}]
     assert producers and all(tensors[i]["dtype"] not in (np.int8, np.uint8)
                              for op in producers for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0)
+
+
+def test_network_alone_without_decoding(tiny, images):
+    """``decode=False``: the graph is the network alone, its heatmaps (what an app that decodes
+    itself runs, and what edge.component_cost times the decoding against)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=convert(tiny, "float32", decode=False)).get_signature_runner("serving_default")
+    assert sorted(runner.get_output_details()) == list(tiny.export_output_names(decode=False)) == ["heatmaps"]
+    maps = runner(images=images[:1])["heatmaps"]
+    np.testing.assert_allclose(maps, np.asarray(tiny.heatmaps(images[:1].astype("float32"))), atol=1e-4)
