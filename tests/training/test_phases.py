@@ -31,7 +31,7 @@ def test_phase_folder_record_and_learning_rate():
     assert whole.folder("w") == Path("w") and second.folder("w") == Path("w") / "stage2"
     assert whole.as_tuple() == (0, 5) and second.as_tuple() == (2, 3, 1e-2)
     assert whole.peak_learning_rate(1e-3) == 1e-3 and second.peak_learning_rate(1e-3) == 1e-2
-    assert whole.loss() is None and whole.callbacks(None, None, Path("logs")) == []
+    assert whole.loss() is None and whole.callbacks(None, None, Path("unused")) == []
 
 
 @pytest.mark.parametrize("args, message", [((-1, 2), "stage must be >= 0, got -1"),
@@ -211,14 +211,14 @@ def test_tompson_phase_2_starts_from_the_displacement_histogram_and_trains_only_
         len(h.trainable_weights) for h in model.head) + 2 + 2
 
 
-def test_tompson_phase_losses_and_images():
+def test_tompson_phase_losses_and_images(tmp_path):
     from training.callbacks import SpatialModelImages
 
     assert [TompsonPhase(s, 1).loss() for s in (1, 2, 3)] == [None, "marginal_nll", None]
     model = TompsonPoseModel(**TOMPSON)
-    assert TompsonPhase(1, 1).callbacks(model, None, Path("logs")) == []
+    assert TompsonPhase(1, 1).callbacks(model, None, tmp_path) == []
     assert TompsonPhase(2, 1).callbacks(model, None, None) == []  # not the image-writing worker
-    (images,) = TompsonPhase(3, 1).callbacks(model, None, Path("logs"))
+    (images,) = TompsonPhase(3, 1).callbacks(model, None, tmp_path)
     assert isinstance(images, SpatialModelImages)
 
 
