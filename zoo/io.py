@@ -47,22 +47,11 @@ def read_image(path) -> np.ndarray:
 
 
 def write_image(path, image: np.ndarray) -> None:
-    """Writes an RGB uint8 image atomically (temp file, then rename); format from the suffix."""
-    import os
-    import tempfile
-
+    """Writes an RGB uint8 image atomically (``atomic_path``); format from the suffix."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, np.uint8)).save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_atomic(path, data) -> Path:
