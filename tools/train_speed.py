@@ -21,15 +21,15 @@ SETTINGS = (("float32", False), ("float32", True), ("mixed_bfloat16", False), ("
 
 
 def cpu_features() -> dict:
-    """CPU model and the flags that decide bfloat16 speed."""
+    """CPU model (``edge.benchmark.cpu_model``) and the flags that decide bfloat16 speed."""
+    from edge.benchmark import cpu_model
+
     try:
         info = open("/proc/cpuinfo").read()
     except OSError:
         info = ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")),
-                 "unknown")
     flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    return {"cpu": model, "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
+    return {"cpu": cpu_model(), "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
             "avx512f": "avx512f" in flags}
 
 
