@@ -149,10 +149,19 @@ def _load_litert(path: str, threads: int, seed: int):
 
     try:
         runner = TFLiteRunner(path, num_threads=threads)
-    except ValueError:  # no `images` input: a component alone (an unreadable file fails again below)
-        signature = Interpreter(model_path=path, num_threads=threads).get_signature_runner("serving_default")
-        inputs = fixed_inputs(signature.get_input_details(), seed)
-        return lambda: signature(**inputs)
+    except ValueError:  # no `images` input: a component alone, or another project's file
+        interpreter = Interpreter(model_path=path, num_threads=threads)
+        signatures = interpreter.get_signature_list()
+        if signatures:
+            signature = interpreter.get_signature_runner("serving_default" if "serving_default" in signatures else None)
+            inputs = fixed_inputs(signature.get_input_details(), seed)
+            return lambda: signature(**inputs)
+        # No signature (e.g. MediaPipe's files): the input tensors by index, then invoke().
+        interpreter.allocate_tensors()
+        details = {str(d["index"]): d for d in interpreter.get_input_details()}
+        for index, value in fixed_inputs(details, seed).items():
+            interpreter.set_tensor(int(index), value)
+        return interpreter.invoke
     x = fixed_image(runner.input_shape[1:3], seed)
     if runner.input_dtype == np.int8:  # int8_io files take pixel - 128
         x = (x.astype(np.int16) - 128).astype(np.int8)

@@ -7,7 +7,8 @@ times every ``.tflite`` (LiteRT + XNNPACK) and ``.onnx`` (onnxruntime) file unde
 at each thread count: median / p90 / mean latency over ``--runs`` calls after ``--warmup``, file
 size, and peak memory of a fresh process per measurement (see ``edge.benchmark``). Prints a
 Markdown table and writes ``<output>/benchmark_<model>_<machine>_litert-<v>_tf-<v>.json`` and
-``.csv``.
+``.csv``. ``--reference blazepose-full=pose_landmark_full.tflite`` times another model's file
+in the same run, with the same settings (its row's precision reads ``reference blazepose-full``).
 
     python -m tools.benchmark openpose-lsp --grouping-cost [--record]
 
@@ -51,6 +52,21 @@ def find_artifacts(folder: Path, prefix: str = "") -> Dict[str, Path]:
     return found
 
 
+def parse_references(values) -> Dict[str, Path]:
+    """``--reference NAME=PATH`` values -> label ``reference NAME`` -> path (an existing file)."""
+    found: Dict[str, Path] = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--reference must be NAME=PATH, got {value!r}")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"--reference {name}: no such file {path}")
+        if Path(path).suffix not in ARTIFACT_SUFFIXES:
+            raise ValueError(f"--reference {name}: {path} is not a .tflite or .onnx file")
+        found[f"reference {name}"] = Path(path)
+    return found
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tools.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,6 +78,9 @@ def main(argv=None):
                    help="thread counts to measure (default 1 2; 2 with --grouping-cost)")
     p.add_argument("--output", default="benchmarks", help="folder of the JSON and CSV results")
     p.add_argument("--no-keras", action="store_true", help="skip the Keras (XLA) measurement")
+    p.add_argument("--reference", action="append", default=[], metavar="NAME=PATH",
+                   help="also time another model's .tflite / .onnx file in the same run, under the same "
+                        "settings (e.g. blazepose-full=pose_landmark_full.tflite); repeatable")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to one measurement")
     p.add_argument("--record", action="store_true",
                    help="also store the results with the published version and regenerate its model card")
@@ -90,6 +109,7 @@ def main(argv=None):
     if not artifacts:
         raise FileNotFoundError(f"no .tflite or .onnx file under {folder}; export them first "
                                 f"(python -m tools.export {spec.id} --output {args.exports})")
+    artifacts.update(parse_references(args.reference))
     model = None if args.no_keras else zoo.load(spec.id)
     print(f"benchmarking {spec.id}: {', '.join(artifacts)}{'' if model is None else ' + Keras (XLA)'}; "
           f"threads {args.threads}, {args.runs} runs after {args.warmup} warm-up", file=sys.stderr)

@@ -171,3 +171,42 @@ def test_cli_refuses_an_unpublished_model(local_store, tmp_path, capsys):
 
     assert run(main, ["hourglass-mpii", "--exports", str(tmp_path)]) == 2
     assert "no published version" in capsys.readouterr().err
+
+
+def _signatureless_tflite(path):
+    """A .tflite file without signatures, as MediaPipe ships them (BlazePose): TF1 session export."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 16, 16, 3], name="x")
+        y = tf.identity(tf.nn.relu(x) * 2.0, name="y")
+        with tf.compat.v1.Session() as sess:
+            path.write_bytes(tf.compat.v1.lite.TFLiteConverter.from_session(sess, [x], [y]).convert())
+    return path
+
+
+def test_a_reference_file_is_timed_in_the_same_run(export_dir, tmp_path, monkeypatch, capsys):
+    """--reference NAME=PATH: another project's file (no signature, float input) beside the exports."""
+    import zoo
+    from ai_edge_litert.interpreter import Interpreter
+    from tools._cli import run
+    from tools.benchmark import main
+
+    reference = _signatureless_tflite(tmp_path / "pose_landmark_like.tflite")
+    assert Interpreter(model_path=str(reference)).get_signature_list() == {}
+    spec = zoo.ModelSpec(name="tiny", architecture="hourglass", model_args={}, skeleton="lsp14",
+                         input_size=SIZE, normalisation={}, codec={}, paper="", experiment="", version=1)
+    monkeypatch.setattr(zoo, "get_spec", lambda name: spec)
+    out = tmp_path / "results"
+    code = run(main, ["tiny", "--exports", str(export_dir.parent.parent), "--runs", "3", "--warmup", "1",
+                      "--threads", "2", "--no-keras", "--output", str(out), "--reference", f"other={reference}"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "| litert-xnnpack | pose_landmark_like.tflite | reference other | 2 |" in printed.out
+    rows = json.loads(next(out.glob("*.json")).read_text())["rows"]
+    assert {r["artifact"] for r in rows} >= {"pose_landmark_like.tflite", "tiny-v1-float32.tflite"}
+
+    for bad, message in ((f"other{reference}", "must be NAME=PATH"), ("other=/nowhere.tflite", "no such file"),
+                         (f"other={export_dir / 'tiny-v1.json'}", "not a .tflite or .onnx file")):
+        assert run(main, ["tiny", "--exports", str(export_dir.parent.parent), "--reference", bad]) == 2
+        assert message in capsys.readouterr().err
