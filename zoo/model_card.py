@@ -226,6 +226,8 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
             lines += _ablation_section(spec, report)
         elif name == "component_cost":
             lines += _component_cost_section(spec, report)
+        elif name == "test_time":
+            lines += _test_time_section(spec, report)
         elif name.startswith("benchmark"):
             h = report.get("header", {})
             cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
@@ -238,6 +240,19 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
                       f"{spec.id} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
     return lines
+
+
+def _test_time_section(spec: ModelSpec, report: Dict) -> List[str]:
+    cols = ["variant", "keras_pck@0.2_limbs", "keras_pck@0.2", "keras_pck@0.1_limbs", "int8_pck@0.2_limbs",
+            "int8_pck@0.1_limbs", "int8_median_ms"]
+    return ["", "## Test-time options: flip test and DARK decoding", "",
+            f"{report['crops']} protocol crops of {report['data']}; PCK in % (12 limb joints unless noted); "
+            f"int8 latency: median `invoke()`, LiteRT + XNNPACK, {report['threads']} threads, "
+            f"{report['runs']} runs. `quarter`: the quarter-pixel shift; `dark`: DARK's Taylor step "
+            "(Zhang et al. 2020); `flip`: the mirrored crop's heatmaps averaged in. Load a variant with "
+            f"`zoo.load(\"{spec.id}\", flip_test=True, subpixel=\"dark\")`. Command: "
+            f"`python -m tools.test_time {spec.id} --record`.", ""] + _table(
+        [{c: r.get(c) for c in cols} for r in report["rows"]])
 
 
 def _ablation_section(spec: ModelSpec, report: Dict) -> List[str]:

@@ -107,23 +107,43 @@ def weights_path(spec: ModelSpec) -> Path:
     return path
 
 
-def build(spec: ModelSpec):
-    """Builds the (untrained) Keras model of ``spec``."""
+#: Options that change how a trained model decodes, not what it learned (``zoo.load(...,
+#: flip_test=True, subpixel="dark")``): the flip test, DARK sub-pixel decoding, map smoothing.
+TEST_TIME_OPTIONS = ("flip_test", "subpixel", "decoder_blur")
+
+
+def build(spec: ModelSpec, **options):
+    """Builds the (untrained) Keras model of ``spec``; ``options``: ``TEST_TIME_OPTIONS`` replacing
+    the spec's own (e.g. ``flip_test=True``)."""
     from zoo.architectures import get_architecture
 
-    model = get_architecture(spec.architecture)(**spec.model_args)
+    unknown = sorted(set(options) - set(TEST_TIME_OPTIONS))
+    if unknown:
+        raise ValueError(f"{spec.id}: unknown option {unknown[0]!r}; the test-time options are "
+                         f"{', '.join(TEST_TIME_OPTIONS)}")
+    architecture = get_architecture(spec.architecture)
+    if options:
+        from zoo.architectures.base import HeatmapPoseModel
+
+        if not issubclass(architecture, HeatmapPoseModel):
+            raise ValueError(f"{spec.id} ({spec.architecture}) does not take the test-time options "
+                             f"{', '.join(sorted(options))}: they are options of heatmap models")
+    model = architecture(**{**spec.model_args, **options})
     model.build((None, spec.input_size, spec.input_size, 3))
     model.spec = spec
     return model
 
 
-def load(name: str, weights: Optional[str] = "published"):
+def load(name: str, weights: Optional[str] = "published", **options):
     """Returns the Keras model ``name`` (``"hourglass-lsp"`` or ``"hourglass-lsp@1"``).
 
     Args:
         name: model name, optionally ``@version`` (bare name = newest published version).
         weights: ``"published"`` (default) loads the verified published weights; ``None`` builds
             the architecture untrained; a path loads that weights file.
+        options: test-time options of heatmap models (``TEST_TIME_OPTIONS``): ``flip_test=True``
+            averages in the mirrored image's heatmaps (joints swapped), ``subpixel="dark"`` decodes
+            with DARK's Taylor step; exports of the model keep them inside the graph.
 
     The model has ``predict_keypoints(images)``: uint8 RGB ``(N, S, S, 3)`` ->
     ``(keypoints (N, K, 2) input pixels, scores (N, K))``, joints in ``model.skeleton`` order.
@@ -137,7 +157,7 @@ def load(name: str, weights: Optional[str] = "published"):
         path = Path(weights)
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
-    model = build(spec)
+    model = build(spec, **options)
     if path is not None:
         try:
             model.load_weights(str(path))

@@ -244,3 +244,18 @@ def test_published_codec_is_the_built_models(model_id):
     assert {"type", "input_size"} <= shared
     assert {k: built[k] for k in shared} == {k: spec.codec[k] for k in shared}
     assert model.task is registry.task_of(spec)
+
+
+def test_load_with_test_time_options(local_store):
+    """``zoo.load(..., flip_test=True, subpixel="dark")`` builds the same weights with the options."""
+    plain = zoo.load("hourglass-mpii", weights=None)
+    model = zoo.load("hourglass-mpii", weights=None, flip_test=True, subpixel="dark")
+    assert model.flip_test and model.decoder.subpixel == "dark" and not plain.flip_test
+    assert [w.shape for w in model.get_weights()] == [w.shape for w in plain.get_weights()]
+
+
+def test_unknown_or_misplaced_test_time_option_is_a_clear_error(local_store):
+    with pytest.raises(ValueError, match="unknown option 'flip'.*flip_test"):
+        zoo.load("hourglass-mpii", weights=None, flip=True)
+    with pytest.raises(ValueError, match="deeppose-lsp.*heatmap models"):
+        zoo.load("deeppose-lsp", weights=None, flip_test=True)
