@@ -115,6 +115,10 @@ def summarise_workdir(workdir) -> Dict:
         out.update(augment=exp["augment"], recipe=_recipe(exp, codec))
         if exp.get("phases"):
             out["phases"] = [{"stage": p[0], "epochs": p[1]} for p in exp["phases"]]
+        if exp.get("backbone_weights") == "imagenet":
+            from zoo.backbones import imagenet_origin
+
+            out["initialisation"] = imagenet_origin(exp["model_args"].get("backbone", "lite0"))
     histories = [(workdir / "history.csv", 0)]
     if exp.get("phases"):
         histories = [(workdir / f"stage{p[0]}" / "history.csv", p[0]) for p in exp["phases"]]
@@ -138,4 +142,9 @@ def summarise_workdir(workdir) -> Dict:
             out.setdefault("seconds", sum(r["seconds_this_run"] for r in recs))
     if "seconds" in out:
         out["training_time"] = f"{out['seconds'] / 3600:.2f} h"
+        if out.get("train_images") and total_rows and not exp.get("phases"):
+            # Every epoch is one pass over the training crops unless steps_per_epoch caps it.
+            per_epoch = (min(out["train_images"], out["steps_per_epoch"] * out["batch_size"])
+                         if out.get("steps_per_epoch") and out.get("batch_size") else out["train_images"])
+            out["images_per_second"] = round(per_epoch * total_rows / out["seconds"], 1)
     return out

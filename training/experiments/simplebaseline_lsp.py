@@ -1,18 +1,17 @@
 """SimpleBaseline recipes (Xiao, Wu, Wei, ECCV 2018) on an ImageNet EfficientNet-Lite0 backbone."""
 
 from training.experiments.base import Experiment
+from zoo.presets import SIMPLEBASELINE_LSP_ARGS
 
-# The paper's head (3 deconvolutions from stride 32 to stride-4 heatmaps), narrowed to 128
-# filters for phone speed; 192 px crops (LSPet people are about 150 px tall); sigma 2 on the
-# 48x48 maps, the paper's value for its 64x48 maps. Adam at 1e-3 with warm-up and cosine decay
+# The model: SIMPLEBASELINE_LSP_ARGS (zoo.presets); sigma 2 on the 48x48 maps is the paper's value
+# for its 64x48 maps. Adam at 1e-3 with warm-up and cosine decay
 # over 24 epochs: at the 18 img/s measured on a 2-core AMD EPYC (float32 eager, the fastest there,
 # benchmarks/train_speed/) one epoch of the 8,100 crops is about 7.5 min, so the schedule spans
 # two sessions, resumed from the committed checkpoint.
 SIMPLEBASELINE_LSP = Experiment(
     name="simplebaseline_lsp",
     architecture="simplebaseline",
-    model_args=dict(backbone="lite0", backbone_stride=32, deconv_layers=3, head_filters=128, sigma=2.0,
-                    input_size=192, skeleton="lsp14"),
+    model_args=SIMPLEBASELINE_LSP_ARGS,
     backbone_weights="imagenet",
     dataset="lspet",
     batch_size=32,

