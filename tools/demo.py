@@ -45,7 +45,8 @@ def main(argv=None):
 
     p = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="hourglass-lsp", help="zoo name[@version]")
+    p.add_argument("--model", help="zoo name[@version] (default: the most accurate published single-person "
+                   "model, zoo.most_accurate())")
     p.add_argument("--image", help=f"RGB photo (default: <data root>/{DEFAULT_IMAGE})")
     p.add_argument("--output", default="out", help="folder for the drawn image and the JSON")
     p.add_argument("--threshold", type=float, default=0.1, help="joints below this score are not drawn")
@@ -69,7 +70,7 @@ def main(argv=None):
     from zoo.visualize import draw_skeleton
 
     image_path = Path(args.image) if args.image else data_root() / DEFAULT_IMAGE
-    model = zoo.load(args.model)
+    model = zoo.load(args.model or zoo.most_accurate())
     step(f"loaded {model.spec.id} ({model.count_params():,} parameters, input {model.input_size}px)")
     image = read_image(image_path)
     step(f"read {image_path} ({image.shape[1]}x{image.shape[0]})")

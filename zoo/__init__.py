@@ -8,10 +8,10 @@
 Nothing heavy is imported here: TensorFlow loads on the first ``load``.
 """
 
-from zoo.registry import get_spec, list_models, load, publish
+from zoo.registry import get_spec, list_models, load, most_accurate, publish
 from zoo.specs import (ModelNotFoundError, ModelSpec, WeightsIntegrityError, WeightsNotPublishedError,
                        WeightsSpec)
 
 __version__ = "0.1.0"
-__all__ = ["load", "list_models", "get_spec", "publish", "ModelSpec", "WeightsSpec",
+__all__ = ["load", "list_models", "get_spec", "most_accurate", "publish", "ModelSpec", "WeightsSpec",
            "ModelNotFoundError", "WeightsNotPublishedError", "WeightsIntegrityError"]

@@ -19,7 +19,7 @@ from zoo.tasks import Task
 # Imported from here by training, edge and tools.
 __all__ = ["CPM_LSP_ARGS", "DEEPPOSE_LSP_ARGS", "OPENPOSE_LSP_ARGS", "TOMPSON_LSP_ARGS", "PRESETS",
            "PACKAGE_STORE", "ModelSpec", "ModelNotFoundError", "WeightsIntegrityError", "WeightsNotPublishedError",
-           "parse_name", "known_names", "list_models", "get_spec", "task_of", "weights_path", "build", "load",
+           "parse_name", "known_names", "list_models", "get_spec", "most_accurate", "task_of", "weights_path", "build", "load",
            "publish", "published_versions"]
 
 
@@ -87,6 +87,27 @@ def task_of(spec: ModelSpec) -> Task:
     from zoo.architectures import get_architecture
 
     return get_architecture(spec.architecture).task
+
+
+def most_accurate(skeleton: str = "lsp14") -> str:
+    """``name@version`` of the published single-person (top-down) ``skeleton`` model with the
+    highest validation PCK@0.2 on the limb joints (its ``model.json``): the default model of the
+    main job and of ``tools.predict``."""
+    from zoo.tasks import TOP_DOWN
+
+    best = None
+    for name in published_names():
+        for version in published_versions(name):
+            spec = get_spec(f"{name}@{version}")
+            if spec.skeleton != skeleton or task_of(spec) is not TOP_DOWN:
+                continue
+            score = (spec.weights.metrics.get("pck@0.2") or {}).get("mean_limbs")
+            if score is not None and (best is None or score > best[0]):
+                best = (score, spec.id)
+    if best is None:
+        raise ModelNotFoundError(f"no published single-person {skeleton} model with a validation PCK; "
+                                 f"published: {_describe_published()}")
+    return best[1]
 
 
 def weights_path(spec: ModelSpec) -> Path:

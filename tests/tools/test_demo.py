@@ -16,7 +16,9 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, capsys):
         pytest.skip(f"{image} not found")
     assert main(["--image", str(image), "--output", str(tmp_path), "--exports", str(tmp_path / "exports")]) == 0
     result = json.loads((tmp_path / f"{image.stem}_pose.json").read_text())
-    assert result["model"].startswith("hourglass-lsp@")
+    import zoo
+
+    assert result["model"] == zoo.most_accurate()  # the default is the most accurate published model
     kp = np.array(result["keypoints"])
     assert kp.shape == (14, 2) and len(result["scores"]) == 14
     # The photo (MPII 060754485) shows one standing man; MPII's annotation puts his centre at

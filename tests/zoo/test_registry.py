@@ -259,3 +259,13 @@ def test_unknown_or_misplaced_test_time_option_is_a_clear_error(local_store):
         zoo.load("hourglass-mpii", weights=None, flip=True)
     with pytest.raises(ValueError, match="deeppose-lsp.*heatmap models"):
         zoo.load("deeppose-lsp", weights=None, flip_test=True)
+
+
+def test_most_accurate_is_the_best_published_validation_pck(local_store):
+    best = zoo.most_accurate()
+    pck = {m: zoo.get_spec(m).weights.metrics["pck@0.2"]["mean_limbs"]
+           for m in zoo.list_models(published_only=True)
+           if zoo.get_spec(m).skeleton == "lsp14" and registry.task_of(zoo.get_spec(m)) is TOP_DOWN}
+    assert len(pck) >= 4 and pck[best] == max(pck.values())
+    with pytest.raises(zoo.ModelNotFoundError, match="no published single-person mpii16 model"):
+        zoo.most_accurate("mpii16")
