@@ -45,35 +45,10 @@ def main(argv=None):
 
         write_json(args.output, result)
     if args.failures:
-        _failures(model, args)
+        if evaluation.failures is None:
+            raise ValueError(f"--failures analyses single-person (top-down) models; {args.model} is not one")
+        print(evaluation.failures(model, args.data, args.limit, args.failures, args.worst))
     return 0
-
-
-def _failures(model, args):
-    from pathlib import Path
-
-    from tools.files import write_json
-    from training.evaluate import evaluation_samples, predict_samples
-    from training.failures import classify_misses, format_misses, worst_crops_image
-    from zoo.io import write_image
-    from zoo.tasks import TOP_DOWN
-
-    if model.task is not TOP_DOWN:
-        raise ValueError(f"--failures analyses single-person (top-down) models; {args.model} is {model.task.name}")
-    if args.worst < 1:
-        raise ValueError(f"--worst must be >= 1, got {args.worst}")
-    samples, _ = evaluation_samples(model.skeleton.name, args.data, args.limit)
-    pred, _ = predict_samples(model, samples)
-    report = classify_misses(pred, samples.keypoints, samples.visible, model.skeleton)
-    print(format_misses(report))
-    out = Path(args.failures)
-    out.mkdir(parents=True, exist_ok=True)
-    worst = report["order"][:args.worst]
-    write_json(out / "failures.json", {**{k: v for k, v in report.items() if k not in ("order",)},
-                                       "images": [s.rsplit("/", 1)[-1] for s in samples.image_paths],
-                                       "worst": [samples.image_paths[i].rsplit("/", 1)[-1] for i in worst]})
-    write_image(out / "worst.jpg", worst_crops_image(model, samples, report, args.worst))
-    print(f"wrote {out / 'failures.json'} and {out / 'worst.jpg'} ({len(worst)} worst crops)")
 
 
 def cli():

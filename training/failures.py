@@ -110,3 +110,4 @@ def worst_crops_image(model, samples, report: Dict, count: int = 16, columns: in
         r, c = divmod(t, columns)
         grid[r * s:(r + 1) * s, c * s:(c + 1) * s] = tile
     return grid
+
