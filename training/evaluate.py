@@ -25,14 +25,21 @@ PROTOCOL = ("docs/evaluation.md top-down protocol: square box of side 1.25 x max
 
 
 def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0):
-    """The evaluation samples for a model's skeleton: LSPet val split, or an MPII-format JSON."""
-    from training.datasets import load_lspet, load_mpii_json
+    """The evaluation samples for a model's skeleton: LSPet val split; for MPII-16 the validation
+    split of the MPII release (``data`` a ``.mat``, ``training.datasets.mpii``) or an MPII-format
+    JSON."""
+    from training.datasets import load_lspet, load_mpii
+    from training.datasets.mpii import VAL_MODULUS, is_release_path
 
     if skeleton == "lsp14":
         samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
     elif skeleton == "mpii16":
-        samples = load_mpii_json(data)
-        desc = f"MPII-format records of {data or 'the MPII sample'}"
+        samples = load_mpii(data, split="val")
+        if is_release_path(data):
+            desc = (f"MPII release {data}: validation split (single persons of the train images whose "
+                    f"video / image key has crc32 % {VAL_MODULUS} == 0)")
+        else:
+            desc = f"MPII-format records of {data or 'the MPII sample'}"
     else:
         raise ValueError(f"no evaluation data defined for skeleton {skeleton!r}")
     if limit:
@@ -91,6 +98,10 @@ def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool =
                     "pck@0.2_limbs": pck(stages[:, s], gt, vis, skeleton, 0.2)["mean_limbs"]}
                    for s in range(stages.shape[1])],
     }
+    if samples.head_boxes is not None:  # MPII's own figure (the release labels head boxes)
+        from training.metrics import pckh
+
+        result["pckh@0.5"] = pckh(pred, gt, vis, samples.head_boxes, 0.5, skeleton)
     if full:
         from training.metrics import pcp, pdj_curve
 
@@ -209,6 +220,10 @@ def format_result(result) -> str:
         lines.append(f"{name:<16}{100 * p2['per_joint'][name]:>9.1f}{100 * p1['per_joint'][name]:>9.1f}")
     lines.append(f"{'all joints':<16}{100 * p2['mean']:>9.1f}{100 * p1['mean']:>9.1f}")
     lines.append(f"{'limb joints':<16}{100 * p2['mean_limbs']:>9.1f}{100 * p1['mean_limbs']:>9.1f}")
+    if "pckh@0.5" in result:
+        h = result["pckh@0.5"]
+        lines.append(f"PCKh@0.5 (MPII, head-normalised): {100 * h['mean_benchmark']:.1f} without pelvis "
+                     f"and thorax, {100 * h['mean']:.1f} all joints")
     if len(result.get("stages", [])) > 1:
         lines.append("per stage (PCK@0.2 / PCK@0.1): " + ", ".join(
             f"stage {r['stage']} {100 * r['pck@0.2']:.1f} / {100 * r['pck@0.1']:.1f}" for r in result["stages"]))
@@ -240,7 +255,7 @@ def _keypoint_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, st
     result = evaluate_keypoints(model, data)
     metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
                "evaluation": {k: result[k] for k in ("data", "protocol", "num_images", "samples", "joints")}}
-    for key in ("pdj", "pcp"):
+    for key in ("pdj", "pcp", "pckh@0.5"):
         if key in result:
             metrics[key] = result[key]
     if len(result.get("stages", [])) > 1:
@@ -302,6 +317,32 @@ def ap_curve(workdir, name: str, scenes, count: int) -> Dict:
     return {"ap_curve": rows, "ap_curve_scenes": count}
 
 
+def keypoint_failures(model, data, limit: int, out_dir, worst: int = 16) -> str:
+    """The kinds of PCK@0.2 misses of a top-down ``model`` on its validation samples
+    (``training.failures.classify_misses``), written to ``out_dir/failures.json`` with the
+    ``worst`` crops drawn in ``out_dir/worst.jpg``; returns the text table."""
+    import json
+    from pathlib import Path
+
+    from training.failures import classify_misses, format_misses, worst_crops_image
+    from zoo.io import write_atomic, write_image
+
+    if worst < 1:
+        raise ValueError(f"worst must be >= 1, got {worst}")
+    samples, _ = evaluation_samples(model.skeleton.name, data, limit)
+    pred, _ = predict_samples(model, samples)
+    report = classify_misses(pred, samples.keypoints, samples.visible, model.skeleton)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [p.rsplit("/", 1)[-1] for p in samples.image_paths]
+    record = {**{k: v for k, v in report.items() if k != "order"}, "images": names,
+              "worst": [names[i] for i in report["order"][:worst]]}
+    write_atomic(out / "failures.json", json.dumps(record, indent=2) + "\n")
+    write_image(out / "worst.jpg", worst_crops_image(model, samples, report, worst))
+    return (format_misses(report) + f"\nwrote {out / 'failures.json'} and {out / 'worst.jpg'} "
+            f"({min(worst, len(names))} worst crops)")
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskEvaluation:
     """How the models of one task are evaluated (``tools.evaluate``) and published (``tools.publish``).
@@ -316,6 +357,8 @@ class TaskEvaluation:
         training_data: ``skeleton -> (dataset, description)`` of the data the task trains on.
         epoch_curve: ``(workdir, name, evaluation set, count) -> training entries`` measuring every
             epoch's weights, or None where the task keeps no curve.
+        failures: ``(model, data, limit, out_dir, worst) -> text``: the kinds of misses and the
+            worst cases (``training.failures``), or None where not defined.
     """
 
     evaluate: Callable[..., Dict]
@@ -323,11 +366,13 @@ class TaskEvaluation:
     publication: Callable[..., Tuple[Dict, str, object]]
     training_data: Callable[[str], Tuple[str, str]]
     epoch_curve: Optional[Callable[..., Dict]] = None
+    failures: Optional[Callable[..., str]] = None
 
 
 EVALUATIONS: Dict[str, TaskEvaluation] = {
     "top_down": TaskEvaluation(evaluate=evaluate_keypoints, summary=_keypoint_summary,
-                               publication=_keypoint_publication, training_data=_keypoint_training_data),
+                               publication=_keypoint_publication, training_data=_keypoint_training_data,
+                               failures=keypoint_failures),
     "bottom_up": TaskEvaluation(evaluate=evaluate_people, summary=_people_summary,
                                 publication=_people_publication, training_data=_people_training_data,
                                 epoch_curve=ap_curve),

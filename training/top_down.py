@@ -25,13 +25,14 @@ from training.pipeline import training_dataset
 
 def load_split(exp: Experiment, split: str, data: Optional[str] = None):
     """Training or validation samples of the experiment's dataset."""
-    from training.datasets import load_lspet, load_mpii_json
+    from training.datasets import load_lspet, load_mpii
 
     if exp.dataset == "lspet":
         return load_lspet(data, split=split)
     if exp.dataset == "mpii":
+        # The MPII release (.mat): its train / val split (training.datasets.mpii.mpii_split).
         # MPII-format JSON: the same file serves both (users pass their own train/val files).
-        return load_mpii_json(data)
+        return load_mpii(data, split=split)
     raise ValueError(f"experiment {exp.name}: unknown dataset {exp.dataset!r}")
 
 

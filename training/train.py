@@ -45,7 +45,9 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("experiment", help=f"one of {list_experiments()}")
     p.add_argument("--workdir", required=True, help="checkpoints, logs and final weights go here")
-    p.add_argument("--data", help="dataset folder / annotation file (default: $POSEZOO_DATA/...)")
+    p.add_argument("--data", help="dataset folder / annotation file, e.g. the MPII release "
+                                  "mpii_human_pose_v1_u12_1.mat (images/ beside it) or an MPII-format "
+                                  "JSON (default: $POSEZOO_DATA/...)")
     p.add_argument("--val-data", help="validation annotation file (MPII-format experiments)")
     p.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     p.add_argument("--steps-per-epoch", type=int)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -34,6 +34,9 @@ class PoseSamples:
         visible: float32 ``(N, K)``, 1 where the joint is labelled, 0 otherwise.
         skeleton: skeleton name of the joint order.
         ids: ``N`` record identifiers used in error messages and splits.
+        head_boxes: float32 ``(N, 4)`` head box ``x1, y1, x2, y2`` of each person in image pixels,
+            the normaliser of PCKh (``training.metrics.pckh``), where the dataset labels one (the
+            MPII release); None otherwise.
     """
 
     image_paths: List[str]
@@ -41,14 +44,16 @@ class PoseSamples:
     visible: np.ndarray
     skeleton: str
     ids: List[str]
+    head_boxes: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.image_paths)
 
     def subset(self, index) -> "PoseSamples":
         index = np.asarray(index)
+        heads = None if self.head_boxes is None else np.asarray(self.head_boxes)[index]
         return PoseSamples([self.image_paths[i] for i in index], self.keypoints[index],
-                           self.visible[index], self.skeleton, [self.ids[i] for i in index])
+                           self.visible[index], self.skeleton, [self.ids[i] for i in index], heads)
 
 
 @dataclasses.dataclass
