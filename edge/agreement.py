@@ -66,8 +66,7 @@ def validation_crops(model, count: int = 200, data: Optional[str] = None):
     return samples, np.concatenate(images), np.concatenate(matrices), desc
 
 
-def crop_to_image(kp, matrices):
-    """Keypoints in crop pixels ``(N, K, 2)`` -> image pixels, through the crops' matrices."""
+def _to_image(kp, matrices):
     inv = np.linalg.inv(matrices)
     return np.einsum("nij,nkj->nki", inv[:, :2, :2], kp.astype(np.float64)) + inv[:, None, :2, 2]
 
@@ -75,7 +74,7 @@ def crop_to_image(kp, matrices):
 def _pck(kp_crop, matrices, samples, skeleton):
     from training.metrics import pck
 
-    img = crop_to_image(kp_crop, matrices)
+    img = _to_image(kp_crop, matrices)
     return (pck(img, samples.keypoints, samples.visible, skeleton, 0.2),
             pck(img, samples.keypoints, samples.visible, skeleton, 0.1))
 

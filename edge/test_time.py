@@ -24,11 +24,8 @@ VARIANTS: Tuple[Tuple[str, Dict], ...] = (
 )
 
 
-def _scores(image_kp, samples, skeleton) -> Dict[str, float]:
-    """PCK in % of keypoints in image pixels."""
-    from training.metrics import pck
-
-    p2, p1 = (pck(image_kp, samples.keypoints, samples.visible, skeleton, t) for t in (0.2, 0.1))
+def _scores(p2: Dict, p1: Dict) -> Dict[str, float]:
+    """PCK@0.2 and PCK@0.1 results (``training.metrics.pck``) in %, all and limb joints."""
     return {"pck@0.2_limbs": round(100 * p2["mean_limbs"], 2), "pck@0.2": round(100 * p2["mean"], 2),
             "pck@0.1_limbs": round(100 * p1["mean_limbs"], 2), "pck@0.1": round(100 * p1["mean"], 2)}
 
@@ -41,11 +38,12 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
     latency (``threads``, ``runs`` after ``warmup``, a fresh process each). Returns a JSON-able
     report ``{"model", "data", "crops", "threads", "rows": [...]}``."""
     import zoo
-    from edge.agreement import crop_to_image, validation_crops
+    from edge.agreement import _pck, validation_crops
     from edge.benchmark import measure_in_subprocess
     from edge.calibration import calibration_crops
     from edge.tflite import TFLiteRunner, convert
     from training.evaluate import predict_samples
+    from training.metrics import pck
 
     spec = zoo.get_spec(name)
     crops = None
@@ -59,8 +57,8 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
             samples, images, matrices, desc = crops
             # Keras: the evaluation protocol itself (float crops, as tools.evaluate scores them).
             kp, _ = predict_samples(model, samples)
-            row = {"variant": label, **options, **{f"keras_{k}": v for k, v in
-                                                   _scores(kp, samples, model.skeleton).items()}}
+            keras = _scores(*(pck(kp, samples.keypoints, samples.visible, model.skeleton, t) for t in (0.2, 0.1)))
+            row = {"variant": label, **options, **{f"keras_{k}": v for k, v in keras.items()}}
             if int8:
                 if calibration is None:
                     calibration = calibration_crops(spec)
@@ -68,8 +66,8 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
                 path.write_bytes(convert(model, "int8", calibration))
                 # int8: the same crops rounded to uint8, the file's input.
                 kp8, _ = TFLiteRunner(str(path), num_threads=threads).predict(images)
-                row.update({f"int8_{k}": v for k, v in
-                            _scores(crop_to_image(kp8, matrices), samples, model.skeleton).items()})
+                int8_scores = _scores(*_pck(kp8, matrices, samples, model.skeleton))
+                row.update({f"int8_{k}": v for k, v in int8_scores.items()})
                 timing = measure_in_subprocess("litert-xnnpack", path, threads, runs, warmup)
                 row.update({"int8_median_ms": round(timing["median_ms"], 3), "int8_p90_ms": round(timing["p90_ms"], 3)})
             rows.append(row)

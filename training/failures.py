@@ -84,6 +84,7 @@ def worst_crops_image(model, samples, report: Dict, count: int = 16, columns: in
     import cv2
 
     from training.pipeline import evaluation_dataset
+    from zoo.preprocess import transform_points
     from zoo.visualize import draw_skeleton
 
     index = report["order"][:count]
@@ -94,7 +95,7 @@ def worst_crops_image(model, samples, report: Dict, count: int = 16, columns: in
         matrices = batch["matrix"].numpy().astype(np.float64)
         kp, _ = model.predict_keypoints(crops)
         for n, i in enumerate(index):
-            gt = subset.keypoints[n] @ matrices[n, :2, :2].T + matrices[n, :2, 2]
+            gt = transform_points(subset.keypoints[n], matrices[n])
             vis = subset.visible[n] > 0
             tile = draw_skeleton(crops[n], np.where(vis[:, None], gt, 0.0), model.skeleton,
                                  scores=vis.astype(float), threshold=0.5, colour=(0, 200, 0), thickness=3)

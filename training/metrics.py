@@ -49,6 +49,15 @@ def _errors(pred, gt, visible, skeleton):
     return np.linalg.norm(pred - gt, axis=-1)[keep], visible[keep] > 0, torso[keep]
 
 
+def _pooled(correct: np.ndarray, lab: np.ndarray, names) -> Dict[str, object]:
+    """Pooled mean and per-joint fractions of ``correct`` over the ``lab``elled joints."""
+    per_joint = {}
+    for j, name in enumerate(names):
+        n = lab[:, j].sum()
+        per_joint[name] = float(correct[:, j].sum() / n) if n else float("nan")
+    return {"mean": float(correct.sum() / max(lab.sum(), 1)), "per_joint": per_joint}
+
+
 def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton,
         alpha: float = 0.2) -> Dict[str, object]:
     """PCK@alpha: ``{"mean", "mean_limbs", "per_joint": {name: value}, "samples", "joints"}``.
@@ -58,15 +67,12 @@ def pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skeleton: Skeleto
     """
     err, lab, torso = _errors(pred, gt, visible, skeleton)
     correct = (err <= alpha * torso[:, None]) & lab
-    per_joint = {}
-    for j, name in enumerate(skeleton.joint_names):
-        n = lab[:, j].sum()
-        per_joint[name] = float(correct[:, j].sum() / n) if n else float("nan")
     limb_cols = [j for j, n in enumerate(skeleton.joint_names) if n not in LIMB_EXCLUDED]
+    pooled = _pooled(correct, lab, skeleton.joint_names)
     return {
-        "mean": float(correct.sum() / max(lab.sum(), 1)),
+        "mean": pooled["mean"],
         "mean_limbs": float(correct[:, limb_cols].sum() / max(lab[:, limb_cols].sum(), 1)),
-        "per_joint": per_joint,
+        "per_joint": pooled["per_joint"],
         "samples": int(len(torso)),
         "joints": int(lab.sum()),
     }
@@ -177,14 +183,6 @@ FLIC_ARMS = ("left_elbow", "right_elbow", "left_wrist", "right_wrist")
 # annotated joints count. The benchmark's "Mean" leaves out pelvis and thorax.
 MPII_HEAD_SCALE = 0.6
 MPII_MEAN_EXCLUDED = ("pelvis", "thorax")
-
-
-def _pooled(correct: np.ndarray, lab: np.ndarray, names) -> Dict[str, object]:
-    per_joint = {}
-    for j, name in enumerate(names):
-        n = lab[:, j].sum()
-        per_joint[name] = float(correct[:, j].sum() / n) if n else float("nan")
-    return {"mean": float(correct.sum() / max(lab.sum(), 1)), "per_joint": per_joint}
 
 
 def flic_pck(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, alpha: float = 0.2) -> Dict[str, object]:
