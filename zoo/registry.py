@@ -161,7 +161,9 @@ def load(name: str, weights: Optional[str] = "published", **options):
     Args:
         name: model name, optionally ``@version`` (bare name = newest published version).
         weights: ``"published"`` (default) loads the verified published weights; ``None`` builds
-            the architecture untrained; a path loads that weights file.
+            the architecture untrained; a path loads that weights file, into the preset's build
+            (the current recipe, which trained it: the next version) for a bare name, into that
+            version's build for ``name@N``.
         options: test-time options of heatmap models (``TEST_TIME_OPTIONS``): ``flip_test=True``
             averages in the mirrored image's heatmaps (joints swapped), ``subpixel="dark"`` decodes
             with DARK's Taylor step; exports of the model keep them inside the graph.
@@ -169,7 +171,9 @@ def load(name: str, weights: Optional[str] = "published", **options):
     The model has ``predict_keypoints(images)``: uint8 RGB ``(N, S, S, 3)`` ->
     ``(keypoints (N, K, 2) input pixels, scores (N, K))``, joints in ``model.skeleton`` order.
     """
-    spec = get_spec(name)
+    base, version = parse_name(name)
+    own_file = weights not in ("published", None)
+    spec = PRESETS[base] if own_file and version is None and base in PRESETS else get_spec(name)
     if weights == "published":
         path = weights_path(spec)
     elif weights is None:

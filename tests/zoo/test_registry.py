@@ -269,3 +269,14 @@ def test_most_accurate_is_the_best_published_validation_pck(local_store):
     assert len(pck) >= 4 and pck[best] == max(pck.values())
     with pytest.raises(zoo.ModelNotFoundError, match="no published single-person mpii16 model"):
         zoo.most_accurate("mpii16")
+
+
+def test_a_weights_file_loads_into_the_current_recipe_unless_a_version_is_named():
+    """tools.publish / tools.evaluate --weights score a new run's file: a bare name builds the
+    preset (which trained it), not the newest published version, whose build may be older
+    (simplebaseline-lsp@1 is 192 px, the preset 256 px)."""
+    from zoo.registry import PRESETS, weights_path
+
+    file = str(weights_path(registry.get_spec("simplebaseline-lsp@1")))
+    assert zoo.load("simplebaseline-lsp", weights=file).input_size == PRESETS["simplebaseline-lsp"].input_size == 256
+    assert zoo.load("simplebaseline-lsp@1", weights=file).input_size == 192
