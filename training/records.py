@@ -98,6 +98,23 @@ def _history(path: Path, stage: int = 0):
     return rows, seconds, curve
 
 
+def _continued_from(name: str) -> str:
+    """The initialisation line of a run that starts from published weights: the version, how long
+    it trained and from what (its own record), so the card states the whole chain."""
+    from zoo.registry import get_spec
+
+    spec = get_spec(name)
+    before = (spec.weights.training if spec.weights else {}) or {}
+    parts = [f"the weights of {spec.id}"]
+    if before.get("training_time"):
+        parts.append(f"trained {before.get('epochs_run', '?')} epochs in {before['training_time']}"
+                     + (f" on {before['hardware']}" if before.get("hardware") else ""))
+    line = ", ".join(parts)
+    if before.get("initialisation"):
+        line += f"; that run started from {before['initialisation']}"
+    return line
+
+
 def summarise_workdir(workdir) -> Dict:
     """Epochs, steps, batch size, wall time and the validation curve of a training workdir
     (for stage-wise experiments, of every stage's folder ``stage<s>``)."""
@@ -119,6 +136,8 @@ def summarise_workdir(workdir) -> Dict:
             from zoo.backbones import imagenet_origin
 
             out["initialisation"] = imagenet_origin(exp["model_args"].get("backbone", "lite0"))
+        if exp.get("init_from"):
+            out["initialisation"] = _continued_from(exp["init_from"])
     histories = [(workdir / "history.csv", 0)]
     if exp.get("phases"):
         histories = [(workdir / f"stage{p[0]}" / "history.csv", p[0]) for p in exp["phases"]]
@@ -142,9 +161,8 @@ def summarise_workdir(workdir) -> Dict:
             out.setdefault("seconds", sum(r["seconds_this_run"] for r in recs))
     if "seconds" in out:
         out["training_time"] = f"{out['seconds'] / 3600:.2f} h"
-        if out.get("train_images") and total_rows and not exp.get("phases"):
-            # Every epoch is one pass over the training crops unless steps_per_epoch caps it.
-            per_epoch = (min(out["train_images"], out["steps_per_epoch"] * out["batch_size"])
-                         if out.get("steps_per_epoch") and out.get("batch_size") else out["train_images"])
+        if out.get("steps_per_epoch") and total_rows and not exp.get("phases"):
+            # The crops each epoch's recorded steps processed.
+            per_epoch = out["steps_per_epoch"] * out["batch_size"]
             out["images_per_second"] = round(per_epoch * total_rows / out["seconds"], 1)
     return out

@@ -56,6 +56,14 @@ _SIMPLEBASELINE_PAPER = ("Xiao, Wu, Wei. Simple Baselines for Human Pose Estimat
 # for phone speed; 192 px crops (LSPet people are about 150 px tall); sigma 2 on the 48x48 maps.
 SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_layers=3, head_filters=128, sigma=2.0,
                                input_size=192, skeleton="lsp14")
+# Version 2 on: the same network at 256 px (64x64 heatmaps), fine-tuned from @1
+# (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_256); each published version keeps
+# its own build arguments in its model.json, so @1 still loads at 192 px.
+# DARK decoding by default: on @2's weights (tools.test_time, whole split, 2-core AMD EPYC) it adds
+# 0.6 / 0.5 points of limb PCK@0.1 (Keras / int8) for 0.05 ms of int8 latency; flip test adds
+# 1.4 points of PCK@0.2 but doubles the latency (12.2 ms, over BlazePose Full's 11.2), so it stays
+# an option (zoo.load(..., flip_test=True)).
+SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "subpixel": "dark"}
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
                        "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}
@@ -72,8 +80,8 @@ PRESETS: Dict[str, ModelSpec] = {
                   input_size=128, normalisation=_NORMALISATION, paper=_TOMPSON_PAPER, experiment="tompson_lsp"),
         ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_NORMALISATION, paper=_OPENPOSE_PAPER, experiment="openpose_lsp"),
-        ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline", model_args=SIMPLEBASELINE_LSP_ARGS,
-                  skeleton="lsp14", input_size=192, normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER,
-                  experiment="simplebaseline_lsp"),
+        ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline",
+                  model_args=SIMPLEBASELINE_LSP_256_ARGS, skeleton="lsp14", input_size=256,
+                  normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_lsp_256"),
     )
 }

