@@ -71,7 +71,9 @@ def _to_image(kp, matrices):
     return np.einsum("nij,nkj->nki", inv[:, :2, :2], kp.astype(np.float64)) + inv[:, None, :2, 2]
 
 
-def _pck(kp_crop, matrices, samples, skeleton):
+def crop_pck(kp_crop, matrices, samples, skeleton):
+    """PCK@0.2 and PCK@0.1 (``training.metrics.pck``) of keypoints in crop pixels, scored in
+    image pixels through the crops' matrices."""
     from training.metrics import pck
 
     img = _to_image(kp_crop, matrices)
@@ -86,14 +88,14 @@ def keypoint_parity(model, artifacts: Artifacts, count: Optional[int] = None, da
     samples, images, matrices, desc = crops if crops is not None else validation_crops(
         model, 200 if count is None else count, data)
     ref_kp, ref_sc = model.predict_keypoints(images)
-    ref2, ref1 = _pck(ref_kp, matrices, samples, model.skeleton)
+    ref2, ref1 = crop_pck(ref_kp, matrices, samples, model.skeleton)
     rows = [{"artifact": "keras", "precision": "float32", "mean_px": 0.0, "p95_px": 0.0, "max_px": 0.0,
              "max_score_diff": 0.0, "pck@0.2": round(100 * ref2["mean"], 2),
              "pck@0.1": round(100 * ref1["mean"], 2), "pck@0.2_drop": 0.0, "target_drop": None, "ok": True}]
     for f, runner in artifacts:
         kp, sc = runner.predict(images)
         d = np.linalg.norm(kp - ref_kp, axis=-1)
-        p2, p1 = _pck(kp, matrices, samples, model.skeleton)
+        p2, p1 = crop_pck(kp, matrices, samples, model.skeleton)
         precision = precision_of(f)
         drop = 100 * (ref2["mean"] - p2["mean"])
         target = DROP_TARGETS.get(precision)

@@ -38,7 +38,7 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
     latency (``threads``, ``runs`` after ``warmup``, a fresh process each). Returns a JSON-able
     report ``{"model", "data", "crops", "threads", "rows": [...]}``."""
     import zoo
-    from edge.agreement import _pck, validation_crops
+    from edge.agreement import crop_pck, validation_crops
     from edge.benchmark import measure_in_subprocess
     from edge.calibration import calibration_crops
     from edge.tflite import TFLiteRunner, convert
@@ -66,7 +66,7 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
                 path.write_bytes(convert(model, "int8", calibration))
                 # int8: the same crops rounded to uint8, the file's input.
                 kp8, _ = TFLiteRunner(str(path), num_threads=threads).predict(images)
-                int8_scores = _scores(*_pck(kp8, matrices, samples, model.skeleton))
+                int8_scores = _scores(*crop_pck(kp8, matrices, samples, model.skeleton))
                 row.update({f"int8_{k}": v for k, v in int8_scores.items()})
                 timing = measure_in_subprocess("litert-xnnpack", path, threads, runs, warmup)
                 row.update({"int8_median_ms": round(timing["median_ms"], 3), "int8_p90_ms": round(timing["p90_ms"], 3)})
