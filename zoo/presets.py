@@ -30,9 +30,18 @@ _TOMPSON_PAPER = ("Tompson, Jain, LeCun, Bregler. Joint Training of a Convolutio
 # Build arguments of the presets, defined once: the training recipes (training.experiments) use them.
 CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7, decoder_blur=1.0,
                     input_size=128, skeleton="lsp14")
+# cpm-lsp@2 (#14): the image feature stage is ImageNet EfficientNet-Lite0 (strides 8 + 16), as the
+# released CPM models start from ImageNet VGG-19; belief maps at the paper's stride 8 on 256 px crops
+# (32x32 maps, 7x7 kernels: the paper's 11x11 on 46x46 in proportion), sigma 1.5 cells, DARK decoding.
+CPM_LSP_IMAGENET_ARGS = dict(num_stages=3, feature_filters=(32, 48, 128), stage_filters=64, kernel_size=7,
+                             backbone="lite0", sigma=1.5, subpixel="dark", input_size=256, skeleton="lsp14")
 DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256, patch_size=32,
                          patch_filters=(32, 64, 96), patch_units=256, sigma=2.5, min_patch=0.3, dropout=0.3,
                          input_size=128, skeleton="lsp14")
+# deeppose-lsp@2 (#14): the holistic regressor reads ImageNet EfficientNet-Lite0 features (stride 32,
+# 6x6 on 192 px crops), one conv block to 3x3x128, then the paper's two fully connected layers;
+# the cascade stage as @1.
+DEEPPOSE_LSP_IMAGENET_ARGS = {**DEEPPOSE_LSP_ARGS, "backbone": "lite0", "filters": (128,), "input_size": 192}
 # Messages on a 16x16 grid (message_stride=2, 31x31 kernels): see the tompson-lsp card's cost table.
 # initial_message_bias 1.0: chosen on 400 training crops with the histogram kernels on the trained
 # detector (refined PCK@0.2 28.7, 32.8, 36.1, 37.7, 38.7, 39.4 % for 0.03, 0.1, 0.2, 0.3, 0.5, 1.0,
@@ -64,6 +73,8 @@ SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_laye
 # 1.4 points of PCK@0.2 but doubles the latency (12.2 ms, over BlazePose Full's 11.2), so it stays
 # an option (zoo.load(..., flip_test=True)).
 SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "subpixel": "dark"}
+# A candidate @3: @2 with a 64-filter head (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64).
+SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
                        "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}

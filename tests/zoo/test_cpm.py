@@ -158,6 +158,27 @@ def test_tiny_experiment_builds_the_model():
     assert [m.__name__ for m in metrics] == ["stage1_loss", "stage2_loss"]
 
 
+# -- ImageNet feature stage (#14) ---------------------------------------------------------------
+def test_backbone_feature_stage_gives_stride_8_beliefs():
+    """With ``backbone``, the features come from EfficientNet-Lite (strides 8 + 16): beliefs at
+    stride 8, its ImageNet normalisation, no VGG-style extractor; the config round-trips."""
+    keras.utils.set_random_seed(0)
+    model = ConvolutionalPoseMachine(**{**TINY, "input_size": 64, "backbone": "lite0"})
+    assert model.stride == 8 and model.heatmap_size == 8
+    assert model.mean == (127.0 / 255.0,) * 3 and model.std == (128.0 / 255.0,) * 3
+    x = _images(2, 64, seed=7)
+    out = np.asarray(model(x, training=False))
+    assert out.shape == (2, 2, 8, 8, K + 1)
+    assert [layer.name for layer in model.features] == ["features_cpm"]
+    assert model.backbone.feature_strides == (8, 16)
+    config = model.get_config()
+    assert config["backbone"] == "lite0" and config["stride"] == 8
+    clone = ConvolutionalPoseMachine.from_config(config)
+    clone.build()
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.asarray(clone(x, training=False)), out, rtol=1e-5, atol=1e-5)
+
+
 # -- argument checks -------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, value", [
     (dict(kernel_size=4), "kernel_size must be a positive odd number, got 4"),
@@ -168,6 +189,9 @@ def test_tiny_experiment_builds_the_model():
     (dict(feature_filters=(8, 8)), "(8, 8)"),
     (dict(feature_filters=(8, 1, 8)), "(8, 1, 8)"),
     (dict(input_size=30), "30"),
+    (dict(backbone="vgg19"), "backbone must be empty or one of"),
+    (dict(backbone="lite0", stride=4), "with a backbone has output stride 8, got stride=4"),
+    (dict(backbone="lite0", input_size=40), "input_size=40 must be a multiple of 16"),
 ])
 def test_invalid_arguments(kwargs, value):
     with pytest.raises(ValueError) as info:

@@ -321,6 +321,28 @@ def test_freeze_all_but_one_stage():
     assert tuple(model(_images(1), training=False).shape) == (1, 2, K, 2)
 
 
+def test_imagenet_backbone_is_part_of_stage_1():
+    """With ``backbone``, the holistic regressor reads EfficientNet-Lite's stride-32 features; the
+    backbone trains with stage 1 and is frozen with it while the cascade stage trains."""
+    keras.utils.set_random_seed(0)
+    model = DeepPose(**{**TINY, "backbone": "lite0", "filters": (), "input_size": 64})
+    assert model.backbone.feature_strides == (32,) and model.mean == (127.0 / 255.0,) * 3
+    assert tuple(model(_images(2, 64), training=False).shape) == (2, 2, K, 2)
+    model.freeze_all_but(1)
+    assert _ids(model.trainable_weights) == _ids(model.backbone.trainable_weights + model.initial.trainable_weights)
+    model.freeze_all_but(2)
+    assert not model.backbone.trainable
+    assert _ids(model.trainable_weights) == _ids(model.refiners[0].trainable_weights)
+    config = model.get_config()
+    assert config["backbone"] == "lite0"
+    clone = DeepPose.from_config(config)
+    clone.build()
+    clone.set_weights(model.get_weights())
+    x = _images(2, 64)
+    np.testing.assert_allclose(np.asarray(clone(x, training=False)), np.asarray(model(x, training=False)),
+                               rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("stage", [0, 3, -1])
 def test_freeze_all_but_rejects_unknown_stages(stage):
     with pytest.raises(ValueError, match=f"got {stage}"):
@@ -396,6 +418,8 @@ def test_tflite_float32_builtin_ops_and_parity(tiny_model, tmp_path):
     (dict(patch_size=2, patch_filters=()), "patch_size must be >= 4, got 2"),
     (dict(input_size=0), "got 0"),
     (dict(mean=(0.5, 0.5)), "mean and std need 3 values"),
+    (dict(backbone="alexnet"), "backbone must be empty or one of"),
+    (dict(backbone="lite0", input_size=32), "input_size=32 must be divisible by 32 * 2**len(filters)=256"),
 ])
 def test_invalid_arguments(kwargs, value):
     with pytest.raises(ValueError) as info:

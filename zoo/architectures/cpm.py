@@ -12,6 +12,11 @@ Scaled for CPU training from the paper's LSP model (368 px input, stride 8, 46x4
 kernels, 6 stages, 128 channels, no normalisation): 128 px input, stride 4, 32x32 maps, 7x7
 kernels (the same fraction of the map), 3 stages, BatchNorm after each convolution, and a
 VGG-style feature extractor of 3x3 convolutions as in the authors' later MPII/COCO models.
+
+The released CPM models start their image features from ImageNet VGG-19 layers (stride 8). With
+``backbone="lite0"`` the feature stage is instead an ImageNet EfficientNet-Lite
+(``zoo.backbones``): its stride-8 features and its stride-16 features upsampled x2, concatenated,
+then one 3x3 convolution; the belief maps are then at the paper's stride 8.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
+from zoo.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, VARIANTS, EfficientNetLite
 from zoo.layers.blocks import ConvBNReLU
 
 # Centre-map sigma of the paper's code: 21 px on a 368 px input.
@@ -42,11 +48,16 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
     Args:
         num_stages: number of stages (6 in the paper for LSP; 3 here for CPU training).
         feature_filters: channels of the three resolutions of the VGG-style feature extractor
-            (input, 1/2, 1/4); the shared features are then reduced to ``feature_filters[-1] // 2``.
+            (input, 1/2, 1/4); the shared features are then reduced to ``feature_filters[-1] // 2``
+            (with a backbone, only that last reduction is built).
         stage_filters: channels inside each stage (128 in the paper).
         kernel_size: kernel of the large convolutions of stages >= 2 (11 on 46x46 maps in the
             paper; 7 on 32x32 maps covers the same fraction of the map).
-        skeleton, input_size, mean, std: see ``HeatmapPoseModel``; the output stride is 4.
+        backbone: empty: the VGG-style extractor above, trained from scratch, output stride 4;
+            ``lite0`` ... ``lite4``: an EfficientNet-Lite feature stage (ImageNet weights through
+            ``zoo.backbones.load_imagenet_weights``), output stride 8; mean / std then default
+            to its ImageNet normalisation.
+        skeleton, input_size, mean, std: see ``HeatmapPoseModel``.
 
     Call returns ``(N, num_stages, input_size/4, input_size/4, K + 1)`` belief maps, joints first
     and the background last (its target is ``1 - max over joints``).
@@ -58,11 +69,21 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
     """
 
     def __init__(self, num_stages: int = 3, feature_filters=(32, 64, 128), stage_filters: int = 64,
-                 kernel_size: int = 7, **kwargs):
-        kwargs.setdefault("stride", 4)
-        if kwargs["stride"] != 4:
-            raise ValueError(f"ConvolutionalPoseMachine has output stride 4, got stride={kwargs['stride']!r}")
+                 kernel_size: int = 7, backbone: str = "", **kwargs):
+        backbone = str(backbone or "")
+        if backbone and backbone not in VARIANTS:
+            raise ValueError(f"backbone must be empty or one of {sorted(VARIANTS)}, got {backbone!r}")
+        stride = 8 if backbone else 4
+        kwargs.setdefault("stride", stride)
+        if kwargs["stride"] != stride:
+            raise ValueError(f"ConvolutionalPoseMachine{' with a backbone' if backbone else ''} has output "
+                             f"stride {stride}, got stride={kwargs['stride']!r}")
+        if backbone:
+            kwargs.setdefault("mean", IMAGENET_MEAN)
+            kwargs.setdefault("std", IMAGENET_STD)
         super().__init__(**kwargs)
+        if backbone and self.input_size % 16:
+            raise ValueError(f"input_size={self.input_size} must be a multiple of 16 with a backbone")
         if int(num_stages) < 1:
             raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")
         feature_filters = tuple(int(f) for f in feature_filters)
@@ -72,15 +93,22 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size!r}")
         self.num_stages, self.feature_filters = int(num_stages), feature_filters
         self.stage_filters, self.kernel_size = int(stage_filters), int(kernel_size)
+        self.backbone_name = backbone
         f0, f1, f2 = feature_filters
         c = self.stage_filters
-        self.features = [
-            ConvBNReLU(f0, 3, name="features_conv1_1"), layers.MaxPooling2D(2, name="features_pool1"),
-            ConvBNReLU(f1, 3, name="features_conv2_1"), ConvBNReLU(f1, 3, name="features_conv2_2"),
-            layers.MaxPooling2D(2, name="features_pool2"),
-            ConvBNReLU(f2, 3, name="features_conv3_1"), ConvBNReLU(f2, 3, name="features_conv3_2"),
-            ConvBNReLU(f2 // 2, 3, name="features_cpm"),
-        ]
+        if backbone:
+            # VGG-19's first ten layers in the paper: here ImageNet EfficientNet-Lite at strides 8 and 16.
+            self.backbone = EfficientNetLite(backbone, feature_strides=(8, 16), name="backbone")
+            self.upsample = layers.UpSampling2D(2, interpolation="bilinear", name="features_up16")
+            self.features = [ConvBNReLU(f2 // 2, 3, name="features_cpm")]
+        else:
+            self.features = [
+                ConvBNReLU(f0, 3, name="features_conv1_1"), layers.MaxPooling2D(2, name="features_pool1"),
+                ConvBNReLU(f1, 3, name="features_conv2_1"), ConvBNReLU(f1, 3, name="features_conv2_2"),
+                layers.MaxPooling2D(2, name="features_pool2"),
+                ConvBNReLU(f2, 3, name="features_conv3_1"), ConvBNReLU(f2, 3, name="features_conv3_2"),
+                ConvBNReLU(f2 // 2, 3, name="features_cpm"),
+            ]
         out = self.num_joints + 1
 
         def head(name):
@@ -100,6 +128,9 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
         self._centre = centre_map(self.heatmap_size, CENTRE_SIGMA_FRACTION * self.input_size / self.stride)
 
     def forward(self, x, training=None):
+        if self.backbone_name:
+            f8, f16 = self.backbone(x, training=training)
+            x = ops.concatenate([f8, self.upsample(f16)], axis=-1)
         for layer in self.features:
             x = layer(x, training=training) if isinstance(layer, ConvBNReLU) else layer(x)
         features = x
@@ -120,4 +151,4 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
     def get_config(self):
         return {**super().get_config(), "num_stages": self.num_stages,
                 "feature_filters": list(self.feature_filters), "stage_filters": self.stage_filters,
-                "kernel_size": self.kernel_size}
+                "kernel_size": self.kernel_size, "backbone": self.backbone_name}

@@ -19,6 +19,11 @@ blocks, then 2 fully connected layers) but with 3x3 kernels, BatchNorm and 128 p
 trains from scratch on 2 CPU cores in about an hour and the weights stay a few MB; AlexNet's
 4096-wide layers alone would hold ~60 M parameters.
 
+With ``backbone="lite0"`` the holistic regressor reads ImageNet EfficientNet-Lite features
+(``zoo.backbones``, stride 32) instead of convolving the image from scratch: the paper's regressor
+is an ImageNet-style classifier network (AlexNet), and small pose datasets need that start. The
+cascade's per-joint regressors stay small and trained from scratch.
+
 The cascade crops are bilinear sampling written as two batched matrix products (rows, then
 columns) with weights ``max(0, 1 - |grid - source|)``: TFLite builtin ``BATCH_MATMUL`` ops, no
 ``CropAndResize`` (a Flex op).
@@ -31,6 +36,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import TopDownPoseModel
+from zoo.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, VARIANTS, EfficientNetLite
 from zoo.codecs.regression import RegressionCodec
 from zoo.layers.blocks import ConvBNReLU
 
@@ -170,7 +176,8 @@ class DeepPose(TopDownPoseModel):
 
     Args:
         num_stages: 1 holistic stage + ``num_stages - 1`` refinement stages (3 in the paper).
-        filters: channels of the holistic regressor's conv blocks (each halves the resolution).
+        filters: channels of the holistic regressor's conv blocks (each halves the resolution);
+            with a backbone, blocks on its stride-32 features (may be empty).
         units: width of its hidden fully connected layer (4096 in the paper).
         patch_size: side of the per-joint sub-images of stages >= 2, in samples.
         patch_filters, patch_units: the refinement regressors' conv blocks and hidden width.
@@ -178,6 +185,10 @@ class DeepPose(TopDownPoseModel):
         min_patch: smallest sub-image side, as a fraction of the input side (guards against an
             estimate whose torso has collapsed, e.g. early in training).
         dropout: dropout before each output layer.
+        backbone: empty: the holistic regressor convolves the image from scratch; ``lite0`` ...
+            ``lite4``: it reads EfficientNet-Lite's stride-32 features (ImageNet weights through
+            ``zoo.backbones.load_imagenet_weights``); mean / std then default to its ImageNet
+            normalisation.
         skeleton, input_size, mean, std: see ``TopDownPoseModel``.
 
     Call returns every stage's estimate ``(N, num_stages, K, 2)`` in box-normalised coordinates
@@ -196,14 +207,23 @@ class DeepPose(TopDownPoseModel):
 
     def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
-                 sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, **kwargs):
+                 sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, backbone: str = "",
+                 **kwargs):
+        backbone = str(backbone or "")
+        if backbone and backbone not in VARIANTS:
+            raise ValueError(f"backbone must be empty or one of {sorted(VARIANTS)}, got {backbone!r}")
+        if backbone:
+            kwargs.setdefault("mean", IMAGENET_MEAN)
+            kwargs.setdefault("std", IMAGENET_STD)
         super().__init__(**kwargs)
         if int(num_stages) < 1:
             raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")
         if not float(sigma) > 0:
             raise ValueError(f"sigma must be > 0, got {sigma!r}")
-        if self.input_size % (2 ** len(filters)):
-            raise ValueError(f"input_size={self.input_size} must be divisible by 2**len(filters)={2 ** len(filters)}")
+        reduction = (32 if backbone else 1) * 2 ** len(filters)
+        if self.input_size % reduction:
+            raise ValueError(f"input_size={self.input_size} must be divisible by "
+                             f"{'32 * ' if backbone else ''}2**len(filters)={reduction}")
         if int(patch_size) % (2 ** len(patch_filters)):
             raise ValueError(f"patch_size={patch_size} must be divisible by 2**len(patch_filters)")
         self.num_stages, self.filters, self.units = int(num_stages), tuple(int(f) for f in filters), int(units)
@@ -215,6 +235,9 @@ class DeepPose(TopDownPoseModel):
         k = self.num_joints
         a, b = self.skeleton.torso[0]
         torso = (self.skeleton.index(a), self.skeleton.index(b))
+        self.backbone_name = backbone
+        if backbone:
+            self.backbone = EfficientNetLite(backbone, feature_strides=(32,), name="stage1_backbone")
         self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, name="stage1_regressor")
         self.crops, self.refiners = [], []
         for s in range(2, self.num_stages + 1):
@@ -251,7 +274,8 @@ class DeepPose(TopDownPoseModel):
     def forward(self, x, training=None, upto=None):
         """Normalised images -> ``(N, stages, K, 2)`` estimates of stages ``1..upto``."""
         upto = self.num_stages if upto is None else upto
-        estimate = self.initial(x, training=training)
+        features = self.backbone(x, training=training)[0] if self.backbone_name else x
+        estimate = self.initial(features, training=training)
         outputs = [estimate]
         for s in range(2, upto + 1):
             estimate = self._refine(s, x, estimate, training=training)
@@ -277,7 +301,9 @@ class DeepPose(TopDownPoseModel):
     # -- stage-wise training (Sec. 3.2) ----------------------------------------------------
     def stage_modules(self, stage: int):
         """The layers trained in ``stage``."""
-        return [self.initial] if stage == 1 else [self.crops[stage - 2], self.refiners[stage - 2]]
+        if stage == 1:
+            return [self.backbone, self.initial] if self.backbone_name else [self.initial]
+        return [self.crops[stage - 2], self.refiners[stage - 2]]
 
     def freeze_all_but(self, stage: int) -> None:
         """Makes ``stage`` (1..num_stages) the trained one: every other stage is frozen, and call /
@@ -344,4 +370,5 @@ class DeepPose(TopDownPoseModel):
         return {**super().get_config(), "num_stages": self.num_stages, "filters": list(self.filters),
                 "units": self.units, "patch_size": self.patch_size,
                 "patch_filters": list(self.patch_filters), "patch_units": self.patch_units,
-                "sigma": self.sigma, "min_patch": self.min_patch, "dropout": self.dropout}
+                "sigma": self.sigma, "min_patch": self.min_patch, "dropout": self.dropout,
+                "backbone": self.backbone_name}
