@@ -61,8 +61,14 @@ def start_model(exp: Experiment):
         load_imagenet_weights(model.backbone)
         print(f"backbone initialised from ImageNet (EfficientNet-{model.backbone.variant})", flush=True)
     if exp.init_from:
-        path = weights_path(get_spec(exp.init_from))
-        model.load_weights(str(path))
+        spec = get_spec(exp.init_from)
+        path = weights_path(spec)
+        if dict(spec.model_args) == dict(exp.model_args):
+            model.load_weights(str(path))
+        else:  # e.g. another input size or a narrower head: the architecture says how
+            from zoo.registry import load
+
+            model.initialise_from(load(spec.id))
         print(f"initialised from {exp.init_from} ({path})", flush=True)
     return model
 

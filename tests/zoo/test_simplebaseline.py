@@ -98,3 +98,42 @@ def test_dark_and_flip_export_with_builtin_ops_only(tmp_path):
     model = _tiny(flip_test=True, subpixel="dark")
     ops = check_builtin_only(convert(model, "float32"))
     assert "REVERSE_V2" in ops or "GATHER" in ops
+
+
+def test_initialise_from_a_wider_head_keeps_the_channels_of_largest_bn_scale():
+    """A narrower head starts from a trained wider one (Network Slimming's |gamma| criterion):
+    the kept channels are the largest-|gamma| ones, the next layer reads exactly them, so with
+    the dropped channels silenced the narrow model reproduces the wide one; same width: a copy."""
+    wide = _tiny()
+    rng = np.random.default_rng(3)
+    for bn in wide.deconvs[1::2]:
+        gamma = rng.uniform(0.1, 1.0, bn.gamma.shape).astype("float32")
+        bn.gamma.assign(gamma)
+        bn.moving_variance.assign(rng.uniform(0.5, 2.0, bn.gamma.shape).astype("float32"))
+    x = rng.integers(0, 255, (2, 64, 64, 3)).astype("float32")
+
+    same = _tiny(input_size=128)  # the input size may differ: the weights do not depend on it
+    same.initialise_from(wide)
+    assert all(np.array_equal(a, b) for a, b in zip(same.get_weights(), wide.get_weights()))
+
+    narrow = _tiny(head_filters=6)
+    narrow.initialise_from(wide)
+    np.testing.assert_array_equal(narrow.backbone.get_weights()[0], wide.backbone.get_weights()[0])
+    kept = []
+    for bn_n, bn_w in zip(narrow.deconvs[1::2], wide.deconvs[1::2]):
+        g = np.asarray(bn_w.gamma)
+        top = np.sort(np.argsort(-np.abs(g))[:6])
+        np.testing.assert_array_equal(np.asarray(bn_n.gamma), g[top])
+        kept.append(top)
+    # Silence the dropped channels of the wide model (gamma = beta = 0): both compute the same maps.
+    for bn, top in zip(wide.deconvs[1::2], kept):
+        mask = np.zeros(bn.gamma.shape, "float32")
+        mask[top] = 1
+        bn.gamma.assign(np.asarray(bn.gamma) * mask)
+        bn.beta.assign(np.asarray(bn.beta) * mask)
+    np.testing.assert_allclose(np.asarray(narrow(x)), np.asarray(wide(x)), rtol=1e-4, atol=1e-5)
+
+    with pytest.raises(ValueError, match="head_filters"):
+        _tiny(head_filters=32).initialise_from(wide)
+    with pytest.raises(ValueError, match="deconv_layers"):
+        _tiny(backbone_stride=32, deconv_layers=3).initialise_from(wide)

@@ -164,6 +164,18 @@ class PoseModel(keras.Model):
     def _set_bypassed(self, component: str, bypassed: bool) -> None:
         raise TypeError(f"{type(self).__name__} lists components but does not define _set_bypassed")
 
+    # -- initialisation --------------------------------------------------------------------
+    def initialise_from(self, source: "PoseModel") -> None:
+        """Starts this model from ``source``'s weights (a published version a recipe continues).
+        Here: the same architecture and weight shapes, copied as they are. Architectures that can
+        start from a differently sized model (SimpleBaseline's narrower head) override it."""
+        mine, theirs = self.get_weights(), source.get_weights()
+        shapes = [w.shape for w in mine], [w.shape for w in theirs]
+        if type(source) is not type(self) or shapes[0] != shapes[1]:
+            raise ValueError(f"cannot start a {type(self).__name__} from a {type(source).__name__} with other "
+                             "weight shapes; use the same build arguments as the model it continues")
+        self.set_weights(theirs)
+
     def get_config(self):
         return {"skeleton": self.skeleton.name, "input_size": self.input_size,
                 "mean": list(self.mean), "std": list(self.std), "name": self.name}

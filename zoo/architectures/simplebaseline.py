@@ -13,6 +13,7 @@ quarter-offset decoding are the paper's; DARK decoding (Zhang et al. CVPR 2020) 
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
@@ -73,6 +74,35 @@ class SimpleBaseline(HeatmapPoseModel):
         for deconv, bn in zip(self.deconvs[::2], self.deconvs[1::2]):
             y = ops.relu(bn(deconv(y), training=training))
         return self.final(y)[:, None]
+
+    def initialise_from(self, source: "SimpleBaseline") -> None:
+        """Starts from ``source``, a trained SimpleBaseline with the same backbone and number of
+        deconvolutions; the head may be narrower. Each deconvolution keeps the ``head_filters``
+        output channels with the largest BatchNorm scale |gamma| (the channel-importance
+        criterion of Liu et al., "Learning Efficient Convolutional Networks through Network
+        Slimming", ICCV 2017), and the next layer keeps the matching input channels. The input
+        size may differ (the weights do not depend on it)."""
+        if not isinstance(source, SimpleBaseline):
+            raise ValueError(f"cannot start a SimpleBaseline from a {type(source).__name__}")
+        same = ("backbone_name", "backbone_stride", "deconv_layers", "num_joints")
+        differ = [a for a in same if getattr(source, a) != getattr(self, a)]
+        if differ or source.head_filters < self.head_filters:
+            raise ValueError(f"cannot start from a SimpleBaseline with other {differ or ['(narrower) head_filters']}: "
+                             f"{[getattr(source, a) for a in differ or ['head_filters']]} vs "
+                             f"{[getattr(self, a) for a in differ or ['head_filters']]}")
+        self.backbone.set_weights(source.backbone.get_weights())
+        keep = None  # input channels kept of the current layer (None: all, the backbone's features)
+        for (deconv, bn), (src_deconv, src_bn) in zip(zip(self.deconvs[::2], self.deconvs[1::2]),
+                                                      zip(source.deconvs[::2], source.deconvs[1::2])):
+            gamma, beta, mean, var = (np.asarray(w) for w in src_bn.get_weights())
+            out = np.sort(np.argsort(-np.abs(gamma), kind="stable")[:self.head_filters])
+            kernel = np.asarray(src_deconv.kernel)  # (kh, kw, out, in) for a transposed convolution
+            kernel = kernel[:, :, out] if keep is None else kernel[:, :, out][:, :, :, keep]
+            deconv.kernel.assign(kernel)
+            bn.set_weights([gamma[out], beta[out], mean[out], var[out]])
+            keep = out
+        kernel, bias = (np.asarray(w) for w in source.final.get_weights())
+        self.final.set_weights([kernel if keep is None else kernel[:, :, keep], bias])
 
     def get_config(self):
         config = {**super().get_config(), "backbone": self.backbone_name, "backbone_stride": self.backbone_stride,
