@@ -34,6 +34,32 @@ def mpii_sample(shared_data):
     return path
 
 
+@pytest.fixture(scope="session")
+def exports_dir(tmp_path_factory):
+    """One exports folder per test session (``edge.export``'s layout), shared by the tests that
+    export published models, so each published file is converted once (an int8 conversion of
+    the flagship takes minutes on 2 cores)."""
+    return tmp_path_factory.mktemp("exports")
+
+
+@pytest.fixture(scope="session")
+def exported(exports_dir):
+    """``exported(name, format, precision, model=None)``: the path of ``edge.export``'s file of a
+    published model in ``exports_dir``, exported on first use and reused after."""
+
+    def get(name, format="tflite", precision="float32", model=None):
+        import edge
+        import zoo
+        from edge.exporter import artifact_path
+
+        path = artifact_path(zoo.get_spec(name), exports_dir, format, precision)
+        if not path.exists():
+            path = edge.export(name, format, precision, exports_dir, model=model)
+        return path
+
+    return get
+
+
 @pytest.fixture()
 def local_store(tmp_path, monkeypatch):
     """An empty local model store ($POSEZOO_HOME) for the test."""

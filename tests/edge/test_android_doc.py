@@ -17,12 +17,11 @@ def _android_section():
     return text[start:text.index("\n## ", start)]
 
 
-def test_android_doc_matches_the_exported_file(tmp_path):
-    import edge
+def test_android_doc_matches_the_exported_file(exported):
     from ai_edge_litert.interpreter import Interpreter
 
     name = zoo.most_accurate()
-    path = edge.export(name, "tflite", "float32", tmp_path)
+    path = exported(name, "tflite", "float32")
     it = Interpreter(model_path=str(path))
     sigs = it.get_signature_list()
     runner = it.get_signature_runner("serving_default")

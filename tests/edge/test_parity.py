@@ -4,7 +4,6 @@ checks). The bottom-up openpose-lsp is checked on held-out scenes in test_openpo
 
 import pytest
 
-import edge
 import zoo
 from edge.agreement import DROP_TARGETS
 from edge.parity import check_parity
@@ -18,10 +17,10 @@ SHIPPED_LSP = [name for name in registry.known_names()
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED_LSP)
-def test_exports_keep_the_accuracy_of_the_keras_model(name, tmp_path, lspet_root):
+def test_exports_keep_the_accuracy_of_the_keras_model(name, exported, lspet_root):
     model = zoo.load(name)
-    files = [edge.export(model.spec.id, "tflite", p, tmp_path, model=model) for p in ("float32", "int8")]
-    files.append(edge.export(model.spec.id, "onnx", output_dir=tmp_path, model=model))
+    files = [exported(model.spec.id, "tflite", p, model=model) for p in ("float32", "int8")]
+    files.append(exported(model.spec.id, "onnx", model=model))
     report = check_parity(model, files, count=200)
     rows = {("keras" if r["artifact"] == "keras" else r["precision"]): r for r in report["rows"]}
     assert report["crops"] == 200
