@@ -236,11 +236,15 @@ def _measurement_sections(spec: ModelSpec) -> List[str]:
             cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
                     "file_bytes", "peak_rss_mb"]
             versions = ", ".join(f"{k} {v}" for k, v in h.get("versions", {}).items())
+            # Other projects' files timed in the same run (tools.benchmark --reference NAME=PATH).
+            references = {str(r["precision"])[len("reference "):]: r["artifact"] for r in report.get("rows", [])
+                          if str(r.get("precision", "")).startswith("reference ")}
+            options = "".join(f" --reference {n}={a}" for n, a in references.items())
             lines += ["", f"## Latency ({h.get('machine', 'n/a')})", "",
                       f"Batch 1, one uint8 crop, median and p90 over the timed runs after warm-up, each "
                       f"runtime in a fresh process; measured {h.get('date', '')} with {versions}; load "
                       f"average {h.get('load_average_1_5_15min', 'n/a')}. Command: `python -m tools.benchmark "
-                      f"{spec.id} --record`.", ""]
+                      f"{spec.id}{options} --record`.", ""]
             lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
     return lines
 
