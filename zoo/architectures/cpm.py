@@ -139,7 +139,7 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
             beliefs = layer(beliefs, training=training) if isinstance(layer, ConvBNReLU) else layer(beliefs)
         outputs = [beliefs]
         # Broadcast add (not tile): a constant map with the batch size of the features.
-        centre = ops.zeros_like(features[..., :1]) + ops.convert_to_tensor(self._centre)
+        centre = ops.zeros_like(features[..., :1]) + ops.convert_to_tensor(self._centre, dtype=features.dtype)
         for stage in self.stages:
             y = ops.concatenate([features, beliefs, centre], axis=-1)
             for layer in stage:
