@@ -54,7 +54,7 @@ def main(argv=None):
     training.update(
         dataset=dataset,
         data=args.train_data or data,
-        hardware=hardware(),
+        hardware=training.get("hardware") or hardware(),  # the training runs' machines when recorded
         parameters=int(model.count_params()),
         limitations=args.limitation or None,
     )

@@ -23,6 +23,16 @@ def hardware() -> str:
     return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if not _gpus() else f"{cpu}, GPUs: {_gpus()}"
 
 
+def machines(runs) -> str:
+    """The machines of a training's runs (``train_runs.jsonl`` records) and the hours each ran,
+    in order of first use; a run recorded without its machine counts as ``machine not recorded``."""
+    hours: Dict[str, float] = {}
+    for r in runs:
+        m = r.get("machine") or "machine not recorded"
+        hours[m] = hours.get(m, 0.0) + r.get("seconds_this_run", 0.0) / 3600
+    return "; ".join(f"{m}: {h:.2f} h" for m, h in hours.items())
+
+
 def _gpus():
     try:
         import tensorflow as tf
@@ -159,6 +169,7 @@ def summarise_workdir(workdir) -> Dict:
             out["steps_per_epoch"] = recs[-1]["steps_per_epoch"]
             out["train_images"] = recs[-1]["train_images"]
             out.setdefault("seconds", sum(r["seconds_this_run"] for r in recs))
+            out["hardware"] = machines(recs)
     if "seconds" in out:
         out["training_time"] = f"{out['seconds'] / 3600:.2f} h"
         if out.get("steps_per_epoch") and total_rows and not exp.get("phases"):

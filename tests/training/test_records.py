@@ -1,0 +1,32 @@
+"""Training records: a run resumed across sessions names every machine it ran on."""
+
+import json
+
+
+def test_training_time_is_summed_over_runs_with_their_machines(tmp_path):
+    from training.records import summarise_workdir
+
+    from training.experiments import get_experiment
+
+    exp = get_experiment("hourglass_tiny")
+    (tmp_path / "experiment.json").write_text(json.dumps(exp.to_dict()))
+    runs = [{"seconds_this_run": 3600.0, "machine": "AMD EPYC, 2 CPU cores, no GPU", "steps_per_epoch": 5,
+             "train_images": 20},
+            {"seconds_this_run": 1800.0, "machine": "Intel Xeon, 2 CPU cores, no GPU", "steps_per_epoch": 5,
+             "train_images": 20},
+            {"seconds_this_run": 1800.0, "machine": "AMD EPYC, 2 CPU cores, no GPU", "steps_per_epoch": 5,
+             "train_images": 20},
+            {"seconds_this_run": 360.0, "steps_per_epoch": 5, "train_images": 20}]
+    (tmp_path / "train_runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in runs))
+    summary = summarise_workdir(tmp_path)
+    assert summary["training_time"] == "2.10 h"
+    assert summary["hardware"] == ("AMD EPYC, 2 CPU cores, no GPU: 1.50 h; Intel Xeon, 2 CPU cores, no GPU: 0.50 h; "
+                                   "machine not recorded: 0.10 h")
+
+
+def test_a_finished_run_records_this_machine(tmp_path):
+    from training.loop import record_run
+    from training.records import hardware
+
+    record_run(tmp_path, {"seconds_this_run": 1.0})
+    assert json.loads((tmp_path / "train_runs.jsonl").read_text())["machine"] == hardware()
