@@ -34,6 +34,9 @@ def mpii_sample(shared_data):
     return path
 
 
+TEST_CALIBRATION_CROPS = 100
+
+
 @pytest.fixture(scope="session")
 def exports_dir(tmp_path_factory):
     """One exports folder per test session (``edge.export``'s layout), shared by the tests that
@@ -45,7 +48,9 @@ def exports_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def exported(exports_dir):
     """``exported(name, format, precision, model=None)``: the path of ``edge.export``'s file of a
-    published model in ``exports_dir``, exported on first use and reused after."""
+    published model in ``exports_dir``, exported on first use and reused after. int8 files are
+    calibrated on ``TEST_CALIBRATION_CROPS`` real crops instead of the release's 300: calibration
+    dominates the conversion time, and the parity targets must hold with fewer crops too."""
 
     def get(name, format="tflite", precision="float32", model=None):
         import edge
@@ -54,7 +59,8 @@ def exported(exports_dir):
 
         path = artifact_path(zoo.get_spec(name), exports_dir, format, precision)
         if not path.exists():
-            path = edge.export(name, format, precision, exports_dir, model=model)
+            path = edge.export(name, format, precision, exports_dir, model=model,
+                               calibration_size=TEST_CALIBRATION_CROPS)
         return path
 
     return get
