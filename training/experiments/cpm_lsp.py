@@ -1,7 +1,6 @@
 """Convolutional Pose Machines recipes (Wei et al., CVPR 2016), sized for CPU training."""
 
-from training.augment import AugmentConfig
-from training.experiments.base import Experiment
+from training.experiments.base import IMAGENET_FINE_TUNING, Experiment
 from zoo.presets import CPM_LSP_ARGS, CPM_LSP_IMAGENET_ARGS
 
 CPM_LSP = Experiment(
@@ -22,20 +21,9 @@ CPM_TINY = CPM_LSP.replace(
     batch_size=4, epochs=2, steps_per_epoch=3, warmup_steps=1, jit_compile=False,
 )
 
-# The @2 recipe (#14): the paper's initialisation, an ImageNet feature stage (CPM_LSP_IMAGENET_ARGS),
-# trained with the SimpleBaseline schedule that worked on the same backbone (Adam 1e-3, warm-up,
-# cosine) and @2's wider augmentation (rotation 45: inverted gymnasts were the worst misses).
-CPM_LSP_IMAGENET = CPM_LSP.replace(
-    name="cpm_lsp_imagenet",
-    model_args=CPM_LSP_IMAGENET_ARGS,
-    backbone_weights="imagenet",
-    batch_size=32,
-    epochs=16,
-    learning_rate=1e-3,
-    warmup_steps=300,
-    augment=AugmentConfig(scale=0.3, rotation_deg=45.0, flip_prob=0.5, colour=0.2),
-    jit_compile=False,  # XLA runs depthwise convolutions several times slower on these CPUs
-)
+# The @2 recipe (#14): the paper's initialisation, an ImageNet feature stage (CPM_LSP_IMAGENET_ARGS).
+CPM_LSP_IMAGENET = CPM_LSP.replace(name="cpm_lsp_imagenet", model_args=CPM_LSP_IMAGENET_ARGS, epochs=16,
+                                   **IMAGENET_FINE_TUNING)
 
 # The same on a tiny input: trains in seconds from the ImageNet backbone (tests).
 CPM_IMAGENET_TINY = CPM_LSP_IMAGENET.replace(

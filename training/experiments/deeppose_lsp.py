@@ -4,8 +4,7 @@ The stages train one after another (Sec. 3.2): the holistic regressor first, the
 stage with the earlier ones frozen, on their predictions plus simulated errors.
 """
 
-from training.augment import AugmentConfig
-from training.experiments.base import Experiment
+from training.experiments.base import IMAGENET_FINE_TUNING, Experiment
 from training.experiments.deeppose_phases import CascadeStage
 from zoo.presets import DEEPPOSE_LSP_ARGS, DEEPPOSE_LSP_IMAGENET_ARGS
 
@@ -31,17 +30,9 @@ DEEPPOSE_TINY = DEEPPOSE_LSP.replace(
 
 # The @2 recipe (#14): the holistic regressor on an ImageNet backbone (the paper's AlexNet role),
 # trained longer, then the cascade stage.
-DEEPPOSE_LSP_IMAGENET = DEEPPOSE_LSP.replace(
-    name="deeppose_lsp_imagenet",
-    model_args=DEEPPOSE_LSP_IMAGENET_ARGS,
-    backbone_weights="imagenet",
-    batch_size=32,
-    epochs=20,
-    phases=(CascadeStage(1, 14), CascadeStage(2, 6)),
-    warmup_steps=300,
-    augment=AugmentConfig(scale=0.3, rotation_deg=45.0, flip_prob=0.5, colour=0.2),
-    jit_compile=False,  # XLA runs depthwise convolutions several times slower on these CPUs
-)
+DEEPPOSE_LSP_IMAGENET = DEEPPOSE_LSP.replace(name="deeppose_lsp_imagenet", model_args=DEEPPOSE_LSP_IMAGENET_ARGS,
+                                             epochs=20, phases=(CascadeStage(1, 14), CascadeStage(2, 6)),
+                                             **IMAGENET_FINE_TUNING)
 
 # The same on a tiny input: trains in seconds from the ImageNet backbone (tests).
 DEEPPOSE_IMAGENET_TINY = DEEPPOSE_LSP_IMAGENET.replace(
