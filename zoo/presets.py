@@ -73,7 +73,8 @@ SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_laye
 # 1.4 points of PCK@0.2 but doubles the latency (12.2 ms, over BlazePose Full's 11.2), so it stays
 # an option (zoo.load(..., flip_test=True)).
 SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "subpixel": "dark"}
-# A candidate @3: @2 with a 64-filter head (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64).
+# Version 3 on: @2 with a 64-filter head, fine-tuned (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64),
+# for phone speed: its int8 file runs as fast as BlazePose Full's on an AMX Xeon, where @2's did not.
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
@@ -95,7 +96,7 @@ PRESETS: Dict[str, ModelSpec] = {
         ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_NORMALISATION, paper=_OPENPOSE_PAPER, experiment="openpose_lsp"),
         ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline",
-                  model_args=SIMPLEBASELINE_LSP_256_ARGS, skeleton="lsp14", input_size=256,
-                  normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_lsp_256"),
+                  model_args=SIMPLEBASELINE_LSP_HEAD64_ARGS, skeleton="lsp14", input_size=256,
+                  normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_lsp_head64"),
     )
 }
