@@ -277,6 +277,9 @@ def test_a_weights_file_loads_into_the_current_recipe_unless_a_version_is_named(
     (simplebaseline-lsp@1 is 192 px, the preset 256 px)."""
     from zoo.registry import PRESETS, weights_path
 
-    file = str(weights_path(registry.get_spec("simplebaseline-lsp@1")))
-    assert zoo.load("simplebaseline-lsp", weights=file).input_size == PRESETS["simplebaseline-lsp"].input_size == 256
-    assert zoo.load("simplebaseline-lsp@1", weights=file).input_size == 192
+    newest = str(weights_path(registry.get_spec("simplebaseline-lsp@3")))
+    model = zoo.load("simplebaseline-lsp", weights=newest)
+    assert model.input_size == PRESETS["simplebaseline-lsp"].input_size == 256
+    assert model.head_filters == PRESETS["simplebaseline-lsp"].model_args["head_filters"] == 64
+    first = str(weights_path(registry.get_spec("simplebaseline-lsp@1")))
+    assert zoo.load("simplebaseline-lsp@1", weights=first).input_size == 192
