@@ -26,7 +26,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
-from zoo.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, VARIANTS, EfficientNetLite
+from zoo.backbones.efficientnet_lite import EfficientNetLite, optional_backbone
 from zoo.layers.blocks import ConvBNReLU
 
 # Centre-map sigma of the paper's code: 21 px on a 368 px input.
@@ -70,17 +70,12 @@ class ConvolutionalPoseMachine(HeatmapPoseModel):
 
     def __init__(self, num_stages: int = 3, feature_filters=(32, 64, 128), stage_filters: int = 64,
                  kernel_size: int = 7, backbone: str = "", **kwargs):
-        backbone = str(backbone or "")
-        if backbone and backbone not in VARIANTS:
-            raise ValueError(f"backbone must be empty or one of {sorted(VARIANTS)}, got {backbone!r}")
+        backbone = optional_backbone(backbone, kwargs)
         stride = 8 if backbone else 4
         kwargs.setdefault("stride", stride)
         if kwargs["stride"] != stride:
             raise ValueError(f"ConvolutionalPoseMachine{' with a backbone' if backbone else ''} has output "
                              f"stride {stride}, got stride={kwargs['stride']!r}")
-        if backbone:
-            kwargs.setdefault("mean", IMAGENET_MEAN)
-            kwargs.setdefault("std", IMAGENET_STD)
         super().__init__(**kwargs)
         if backbone and self.input_size % 16:
             raise ValueError(f"input_size={self.input_size} must be a multiple of 16 with a backbone")

@@ -36,7 +36,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import TopDownPoseModel
-from zoo.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, VARIANTS, EfficientNetLite
+from zoo.backbones.efficientnet_lite import EfficientNetLite, optional_backbone
 from zoo.codecs.regression import RegressionCodec
 from zoo.layers.blocks import ConvBNReLU
 
@@ -209,12 +209,7 @@ class DeepPose(TopDownPoseModel):
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
                  sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, backbone: str = "",
                  **kwargs):
-        backbone = str(backbone or "")
-        if backbone and backbone not in VARIANTS:
-            raise ValueError(f"backbone must be empty or one of {sorted(VARIANTS)}, got {backbone!r}")
-        if backbone:
-            kwargs.setdefault("mean", IMAGENET_MEAN)
-            kwargs.setdefault("std", IMAGENET_STD)
+        backbone = optional_backbone(backbone, kwargs)
         super().__init__(**kwargs)
         if int(num_stages) < 1:
             raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")

@@ -86,10 +86,11 @@ class SimpleBaseline(HeatmapPoseModel):
             raise ValueError(f"cannot start a SimpleBaseline from a {type(source).__name__}")
         same = ("backbone_name", "backbone_stride", "deconv_layers", "num_joints")
         differ = [a for a in same if getattr(source, a) != getattr(self, a)]
-        if differ or source.head_filters < self.head_filters:
-            raise ValueError(f"cannot start from a SimpleBaseline with other {differ or ['(narrower) head_filters']}: "
-                             f"{[getattr(source, a) for a in differ or ['head_filters']]} vs "
-                             f"{[getattr(self, a) for a in differ or ['head_filters']]}")
+        if source.head_filters < self.head_filters:
+            differ.append("head_filters")  # a head can be narrowed, not widened
+        if differ:
+            raise ValueError(f"cannot start from a SimpleBaseline with other {differ}: "
+                             f"{[getattr(source, a) for a in differ]} vs {[getattr(self, a) for a in differ]}")
         self.backbone.set_weights(source.backbone.get_weights())
         keep = None  # input channels kept of the current layer (None: all, the backbone's features)
         for (deconv, bn), (src_deconv, src_bn) in zip(zip(self.deconvs[::2], self.deconvs[1::2]),

@@ -57,6 +57,19 @@ def imagenet_origin(variant: str = "lite0") -> str:
             "fine-tuned with the head, so the published weights carry the whole network")
 
 
+def optional_backbone(backbone, normalisation: Dict) -> str:
+    """The ``backbone`` build argument of a model whose feature stage may be EfficientNet-Lite:
+    empty (trained from scratch) or a variant name, checked; with a variant, ``normalisation``
+    (the model's keyword arguments) defaults ``mean`` / ``std`` to its ImageNet normalisation."""
+    backbone = str(backbone or "")
+    if backbone and backbone not in VARIANTS:
+        raise ValueError(f"backbone must be empty or one of {sorted(VARIANTS)}, got {backbone!r}")
+    if backbone:
+        normalisation.setdefault("mean", IMAGENET_MEAN)
+        normalisation.setdefault("std", IMAGENET_STD)
+    return backbone
+
+
 def round_filters(filters: int, width: float, divisor: int = 8) -> int:
     """Channels scaled by ``width``, rounded to a multiple of ``divisor`` (never down by > 10 %)."""
     scaled = filters * width
