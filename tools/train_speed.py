@@ -17,20 +17,9 @@ import subprocess
 import sys
 import time
 
+from training.records import cpu_features
+
 SETTINGS = (("float32", False), ("float32", True), ("mixed_bfloat16", False), ("mixed_bfloat16", True))
-
-
-def cpu_features() -> dict:
-    """CPU model (``edge.benchmark.cpu_model``) and the flags that decide bfloat16 speed."""
-    from edge.benchmark import cpu_model
-
-    try:
-        info = open("/proc/cpuinfo").read()
-    except OSError:
-        info = ""
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    return {"cpu": cpu_model(), "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
-            "avx512f": "avx512f" in flags}
 
 
 def time_setting(experiment: str, precision: str, xla: bool, steps: int, warmup: int, batch_size: int = 0) -> dict:
@@ -96,9 +85,11 @@ def main(argv=None) -> int:
                         for s in args.settings.split(",")]
         except (IndexError, KeyError):
             p.error(f"--settings must look like float32:off,mixed_bfloat16:on, got {args.settings!r}")
-        bad = [s for s, _ in settings if s not in ("float32", "mixed_bfloat16")]
+        from training.experiments.base import PRECISIONS
+
+        bad = [s for s, _ in settings if s not in PRECISIONS]
         if bad:
-            p.error(f"unknown precision {bad[0]!r}: float32 or mixed_bfloat16")
+            p.error(f"unknown precision {bad[0]!r}: one of {', '.join(PRECISIONS)}")
     machine = cpu_features()
     print(f"{machine['cpu']}: AMX-BF16 {machine['amx_bf16']}, AVX512-BF16 {machine['avx512_bf16']}", flush=True)
     rows = []

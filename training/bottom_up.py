@@ -137,5 +137,6 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
     if chief:
         record_run(workdir, {"experiment": exp.name, "epochs": exp.epochs, "steps_per_epoch": steps,
                              "batch_size": exp.batch_size, "train_images": len(train_samples),
-                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync})
+                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync,
+                             "precision": exp.precision})
     return model, history

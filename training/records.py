@@ -20,7 +20,21 @@ def hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if not _gpus() else f"{cpu}, GPUs: {_gpus()}"
+    return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if not gpus() else f"{cpu}, GPUs: {gpus()}"
+
+
+def cpu_features() -> dict:
+    """CPU model (``edge.benchmark.cpu_model``) and the flags that decide bfloat16 speed (TF's
+    oneDNN runs bfloat16 matmuls natively on AMX-BF16 / AVX512-BF16)."""
+    from edge.benchmark import cpu_model
+
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        info = ""
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    return {"cpu": cpu_model(), "amx_bf16": "amx_bf16" in flags, "avx512_bf16": "avx512_bf16" in flags,
+            "avx512f": "avx512f" in flags}
 
 
 def machines(runs) -> str:
@@ -33,7 +47,8 @@ def machines(runs) -> str:
     return "; ".join(f"{m}: {h:.2f} h" for m, h in hours.items())
 
 
-def _gpus():
+def gpus() -> list:
+    """Names of the GPUs TensorFlow sees (none when TF sees none or cannot tell)."""
     try:
         import tensorflow as tf
 
@@ -81,6 +96,8 @@ def _recipe(exp: Dict, codec: Dict) -> str:
     """One sentence on how the experiment trains (optimiser, targets, loss, stages)."""
     opt = (f"Adam, peak lr {exp['learning_rate']}, {exp['warmup_steps']} warm-up steps then cosine "
            "decay to 1 %")
+    if exp.get("precision", "float32") != "float32":
+        opt += f", {exp['precision']} compute"
     target = TARGETS[codec["type"]].format(**codec, stages=_phases(exp), augment=exp["augment"],
                                           scenes=exp.get("scenes"))
     return f"{opt}; {target}"

@@ -93,5 +93,6 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
         record_run(workdir, {"experiment": exp.name, "epochs": exp.epochs,
                              "phases": [list(p.as_tuple()) for p in exp.phases], "steps_per_epoch": steps,
                              "batch_size": exp.batch_size, "train_images": len(train_samples),
-                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync})
+                             "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync,
+                             "precision": exp.precision})
     return model, history

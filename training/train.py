@@ -10,11 +10,13 @@ from there when started again with the same workdir after being killed. TensorBo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Optional
 
 from training.bottom_up import train_bottom_up
 from training.experiments import Experiment, get_experiment, list_experiments
+from training.experiments.base import PRECISIONS
 from training.top_down import train_top_down
 
 #: The training loop of each task (``zoo.tasks``): single-person crops, or multi-person scenes.
@@ -36,8 +38,34 @@ def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: O
     from zoo.architectures import get_architecture
 
     loop = LOOPS[get_architecture(exp.architecture).task.name]
-    return loop(exp, workdir, data=data, val_data=val_data, strategy=strategy, max_val=max_val,
-                verbose=verbose, tensorboard=tensorboard, max_train=max_train)
+    exp = exp.replace(precision=resolve_precision(exp.precision))
+    with dtype_policy(exp.precision):
+        return loop(exp, workdir, data=data, val_data=val_data, strategy=strategy, max_val=max_val,
+                    verbose=verbose, tensorboard=tensorboard, max_train=max_train)
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto``: ``mixed_bfloat16`` on a CPU with AMX-BF16 and no GPU (where ``tools.train_speed``
+    measured it faster for the recipes that ask for it), else ``float32``; other names as given."""
+    if precision != "auto":
+        return precision
+    from training.records import gpus, cpu_features
+
+    return "mixed_bfloat16" if cpu_features()["amx_bf16"] and not gpus() else "float32"
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Keras' global dtype policy set to ``name`` while the block runs (models built inside keep
+    it), the previous one restored afterwards."""
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def main(argv=None):
@@ -56,6 +84,8 @@ def main(argv=None):
     p.add_argument("--max-val", type=int, default=0, help="validate on the first N images only")
     p.add_argument("--max-train", type=int, default=0, help="train on the first N images only (smoke tests)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA")
+    p.add_argument("--precision", choices=PRECISIONS + ("auto",),
+                   help="override the recipe's precision (time both on your machine with tools.train_speed)")
     args = p.parse_args(argv)
     try:
         exp = get_experiment(args.experiment)
@@ -65,6 +95,8 @@ def main(argv=None):
                                  ("batch_size", args.batch_size)) if v}
     if args.no_jit:
         changes["jit_compile"] = False
+    if args.precision:
+        changes["precision"] = args.precision
     exp = exp.replace(**changes)
     train(exp, args.workdir, args.data, args.val_data, args.strategy, args.max_val,
           max_train=args.max_train)

@@ -10,6 +10,10 @@ from training.composite import SceneConfig
 from training.phases import Phase
 
 
+#: Training precisions: Keras dtype policies whose variables stay float32.
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """One training recipe.
@@ -32,6 +36,11 @@ class Experiment:
         warmup_steps: warm-up length.
         augment: augmentation ranges.
         jit_compile: compile the train step with XLA.
+        precision: Keras dtype policy of the training, ``float32`` or ``mixed_bfloat16``
+            (bfloat16 compute, float32 variables: the saved weights are float32 either way;
+            ``tools.train_speed`` measures which is faster on a machine), or ``auto``:
+            ``mixed_bfloat16`` on a CPU with AMX-BF16 and no GPU, else ``float32``
+            (``training.train.resolve_precision``), for recipes measured faster that way.
         phases: ``training.phases.Phase`` objects of the architecture (DeepPose's cascade stages,
             Tompson's training phases), trained one after another, each in its own folder, each
             with its own epochs and optional peak learning rate; empty: the whole model for
@@ -58,11 +67,17 @@ class Experiment:
     weight_decay: float = 0.0
     augment: AugmentConfig = AugmentConfig()
     jit_compile: bool = True
+    precision: str = "float32"
     phases: Tuple[Phase, ...] = ()
     scenes: SceneConfig = SceneConfig()
     val_scenes: int = 64
     init_from: str = ""
     backbone_weights: str = ""
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS + ("auto",):
+            raise ValueError(f"experiment {self.name}: precision must be one of {PRECISIONS + ('auto',)}, "
+                             f"got {self.precision!r}")
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)
