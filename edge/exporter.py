@@ -193,3 +193,26 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
     write_atomic(path, data)
     write_atomic(path.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
     return path
+
+
+def cached_tflite(model, precision: str = "int8", output_dir="exports", log=print) -> Path:
+    """The TFLite file of the published ``model`` under ``output_dir``: reused when it was
+    exported from these weights (the sha256 in its metadata), otherwise exported now (an int8
+    file takes about a minute: calibration on real crops). ``log`` gets one line per step."""
+    spec = model.spec
+    path = artifact_path(spec, output_dir, "tflite", precision)
+    meta = path.with_suffix(".json")
+    if path.is_file() and meta.is_file():
+        try:
+            same = json.loads(meta.read_text()).get("weights_sha256") == spec.weights.sha256
+        except ValueError:
+            same = False
+        if same:
+            log(f"reusing {path}")
+            return path
+    inside = "network + grouping into people in one graph" if edge_task(model.task).grouping else "decoding inside"
+    log(f"exporting {spec.id} to TFLite {precision} ({inside}"
+        + (", calibrating on real training images" if precision == "int8" else "") + "; about a minute) ...")
+    path = export(spec.id, "tflite", precision, output_dir, overwrite=True, model=model)
+    log(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -18,15 +19,24 @@ def quiet_tensorflow_start():
     """
     if os.environ.get("POSEZOO_TF_LOGS") or "tensorflow" in sys.modules:
         return
+    with silenced_stderr():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """File descriptor 2 pointed at /dev/null while the block runs: silences what C / C++
+    libraries print themselves (TensorFlow's start-up, OpenCV's and FFmpeg's warnings), which no
+    Python setting reaches. Exceptions still propagate."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
             try:
-                import tensorflow as tf
-
-                tf.config.list_physical_devices()
+                yield
             finally:
                 os.dup2(saved, 2)
     finally:

@@ -142,36 +142,15 @@ def people_demo(name, image_path, out_dir, args, step):
     return result
 
 
-def exported_tflite(model, precision, exports, step, what: str, calibration: str):
-    """The model's TFLite file under ``exports``: reused when it was exported from these weights
-    (sha256 in its metadata), otherwise exported now."""
-    import json
-
-    import edge
-    from edge.exporter import artifact_path
-
-    path = artifact_path(model.spec, exports, "tflite", precision)
-    meta = path.with_suffix(".json")
-    if (path.is_file() and meta.is_file()
-            and json.loads(meta.read_text()).get("weights_sha256") == model.spec.weights.sha256):
-        step(f"reusing {path}")
-        return path
-    step(f"exporting {model.spec.id} to TFLite {precision} ({what}"
-         + (f", {calibration}" if precision == "int8" else "") + "; about a minute) ...")
-    path = edge.export(model.spec.id, "tflite", precision, exports, overwrite=True, model=model)
-    step(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return path
-
-
 def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
     """Exports (or reuses) the TFLite file, runs it on ``crop``, compares with Keras, times it."""
     import numpy as np
 
+    from edge.exporter import cached_tflite
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import to_image_coords
 
-    path = exported_tflite(model, precision, exports, step, "decoding inside",
-                           "calibrating on 300 real crops")
+    path = cached_tflite(model, precision, exports, log=step)
     runner = TFLiteRunner(path, num_threads=2)
     kp, sc = runner.predict(crop[None])
     dist = np.linalg.norm(kp[0] - keras_kps, axis=-1)
@@ -200,11 +179,11 @@ def run_people_tflite(model, image, precision, exports, step):
     import numpy as np
 
     from edge.agreement import compare_people
+    from edge.exporter import cached_tflite
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import letterbox
 
-    path = exported_tflite(model, precision, exports, step, "network + grouping into people in one graph",
-                           "calibrating on real scenes")
+    path = cached_tflite(model, precision, exports, log=step)
     boxed, to_image = letterbox(image, model.input_size)
     keras_people, keras_scores = (np.asarray(v) for v in model.graph_function("people")(boxed[None].astype(np.float32)))
     runner = TFLiteRunner(path, num_threads=2)

@@ -92,3 +92,17 @@ def letterbox(image: np.ndarray, size: int) -> Tuple[np.ndarray, np.ndarray]:
                          [0, 1 / sy, (0.5 - top) / sy - 0.5],
                          [0, 0, 1]], np.float64)
     return boxed, to_image
+
+
+def people_to_image(people: np.ndarray, scores: np.ndarray, to_image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """The people a bottom-up model found in one letterboxed input, in image pixels.
+
+    ``people (P, K, 3)`` (x, y in input pixels, joint score), ``scores (P,)`` (0: empty slot),
+    ``to_image``: ``letterbox``'s matrix. Returns only the slots with a person, ``(people (P', K,
+    3), scores (P',))``; a joint a person lacks (score 0) gets x = y = 0.
+    """
+    keep = scores > 0
+    people, scores = people[keep], scores[keep]
+    xy = people[..., :2] @ to_image[:2, :2].T + to_image[:2, 2]
+    people = np.concatenate([np.where(people[..., 2:] > 0, xy, 0.0), people[..., 2:]], -1)
+    return people.astype(np.float32), scores.astype(np.float32)

@@ -182,7 +182,7 @@ class OpenPose(PoseModel):
         returns ``(people (P, K, 3), scores (P,))`` with x, y in *image* pixels, only the people
         found (P <= ``max_people``), best first; a joint a person lacks has score 0.
         """
-        from zoo.preprocess import letterbox
+        from zoo.preprocess import letterbox, people_to_image
 
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
@@ -192,12 +192,7 @@ class OpenPose(PoseModel):
             raise ValueError(f"predict_people expects uint8 pixels, got {image.dtype}")
         boxed, to_image = letterbox(image, self.input_size)
         people, scores = self.graph_function("people")(ops.convert_to_tensor(boxed[None], "float32"))
-        people, scores = ops.convert_to_numpy(people)[0], ops.convert_to_numpy(scores)[0]
-        keep = scores > 0
-        people, scores = people[keep], scores[keep]
-        xy = people[..., :2] @ to_image[:2, :2].T + to_image[:2, 2]
-        people = np.concatenate([np.where(people[..., 2:] > 0, xy, 0.0), people[..., 2:]], -1)
-        return people.astype(np.float32), scores.astype(np.float32)
+        return people_to_image(ops.convert_to_numpy(people)[0], ops.convert_to_numpy(scores)[0], to_image)
 
     def get_config(self):
         return {"skeleton": self.skeleton.name, "input_size": self.input_size,

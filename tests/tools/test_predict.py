@@ -1,0 +1,196 @@
+"""``python -m tools.predict`` (#16): photos, folders, videos; the TFLite backend; the One Euro
+filter's effect on jitter; bad input. Uses the default model (the most accurate published one) on
+real photos; skips without the data."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PHOTO = "mpii-sample/060754485.jpg"          # one man beside a truck, 1280x720
+PEOPLE_PHOTO = "coco-mini/train2017/000000000790.jpg"
+
+
+def _predict(argv, capfd=None):
+    from tools._cli import run
+    from tools.predict import main
+
+    return run(main, [str(a) for a in argv])
+
+
+def _read(path):
+    from zoo.io import read_image
+
+    return read_image(path)
+
+
+def test_photo_gives_drawn_photo_and_keypoints_in_image_pixels(tmp_path, shared_data):
+    photo = shared_data / PHOTO
+    assert _predict([photo, "--output", tmp_path]) == 0
+    drawn = _read(tmp_path / "060754485_pose.jpg")
+    assert drawn.shape == _read(photo).shape
+    result = json.loads((tmp_path / "060754485_pose.json").read_text())
+    import zoo
+
+    assert result["model"] == zoo.get_spec(zoo.most_accurate()).id
+    (person,) = result["people"]
+    assert len(person["keypoints"]) == len(result["joints"]) == 14
+    xy = np.array([k for k in person["keypoints"] if k is not None])
+    assert len(xy) >= 10
+    # The man stands between x 400 and 900 of the 1280-wide photo.
+    assert (xy[:, 0] > 400).all() and (xy[:, 0] < 900).all() and (xy[:, 1] < 720).all()
+    assert person["box"]["source"] in ("hog", "grid", "refined")
+
+
+def test_folder_in_coco_format(tmp_path, shared_data):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(shared_data / PEOPLE_PHOTO, folder)
+    shutil.copy(shared_data / PHOTO, folder / "truck.jpg")
+    (folder / "notes.txt").write_text("not an image: ignored")
+    assert _predict([folder, "--output", tmp_path / "out", "--format", "coco"]) == 0
+    results = json.loads((tmp_path / "out" / "photos_pose.json").read_text())
+    assert sorted(r["image_id"] for r in results) == [1, 790]  # numeric name, else its position
+    for r in results:
+        assert r["category_id"] == 1 and len(r["keypoints"]) == 17 * 3
+        kp = np.array(r["keypoints"]).reshape(17, 3)
+        assert (kp[:5] == 0).all()       # nose, eyes, ears: LSP's 14 joints have none of them
+        assert (kp[5:, 2] > 0).all()     # shoulders to ankles come from the model
+    assert (tmp_path / "out" / "000000000790_pose.jpg").is_file()
+    assert (tmp_path / "out" / "truck_pose.jpg").is_file()
+    assert not (tmp_path / "out" / "truck_pose.json").exists()  # COCO results instead
+
+
+FRAMES, FPS, SIZE = 30, 30.0, (640, 360)
+
+
+def _moving_clip(photo, path):
+    """A clip of ``photo`` panned (1.5, 0.75 frame px per frame) and zoomed (0.4 % per frame):
+    returns the (FRAMES, 3, 3) photo -> frame matrices, the known motion."""
+    import cv2
+
+    w, h = SIZE
+    mats = []
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    for t in range(FRAMES):
+        s = 0.5 * (1 + 0.004 * t)
+        m = np.array([[s, 0, w / 2 - s * 640 + 1.5 * t], [0, s, h / 2 - s * 360 + 0.75 * t], [0, 0, 1]])
+        writer.write(cv2.cvtColor(cv2.warpAffine(photo, m[:2], SIZE, flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2BGR))
+        mats.append(m)
+    writer.release()
+    return np.stack(mats)
+
+
+def _jitter(jsonl, mats, min_score=0.3):
+    """Mean frame-to-frame deviation of the keypoints from the known motion (frame pixels): each
+    frame's keypoints, carried by the known motion to the next frame, against that frame's."""
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [r["frame"] for r in rows] == list(range(FRAMES))
+    kp = np.array([[k if k else [np.nan, np.nan] for k in r["people"][0]["keypoints"]] for r in rows])
+    sc = np.array([r["people"][0]["scores"] for r in rows])
+    hom = lambda p: np.concatenate([p, np.ones(p.shape[:-1] + (1,))], -1)  # noqa: E731
+    in_photo = np.einsum("tij,tkj->tki", np.linalg.inv(mats), hom(kp))
+    expected = np.einsum("tij,tkj->tki", mats[1:], in_photo[:-1])[..., :2]
+    dev = np.linalg.norm(kp[1:] - expected, axis=-1)
+    ok = (sc[1:] >= min_score) & (sc[:-1] >= min_score) & np.isfinite(dev)
+    assert ok.sum() >= FRAMES * 6
+    return float(dev[ok].mean())
+
+
+def test_video_keeps_frames_size_rate_and_the_filter_reduces_jitter(tmp_path, shared_data):
+    import cv2
+
+    clip = tmp_path / "clip.mp4"
+    mats = _moving_clip(_read(shared_data / PHOTO), clip)
+    jitter = {}
+    for name, flags in (("off", ["--no-smooth"]), ("on", [])):
+        out = tmp_path / name
+        assert _predict([clip, "--output", out, *flags]) == 0
+        cap = cv2.VideoCapture(str(out / "clip_pose.mp4"))
+        assert (cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)) == (FRAMES, FPS)
+        assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == SIZE
+        cap.release()
+        jitter[name] = _jitter(out / "clip_pose.jsonl", mats)
+    print(f"\njitter (mean frame-to-frame deviation from the known motion, frame px): "
+          f"filter off {jitter['off']:.2f}, One Euro on {jitter['on']:.2f}")
+    assert jitter["on"] < 0.8 * jitter["off"]
+
+
+def test_tflite_backend_finds_the_same_person_within_the_parity_figures(tmp_path, shared_data, exported):
+    import zoo
+
+    name = zoo.most_accurate()
+    exports = exported(name, "tflite", "int8").parents[2]
+    results = {}
+    for backend in ("keras", "tflite"):
+        out = tmp_path / backend
+        assert _predict([shared_data / PHOTO, "--output", out, "--backend", backend, "--exports", exports]) == 0
+        results[backend] = json.loads((out / "060754485_pose.json").read_text())["people"][0]
+    k, t = (np.array([p if p else [np.nan] * 2 for p in results[b]["keypoints"]]) for b in ("keras", "tflite"))
+    # Image pixels -> the model's input pixels (the crop's side maps onto input_size).
+    spec = zoo.get_spec(name)
+    scale = spec.input_size / results["keras"]["box"]["side"]
+    dist = np.linalg.norm(k - t, axis=-1) * scale
+    parity = {r["precision"]: r for r in json.loads(
+        (REPO / "zoo" / "published" / spec.name / str(spec.version) / "measurements" / "parity.json").read_text())["rows"]}
+    print(f"\nkeras vs tflite int8: median {np.nanmedian(dist):.2f} input px (parity p95 {parity['int8']['p95_px']})")
+    assert np.nanmedian(dist) <= parity["int8"]["p95_px"]
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "text.mp4").write_text("this is text, not a video\n")
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello")
+    return tmp_path
+
+
+@pytest.mark.parametrize("source, message", [
+    ("text.mp4", "text.mp4: cannot be opened as a video"),
+    ("zero.mp4", "zero.mp4: empty file (0 bytes)"),
+    ("empty", "empty: folder holds no images"),
+    ("notes.txt", "notes.txt: unsupported file type '.txt'"),
+    ("missing.jpg", "missing.jpg: no such file or folder"),
+    ("7", "camera 7: no camera with this index could be opened"),
+])
+def test_bad_input_is_one_line_naming_it(bad_inputs, capfd, source, message):
+    src = source if source.isdigit() else bad_inputs / source
+    assert _predict([src, "--output", bad_inputs / "out"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("error: "), err
+    assert not (bad_inputs / "out").exists()
+
+
+def test_bad_input_from_the_command_line_exits_2_without_traceback(bad_inputs):
+    proc = subprocess.run([sys.executable, "-m", "tools.predict", str(bad_inputs / "text.mp4")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {bad_inputs / 'text.mp4'}: cannot be opened as a video (not a video file, or a format OpenCV cannot read)"]
+
+
+def test_a_failure_mid_video_leaves_no_partial_file(tmp_path, shared_data, monkeypatch):
+    from zoo.predictor import PosePredictor
+
+    clip = tmp_path / "clip.mp4"
+    _moving_clip(_read(shared_data / PHOTO)[::4, ::4].copy(), clip)  # tiny frames, fast
+    calls = {"n": 0}
+    original = PosePredictor.__call__
+
+    def failing(self, image, time_s=None):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise ValueError("frame 3: simulated failure")
+        return original(self, image, time_s)
+
+    monkeypatch.setattr(PosePredictor, "__call__", failing)
+    out = tmp_path / "out"
+    assert _predict([clip, "--output", out]) == 2
+    assert calls["n"] == 4
+    assert list(out.iterdir()) == []

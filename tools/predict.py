@@ -1,0 +1,287 @@
+"""Poses on whatever you have: a photo, a folder of photos, a video file or a camera.
+
+    python -m tools.predict photo.jpg --output out/           # out/photo_pose.jpg + photo_pose.json
+    python -m tools.predict photos/ --output out/             # every image of the folder
+    python -m tools.predict clip.mp4 --output out/            # out/clip_pose.mp4 + clip_pose.jsonl
+    python -m tools.predict 0 --max-frames 300 --output out/  # camera 0: out/camera0_pose.mp4 + .jsonl
+    python -m tools.predict clip.mp4 --backend tflite         # the phone's path: the int8 file via LiteRT
+
+``--model`` defaults to the most accurate published single-person model (``zoo.most_accurate()``),
+which runs on the person the detection step finds (``zoo.detect``; in a video, tracked from the
+previous frame's pose); a multi-person model (``openpose-lsp``) runs on the whole frame. Keypoints
+and scores are in image pixels. A video keeps its frame count, size and frame rate; its JSONL has
+one object per frame (``frame``, ``time_s``, ``people``). Video and camera keypoints go through a
+One Euro filter (``zoo.smoothing``; ``--no-smooth`` turns it off). ``--format coco`` writes
+COCO keypoint results (17 COCO keypoints; joints the model lacks are 0, 0, 0) instead of the JSON:
+one file per photo, folder or video (``image_id``: a photo's numeric file name, else its position
+in the folder; a frame's index). Bad input is one line naming the file and the problem, exit 2;
+every file is written under a temporary name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+
+from tools._cli import run, silenced_stderr
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
+
+
+class SourceError(ValueError):
+    """A source that cannot be read: the message names it and says what is wrong."""
+
+
+def open_video(source):
+    """``cv2.VideoCapture`` of a file path or camera index, OpenCV's and FFmpeg's own messages
+    silenced; ``(capture, frames per second, frame count or 0 when unknown)``. Raises
+    ``SourceError`` when it cannot be opened or gives no frame."""
+    import cv2
+
+    what = f"camera {source}" if isinstance(source, int) else str(source)
+    with silenced_stderr():
+        cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        raise SourceError(f"{what}: no camera with this index could be opened" if isinstance(source, int)
+                          else f"{what}: cannot be opened as a video (not a video file, or a format OpenCV cannot read)")
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not isinstance(source, int) else 0
+    return cap, (fps if fps and 1 <= fps <= 1000 else 30.0), max(count, 0)
+
+
+def read_frames(cap):
+    """RGB frames of an open capture until it ends."""
+    import cv2
+
+    while True:
+        with silenced_stderr():
+            ok, frame = cap.read()
+        if not ok:
+            return
+        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def classify_source(text: str):
+    """``("camera", index)``, ``("video", path)`` or ``("images", [paths], name)``; checks what can
+    be checked before the model loads (exists, known type, a folder with images, a video that
+    gives a first frame)."""
+    if text.isdigit():
+        cap, _, _ = open_video(int(text))
+        cap.release()
+        return ("camera", int(text))
+    path = Path(text)
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.is_dir():
+        images = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not images:
+            raise SourceError(f"{path}: folder holds no images ({' '.join(IMAGE_SUFFIXES)})")
+        return ("images", images, path.name or "images")
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ("images", [path], path.stem)
+    if suffix in VIDEO_SUFFIXES:
+        if path.stat().st_size == 0:
+            raise SourceError(f"{path}: empty file (0 bytes), not a video")
+        cap, _, _ = open_video(str(path))
+        try:
+            if next(read_frames(cap), None) is None:
+                raise SourceError(f"{path}: no frame could be read (empty or damaged video)")
+        finally:
+            cap.release()
+        return ("video", path)
+    raise SourceError(f"{path}: unsupported file type {path.suffix or '(no extension)'!r}; images: "
+                      f"{' '.join(IMAGE_SUFFIXES)}; videos: {' '.join(VIDEO_SUFFIXES)}; or a camera index")
+
+
+def people_json(people, threshold: float, box=None):
+    """The people of one image or frame as JSON: keypoints ``[x, y]`` in image pixels (null for a
+    joint below ``threshold``), joint scores, the person's score (mean joint score) and, for a
+    single-person model, the square ``box`` it was cropped from (centre, side, how it was found)."""
+    import numpy as np
+
+    out = []
+    for p in people:
+        ok = p[:, 2] >= threshold
+        out.append({"score": round(float(p[:, 2].mean()), 4),
+                    "keypoints": [[round(float(x), 2), round(float(y), 2)] if k else None
+                                  for (x, y), k in zip(p[:, :2], ok)],
+                    "scores": np.round(p[:, 2], 4).tolist()})
+        if box is not None:
+            out[-1]["box"] = {"center": [round(float(v), 2) for v in box.center], "side": round(box.side, 2),
+                              "source": box.source}
+    return out
+
+
+def coco_results(people, image_id: int, to_coco):
+    """COCO keypoint results of one image: 17 keypoints ``x, y, score`` each (0, 0, 0 for a COCO
+    joint the model lacks), ``category_id`` 1, score = mean joint score."""
+    out = []
+    for p in people:
+        flat = []
+        for j in to_coco:
+            flat += [0.0, 0.0, 0.0] if j < 0 else [round(float(p[j, 0]), 2), round(float(p[j, 1]), 2),
+                                                   round(float(p[j, 2]), 4)]
+        out.append({"image_id": image_id, "category_id": 1, "keypoints": flat,
+                    "score": round(float(p[:, 2].mean()), 4)})
+    return out
+
+
+def draw(image, people, skeleton, threshold: float):
+    import numpy as np
+
+    from zoo.visualize import draw_skeleton
+
+    thickness = max(2, max(image.shape[:2]) // 250)
+    for p in people:
+        xy = np.where(p[:, 2:] >= threshold, p[:, :2], np.nan)
+        image = draw_skeleton(image, xy, skeleton, thickness=thickness)
+    return image
+
+
+def progress(total, unit: str):
+    """A progress bar on stderr: items done, items per second (tqdm)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+
+def predict_images(predictor, paths, name, out_dir: Path, args, header):
+    from tools.files import write_json
+    from zoo.io import read_image, write_image
+
+    coco = []
+    with progress(len(paths), "image") as bar:
+        for i, path in enumerate(paths):
+            image = read_image(path)
+            people = predictor(image)
+            write_image(out_dir / f"{path.stem}_pose.jpg", draw(image, people, predictor.skeleton, args.threshold))
+            if args.format == "coco":
+                coco += coco_results(people, int(path.stem) if path.stem.isdigit() else i, header["to_coco"])
+            else:
+                write_json(out_dir / f"{path.stem}_pose.json",
+                           {**header["meta"], "image": str(path), "width": image.shape[1],
+                            "height": image.shape[0], "people": people_json(people, args.threshold, predictor.last_box)})
+            bar.update()
+    if args.format == "coco":
+        write_json(out_dir / f"{name}_pose.json", coco)
+    written = "_pose.jpg and _pose.json" if args.format != "coco" else f"_pose.jpg; COCO results {name}_pose.json"
+    print(f"{len(paths)} image(s) -> {out_dir}/ (*{written})", file=sys.stderr)
+
+
+def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
+    """A video file or a camera: every frame predicted (tracked, smoothed), drawn into
+    ``<name>_pose.mp4`` (same size, frame count and rate) and described in ``<name>_pose.jsonl``
+    (or the COCO results ``<name>_pose.json``)."""
+    import json
+
+    import cv2
+
+    from tools.files import write_json
+    from zoo.io import atomic_path
+
+    cap, fps, count = open_video(source)
+    if args.max_frames:
+        count = min(count, args.max_frames) if count else args.max_frames
+    video_path, json_path = out_dir / f"{name}_pose.mp4", out_dir / f"{name}_pose.jsonl"
+    coco, frames = [], 0
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp_video = stack.enter_context(atomic_path(video_path))
+            lines = None
+            if args.format != "coco":
+                lines = stack.enter_context(open(stack.enter_context(atomic_path(json_path)), "w"))
+            bar = stack.enter_context(progress(count, "frame"))
+            writer = None
+            try:
+                for frame in read_frames(cap):
+                    if args.max_frames and frames >= args.max_frames:
+                        break
+                    if writer is None:
+                        h, w = frame.shape[:2]
+                        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+                        if not writer.isOpened():
+                            raise SourceError(f"{video_path}: OpenCV cannot write an MP4 video here")
+                    t = frames / fps
+                    people = predictor(frame, time_s=t)
+                    writer.write(cv2.cvtColor(draw(frame, people, predictor.skeleton, args.threshold),
+                                              cv2.COLOR_RGB2BGR))
+                    if lines is None:
+                        coco += coco_results(people, frames, header["to_coco"])
+                    else:
+                        lines.write(json.dumps({**header["meta"], "frame": frames, "time_s": round(t, 4),
+                                                "people": people_json(people, args.threshold, predictor.last_box)}) + "\n")
+                    frames += 1
+                    bar.update()
+            except KeyboardInterrupt:
+                if not isinstance(source, int):
+                    raise
+                # A camera runs until interrupted: the frames so far are the result.
+            finally:
+                if writer is not None:
+                    writer.release()
+            if not frames:
+                raise SourceError(f"{source}: no frame could be read")
+    finally:
+        cap.release()
+    if args.format == "coco":
+        json_path = write_json(out_dir / f"{name}_pose.json", coco)
+    print(f"{frames} frame(s) at {fps:g} frames/s -> {video_path} and {json_path}", file=sys.stderr)
+
+
+def main(argv=None):
+    from edge.tflite import PRECISIONS
+
+    p = argparse.ArgumentParser(prog="python -m tools.predict", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="an image, a folder of images, a video file, or a camera index (0)")
+    p.add_argument("--model", help="zoo name[@version] (default: the most accurate single-person model)")
+    p.add_argument("--output", default="out", help="folder for the drawn files and the keypoints (default out/)")
+    p.add_argument("--backend", default="keras", choices=["keras", "tflite"],
+                   help="keras, or tflite: the model's exported file run through LiteRT (exported once into --exports)")
+    p.add_argument("--precision", default="int8", choices=PRECISIONS, help="TFLite file of the tflite backend")
+    p.add_argument("--exports", default="exports", help="where the TFLite file is exported and reused")
+    p.add_argument("--format", default="json", choices=["json", "coco"], help="keypoint file format")
+    p.add_argument("--threshold", type=float, default=0.1, help="joints scored below this are not drawn (null in JSON)")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false",
+                   help="video / camera: no One Euro filter on the keypoints")
+    p.add_argument("--min-cutoff", type=float, default=1.0, help="One Euro filter: cutoff (Hz) at rest")
+    p.add_argument("--beta", type=float, default=0.05, help="One Euro filter: cutoff increase with speed")
+    p.add_argument("--max-frames", type=int, default=0, help="video / camera: stop after N frames (0: all; "
+                   "a camera otherwise runs until Ctrl-C)")
+    args = p.parse_args(argv)
+    kind, *rest = classify_source(args.source)
+
+    import zoo
+    from zoo.predictor import PosePredictor
+    from zoo.skeletons import COCO17, joint_mapping
+    from zoo.smoothing import OneEuroFilter
+
+    model = zoo.load(args.model or zoo.most_accurate())
+    smoothing = OneEuroFilter(args.min_cutoff, args.beta) if args.smooth and kind != "images" else None
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    predictor = PosePredictor(model, args.backend, args.precision, args.exports, smoothing=smoothing, log=log)
+    log(f"{model.spec.id} ({'whole frame, several people' if predictor.multi_person else 'one person, found in the frame'}), "
+        f"backend {args.backend}" + (f" ({predictor.file.name})" if predictor.file else ""))
+    header = {"meta": {"model": model.spec.id, "backend": args.backend, "joints": list(model.skeleton.joint_names)},
+              "to_coco": joint_mapping(model.skeleton, COCO17)}
+    out_dir = Path(args.output)
+    if kind == "images":
+        predict_images(predictor, rest[0], rest[1], out_dir, args, header)
+    elif kind == "video":
+        predict_stream(predictor, str(rest[0]), rest[0].stem, out_dir, args, header)
+    else:
+        predict_stream(predictor, rest[0], f"camera{rest[0]}", out_dir, args, header)
+    return 0
+
+
+def cli():
+    sys.exit(run(main))
+
+
+if __name__ == "__main__":
+    cli()
