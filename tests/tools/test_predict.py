@@ -194,3 +194,26 @@ def test_a_failure_mid_video_leaves_no_partial_file(tmp_path, shared_data, monke
     assert _predict([clip, "--output", out]) == 2
     assert calls["n"] == 4
     assert list(out.iterdir()) == []
+
+
+def test_one_euro_filter_smooths_noise_follows_motion_and_restarts_after_a_gap():
+    from zoo.smoothing import OneEuroFilter
+
+    rng = np.random.default_rng(0)
+    t = np.arange(120) / 30.0
+    truth = np.stack([20 * t, np.full_like(t, 5.0)], -1)[:, None]      # (T, 1, 2): moving in x
+    noisy = truth + rng.normal(0, 1.0, truth.shape)
+    f = OneEuroFilter(min_cutoff=1.0, beta=0.05)
+    out = np.stack([f.filter(x, s) for x, s in zip(noisy, t)])
+    step = lambda a: np.abs(np.diff(a[30:, 0, 1]))  # noqa: E731  frame-to-frame change at rest in y
+    assert step(out).mean() < 0.5 * step(noisy).mean()
+    assert np.abs(out[30:, 0, 0] - truth[30:, 0, 0]).mean() < 2.0  # the lag stays small
+    # A joint unseen for a frame is passed through, then restarts from its new position.
+    f = OneEuroFilter()
+    f.filter(np.zeros((2, 2)), 0.0)
+    mask = np.array([[True, True], [False, False]])
+    gap = f.filter(np.full((2, 2), 50.0), 0.1, mask=mask)
+    assert gap[1].tolist() == [50.0, 50.0] and gap[0, 0] < 50.0
+    assert f.filter(np.full((2, 2), 80.0), 0.2)[1].tolist() == [80.0, 80.0]
+    with pytest.raises(ValueError, match="min_cutoff > 0"):
+        OneEuroFilter(min_cutoff=0)
