@@ -3,13 +3,15 @@
 Called by ``training.train`` for models whose task is ``bottom_up``; the targets are encoded by
 the model's own codec (``model.codec``: confidence maps and part affinity fields). Same contract
 as the top-down loop: a ``tf.distribute`` strategy chosen from the machine, a checkpoint every epoch in
-``<workdir>/backup`` (resumed after a kill), ``history.csv``, TensorBoard logs in
-``<workdir>/logs`` and ``<workdir>/final.weights.h5``. Besides, every epoch's weights are kept in
-``<workdir>/epochs/`` (the model is small), so the validation AP of each epoch can be measured
-afterwards without slowing training down.
+``<workdir>/backup`` (resumed after a kill), ``history.csv``, one TensorBoard run in
+``<workdir>/logs`` (``training.callbacks``) and ``<workdir>/final.weights.h5``. Besides, every
+epoch's weights are kept in ``<workdir>/epochs/`` (the model is small), so the AP of each epoch on
+more scenes can be measured afterwards (``tools.publish --epoch-curve``).
 
-Validation each epoch: the per-stage losses on fixed held-out scenes from the LSPet validation
-split (``val_pafs_stage1_loss``, ...) and TensorBoard images of every stage's maps and fields.
+Validation each epoch, on fixed held-out scenes from the LSPet validation split: the per-stage
+losses (``val_pafs_stage1_loss``, ...; ``val/pafs/stage1/loss`` in TensorBoard), OKS AP and AP50
+(``val_oks_ap``, ``val_oks_ap50``), and TensorBoard images of every stage's maps and fields and of
+the people found against the ground truth.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.callbacks import SyncReplicaStatistics, TensorBoard
+from training.callbacks import HistoryCSV, RunLog, SyncReplicaStatistics, TrainingSummaries
 from training.composite import heldout_scenes, scene_dataset, scene_targets
 from training.datasets import load_lspet
 from training.distribute import prepare_fit
@@ -40,48 +42,68 @@ def heldout_batches(samples, codec, count: int, config, batch_size: int):
     return ds.batch(batch_size), scenes
 
 
-class SceneImages(keras.callbacks.Callback):
-    """TensorBoard images after every epoch, on held-out scenes: per scene, the image, then each
-    PAF stage's field magnitude (max over limbs) and each confidence-map stage (max over parts):
-    ``maps_per_stage``; and, when the grouping runs, the people found (``people``)."""
+class SceneValidation(keras.callbacks.Callback):
+    """After every epoch, on the held-out validation scenes: OKS AP and AP50
+    (``training.evaluate.evaluate_scenes``) into the logs (``val_oks_ap``, ``val_oks_ap50``:
+    ``history.csv``, and ``val/oks_ap``, ``val/oks_ap50`` in TensorBoard through
+    ``TrainingSummaries``), and, with a ``RunLog``, images of the first ``num_images`` scenes:
+    ``val/maps_per_stage`` (per scene, the scene, each PAF stage's field magnitude, max over limbs,
+    and each confidence-map stage, max over parts) and ``val/people`` (ground truth green, the
+    people found red).
 
-    def __init__(self, images: np.ndarray, log_dir: str):
+    Args:
+        scenes: ``training.composite.heldout_scenes``' ``(images, keypoints, visible, areas)``.
+        log: the run's ``RunLog``, None: no images.
+    """
+
+    def __init__(self, scenes, log=None, num_images: int = 4):
         super().__init__()
-        self.images = images
-        self.writer = tf.summary.create_file_writer(log_dir)
-
-    def stage_images(self) -> np.ndarray:
-        from zoo.visualize import heatmap_overlay
-
-        out = self.model(self.images.astype(np.float32), training=False)
-        pafs, maps = out["pafs"].numpy(), out["heatmaps"].numpy()
-        rows = []
-        for i, image in enumerate(self.images):
-            fields = [np.sqrt(pafs[i, s, ..., 0::2] ** 2 + pafs[i, s, ..., 1::2] ** 2) for s in range(pafs.shape[1])]
-            tiles = [image] + [heatmap_overlay(image, f) for f in fields]
-            tiles += [heatmap_overlay(image, maps[i, s]) for s in range(maps.shape[1])]
-            rows.append(np.concatenate(tiles, axis=1))
-        return np.stack(rows)
-
-    def people_images(self) -> np.ndarray:
-        from zoo.visualize import draw_skeleton
-
-        people, _ = self.model.graph_function("people")(tf.constant(self.images, tf.float32))
-        rows = []
-        for image, found in zip(self.images, people.numpy()):
-            canvas = image.copy()
-            for person in found:
-                if person[:, 2].max() > 0:
-                    xy = np.where(person[:, 2:] > 0, person[:, :2], np.nan)
-                    canvas = draw_skeleton(canvas, xy, self.model.skeleton, colour=(255, 0, 0))
-            rows.append(canvas)
-        return np.stack(rows)
+        self.scenes, self.log, self.num_images = scenes, log, num_images
 
     def on_epoch_end(self, epoch, logs=None):
-        with self.writer.as_default(step=epoch + 1), tf.summary.record_if(True):
-            tf.summary.image("maps_per_stage", self.stage_images(), max_outputs=len(self.images))
-            tf.summary.image("people", self.people_images(), max_outputs=len(self.images))
-        self.writer.flush()
+        from training.evaluate import evaluate_scenes
+
+        logs = logs if logs is not None else {}
+        result = evaluate_scenes(self.model, scenes=self.scenes)
+        logs["val_oks_ap"], logs["val_oks_ap50"] = result["oks"]["AP"], result["oks"]["AP50"]
+        print(f"\nepoch {epoch + 1}: OKS AP {logs['val_oks_ap']:.4f}  AP50 {logs['val_oks_ap50']:.4f} on "
+              f"{len(self.scenes[0])} held-out scenes", flush=True)
+        if self.log is None:
+            return
+        with self.log.at(self.log.epoch_end(epoch)):
+            tf.summary.image("val/maps_per_stage", self.stage_images())
+            tf.summary.image("val/people", self.people_images())
+
+    def stage_images(self) -> np.ndarray:
+        from training.callbacks import image_grid, overlay_tile
+
+        images = self.scenes[0][:self.num_images]
+        out = self.model(images.astype(np.float32), training=False)
+        pafs, maps = out["pafs"].numpy(), out["heatmaps"].numpy()
+        p = pafs.shape[1]
+        rows = []
+        for i, image in enumerate(images):
+            fields = [np.sqrt(pafs[i, s, ..., 0::2] ** 2 + pafs[i, s, ..., 1::2] ** 2) for s in range(p)]
+            tiles = [("scene", image)] + [(f"stage {s + 1}: limb fields (PAF)", overlay_tile(image, f))
+                                          for s, f in enumerate(fields)]
+            tiles += [(f"stage {p + s + 1}: part maps", overlay_tile(image, maps[i, s]))
+                      for s in range(maps.shape[1])]
+            rows.append(tiles)
+        return image_grid(rows)
+
+    def people_images(self) -> np.ndarray:
+        from training.callbacks import image_grid, skeletons_tile
+
+        images, kps, vis = (x[:self.num_images] for x in self.scenes[:3])
+        people, _ = self.model.graph_function("people")(tf.constant(images, tf.float32))
+        rows = []
+        for image, gt, gt_vis, found in zip(images, kps, vis, people.numpy()):
+            truth = np.where((gt_vis > 0)[..., None], gt, np.nan)
+            found = found[found[:, :, 2].max(axis=1) > 0]
+            pred = np.where(found[:, :, 2:] > 0, found[:, :, :2], np.nan)
+            tile = skeletons_tile(image, truth, pred, self.model.skeleton)
+            rows.append([(f"truth (green), {len(pred)} found (red)", tile)])
+        return image_grid(rows)
 
 
 class EpochWeights(keras.callbacks.Callback):
@@ -120,18 +142,22 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
                                "heatmaps": masked_stage_metrics("heatmaps", model.heatmap_stages)},
                       jit_compile=exp.jit_compile)
     prepare_fit(model, strat, dataset.element_spec)
+    # One TensorBoard run (this worker's <folder>/logs). Validation adds its figures to the logs
+    # before HistoryCSV / TrainingSummaries write them; the backup comes last (see top_down).
+    log = RunLog.open(mydir / "logs", steps) if tensorboard else None
     callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
-    callbacks.append(keras.callbacks.CSVLogger(str(mydir / "history.csv"), append=True))
-    if tensorboard and chief:
-        callbacks.append(SceneImages(val_scenes[0][:4], str(mydir / "logs" / "scenes")))
-    if tensorboard:
-        callbacks.append(TensorBoard(str(mydir / "logs"), update_freq=50))
+    callbacks.append(SceneValidation(val_scenes, log if chief else None))
+    callbacks.append(HistoryCSV(str(mydir / "history.csv")))
+    if log:
+        callbacks.append(TrainingSummaries(log, recipe=exp))
     if chief:
         callbacks.append(EpochWeights(mydir / "epochs"))
     callbacks.append(keras.callbacks.BackupAndRestore(str(mydir / "backup")))
     t0 = time.time()
     history = model.fit(dataset, epochs=exp.epochs, steps_per_epoch=steps, validation_data=val_dataset,
                         callbacks=callbacks, verbose=verbose)
+    if log:
+        log.close()
     elapsed = time.time() - t0
     save_weights(model, mydir / "final.weights.h5")
     if chief:

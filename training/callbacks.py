@@ -1,12 +1,319 @@
-"""Callbacks: validation PCK and TensorBoard images, learning-rate logging."""
+"""Callbacks: one TensorBoard run per training (``RunLog``, ``TrainingSummaries``), validation PCK,
+loss and images (``PoseValidation``, ``SpatialModelImages``), the history file, replica statistics.
+
+TensorBoard layout (one run, ``<workdir>/logs``; x axis: the global optimizer step, continuing
+across phases): ``train/loss``, ``train/stage<k>/loss``, ``train/learning_rate`` every few steps;
+after every epoch ``val/pck@0.2``, ``val/pck@0.1``, ``val/pck@0.2_limbs``,
+``val/pck@0.2/<joint>``, ``val/stage<k>/pck@0.2``, ``val/loss``, ``val/stage<k>/loss`` (bottom-up:
+``val/oks_ap``, ``val/oks_ap50`` and the per-output losses) and ``train/epoch_seconds``; the
+recipe as text (``recipe``) and hparams at step 0; labelled image grids (``val/prediction``,
+``val/maps_per_stage``, ...). Each figure is written once.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import time
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import keras
 import tensorflow as tf
 
 from training.datasets.base import PoseSamples
+
+#: Side of one tile of the TensorBoard image grids (crops are scaled up to it: TensorBoard shows
+#: images at their own size, and a 32-128 px crop is too small to read).
+TILE = 256
+#: Height of the caption bar above each tile.
+CAPTION = 26
+#: Colours of the images: ground truth green, prediction red (RGB).
+TRUTH, PREDICTION = (0, 255, 0), (255, 0, 0)
+
+
+# --- One run, one writer, one step axis ----------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class RunLog:
+    """Where and at which step a training run's TensorBoard summaries go.
+
+    One writer per run (``<workdir>/logs``), shared by every phase, so TensorBoard shows one run
+    whose x axis is the global optimizer step: a phase's steps start at ``offset``, the optimizer
+    steps of the recipe's earlier phases (``training.phases.step_offsets``: fixed by the recipe,
+    so a resumed run writes at the same steps). ``written`` holds the ``(tag, step)`` pairs of
+    images written at a phase's first step, which is also the previous phase's last.
+    """
+
+    writer: object
+    steps_per_epoch: int = 1
+    offset: int = 0
+    written: set = dataclasses.field(default_factory=set, compare=False, repr=False)
+
+    @classmethod
+    def open(cls, log_dir, steps_per_epoch: int = 1) -> "RunLog":
+        return cls(tf.summary.create_file_writer(str(log_dir)), int(steps_per_epoch))
+
+    def phase(self, offset: int) -> "RunLog":
+        """The same run (writer, ``written``) for the phase whose first step is ``offset + 1``."""
+        return dataclasses.replace(self, offset=int(offset))
+
+    def step(self, epoch: int, batch: int) -> int:
+        """Global step after batch ``batch`` (0-based) of the phase's epoch ``epoch``."""
+        return self.offset + epoch * self.steps_per_epoch + batch + 1
+
+    def epoch_end(self, epoch: int) -> int:
+        """Global step at the end of the phase's epoch ``epoch`` (0-based)."""
+        return self.offset + (epoch + 1) * self.steps_per_epoch
+
+    @contextlib.contextmanager
+    def at(self, step: int):
+        """Summaries written inside go to ``step``. ``record_if(True)``: written whatever
+        recording condition an enclosing callback left set."""
+        with self.writer.as_default(step=int(step)), tf.summary.record_if(True):
+            yield
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def as_run_log(log) -> Optional[RunLog]:
+    """``log`` as a ``RunLog``: a folder (str or Path) opens one whose steps are the epochs."""
+    if log is None or isinstance(log, RunLog):
+        return log
+    return RunLog.open(log)
+
+
+def summary_every(steps_per_epoch: int, most: int = 20) -> int:
+    """Training scalars every ``most`` optimizer steps, or more often in short epochs (at least
+    about ten points per epoch)."""
+    return max(1, min(most, int(steps_per_epoch) // 10))
+
+
+_STAGE_KEY = re.compile(r"(?:(?P<output>.+?)_)?(?P<stage>stage\d+)_(?P<metric>.+)")
+
+
+def summary_tags(keys: Iterable[str]) -> Dict[str, str]:
+    """Keras log names (``val_`` prefix removed) -> tags below ``train/`` or ``val/``:
+    ``loss`` -> ``loss``, ``stage2_loss`` -> ``stage2/loss``, ``stage2_pck@0.2`` ->
+    ``stage2/pck@0.2``, ``pafs_stage1_loss`` -> ``pafs/stage1/loss``, ``pafs_loss`` ->
+    ``pafs/loss``; other names unchanged. The per-stage figures of an output with a single stage
+    are left out: they repeat the output's own (``stage1_loss`` of a one-stage model is its loss).
+    """
+    keys = list(keys)
+    parsed = {k: _STAGE_KEY.fullmatch(k) for k in keys}
+    stages = {}
+    for m in parsed.values():
+        if m:
+            stages.setdefault((m["output"], m["metric"]), set()).add(m["stage"])
+    tags = {}
+    for key, m in parsed.items():
+        if m:
+            if len(stages[(m["output"], m["metric"])]) > 1:
+                tags[key] = "/".join(p for p in (m["output"], m["stage"], m["metric"]) if p)
+        elif key.endswith("_loss"):
+            tags[key] = key[:-len("_loss")] + "/loss"
+        else:
+            tags[key] = key
+    return tags
+
+
+#: Keras log entries that are not training figures of the step: written at the epoch end
+#: (``epoch_seconds``) or per step from the optimizer (``learning_rate``).
+_NOT_PER_STEP = ("learning_rate", "epoch_seconds")
+
+
+def recipe_hparams(exp, steps_per_epoch: int) -> Dict[str, object]:
+    """The recipe's main hyperparameters, for TensorBoard's hparams dashboard."""
+    aug = exp.augment
+    phases = " ".join("/".join(str(v) for v in p.as_tuple()) for p in exp.phases)
+    return {"experiment": exp.name, "architecture": exp.architecture, "dataset": exp.dataset,
+            "input_size": int(exp.model_args.get("input_size", 0)), "batch_size": int(exp.batch_size),
+            "epochs": int(exp.epochs), "steps_per_epoch": int(steps_per_epoch),
+            "learning_rate": float(exp.learning_rate), "warmup_steps": int(exp.warmup_steps),
+            "precision": exp.precision, "augment_scale": float(aug.scale),
+            "augment_rotation_deg": float(aug.rotation_deg), "augment_flip_prob": float(aug.flip_prob),
+            "augment_colour": float(aug.colour), "phases": phases or "none",
+            "backbone_weights": exp.backbone_weights or "none", "init_from": exp.init_from or "none"}
+
+
+def recipe_markdown(exp) -> str:
+    """``experiment.json``'s content as Markdown (a heading, then the JSON as a code block)."""
+    body = json.dumps(exp.to_dict(), indent=2)
+    return f"### recipe `{exp.name}` (experiment.json)\n\n" + "\n".join("    " + line for line in body.splitlines())
+
+
+#: The final validation figure of a run (the last value of the scalar), per task: the metrics of
+#: TensorBoard's hparams dashboard. Every run registers both, so that the dashboard of several runs
+#: (``tensorboard --logdir runs``, which reads one run's list) has the column of each.
+RUN_FIGURES = (("val/pck@0.2", "PCK@0.2 (validation, top-down)"),
+               ("val/oks_ap", "OKS AP (held-out scenes, bottom-up)"))
+
+
+def write_recipe(log: RunLog, exp) -> None:
+    """At step 0: the recipe as text (``recipe``) and its hyperparameters as hparams, with the
+    ``RUN_FIGURES`` as metrics."""
+    from tensorboard.plugins.hparams import api as hp
+
+    values = recipe_hparams(exp, log.steps_per_epoch)
+    with log.at(0):
+        tf.summary.text("recipe", recipe_markdown(exp))
+        hp.hparams_config(hparams=[hp.HParam(k) for k in values],
+                          metrics=[hp.Metric(tag, display_name=name) for tag, name in RUN_FIGURES])
+        hp.hparams(values, trial_id=exp.name)
+
+
+def optimizer_steps(model) -> int:
+    """The steps the model's optimizer has taken (0 without an optimizer); works on the
+    distributed variable of a ``tf.distribute`` strategy too."""
+    optimizer = getattr(model, "optimizer", None)
+    return 0 if optimizer is None else int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
+class TrainingSummaries(keras.callbacks.Callback):
+    """TensorBoard scalars of one phase, at global steps (``RunLog``).
+
+    Every ``every`` steps (and at each epoch's last step): ``train/loss`` and the other training
+    figures of the Keras logs (``train/stage<k>/loss``, ...; tags by ``summary_tags``), each the
+    mean over the steps since the previous point (recovered from the running means over the
+    epoch that Keras logs: exact for the loss, whose batches all have the same size; the
+    per-stage losses, which Keras weights by each batch's labelled joints, come out with every
+    batch counted alike), and ``train/learning_rate``, the rate the optimizer used for that step. After every epoch: every ``val_*`` figure of the logs as
+    ``val/...`` (put there by Keras' validation, ``PoseValidation`` and the like: place this
+    callback after them) and ``train/epoch_seconds``. On a fresh start (global step 0) also the
+    recipe (an ``Experiment``) as text and hparams (``write_recipe``).
+    """
+
+    def __init__(self, log: RunLog, every: Optional[int] = None, recipe=None):
+        super().__init__()
+        self.log, self.recipe = log, recipe
+        self.every = every or summary_every(log.steps_per_epoch)
+        self._epoch, self._window, self._lr = 0, (0, {}), None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch, self._start, self._window = epoch, time.time(), (0, {})
+        # After BackupAndRestore (the last callback's on_train_begin): a resumed run has steps.
+        if self.recipe is not None and self.log.offset + optimizer_steps(self.model) == 0:
+            write_recipe(self.log, self.recipe)
+            self.recipe = None
+
+    def _logged(self, batch: int) -> bool:
+        return self.log.step(self._epoch, batch) % self.every == 0 or batch + 1 == self.log.steps_per_epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._logged(batch):  # the rate of this step (after it, the optimizer says the next one's)
+            self._lr = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not logs or not self._logged(batch):
+            return
+        n = batch + 1
+        n0, before = self._window
+        means = {k: float(v) for k, v in logs.items() if k not in _NOT_PER_STEP and np.ndim(v) == 0}
+        with self.log.at(self.log.step(self._epoch, batch)):
+            for key, tag in summary_tags(means).items():
+                tf.summary.scalar(f"train/{tag}", (n * means[key] - n0 * before.get(key, 0.0)) / (n - n0))
+            if self._lr is not None:
+                tf.summary.scalar("train/learning_rate", self._lr)
+        self._window = (n, means)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        val = {k[4:]: float(v) for k, v in logs.items() if k.startswith("val_") and np.ndim(v) == 0}
+        with self.log.at(self.log.epoch_end(epoch)):
+            for key, tag in summary_tags(val).items():
+                tf.summary.scalar(f"val/{tag}", val[key])
+            tf.summary.scalar("train/epoch_seconds", float(logs.get("epoch_seconds", time.time() - self._start)))
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """``keras.callbacks.CSVLogger(append=True)`` that keeps the columns of the file it appends
+    to: a run resumed with other log entries (e.g. a validation loss added since) writes its
+    rows under the existing header (entries it lacks as ``NA``, new ones left out), where Keras'
+    logger would write them in its own column order under the old header."""
+
+    def __init__(self, filename):
+        super().__init__(filename, append=True)
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        path = Path(self.filename)
+        if path.is_file():
+            with open(path, newline="") as f:
+                header = f.readline().strip()
+            if header:
+                self.keys = header.split(self.sep)[1:]  # after "epoch"
+
+
+# --- Images ----------------------------------------------------------------------------------------
+def scale_points(points, factor: float) -> np.ndarray:
+    """Pixel coordinates of an image scaled by ``factor`` (pixel centres kept)."""
+    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
+
+
+def upscale(image, size: int = TILE) -> Tuple[np.ndarray, float]:
+    """``image`` scaled to ``size`` pixels wide (at least its own width), and the factor."""
+    import cv2
+
+    image = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
+    factor = max(size, image.shape[1]) / image.shape[1]
+    if factor == 1:
+        return image, 1.0
+    out = cv2.resize(image, (int(round(image.shape[1] * factor)), int(round(image.shape[0] * factor))),
+                     interpolation=cv2.INTER_LINEAR)
+    return out, factor
+
+
+def caption(image: np.ndarray, text: str) -> np.ndarray:
+    """``image`` with ``text`` on a dark bar above it (the font shrinks to fit the width)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    bar = np.full((CAPTION, w, 3), 32, np.uint8)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
+    while scale > 0.3 and cv2.getTextSize(text, font, scale, 1)[0][0] > w - 8:
+        scale -= 0.05
+    cv2.putText(bar, text, (4, CAPTION - 8), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([bar, np.asarray(image, np.uint8)], axis=0)
+
+
+def image_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray]]], gap: int = 4) -> np.ndarray:
+    """One image ``(1, H, W, 3)`` uint8 of captioned tiles: ``rows`` of ``(caption, RGB image)``,
+    every image scaled to ``TILE`` pixels wide (shorter rows padded), grey gaps between tiles."""
+    rows = [[caption(upscale(img)[0], text) for text, img in row] for row in rows]
+    h = max(t.shape[0] for row in rows for t in row)
+    w = max(t.shape[1] for row in rows for t in row)
+    cols = max(len(row) for row in rows)
+    grid = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), 128, np.uint8)
+    for r, row in enumerate(rows):
+        for c, t in enumerate(row):
+            grid[r * (h + gap):r * (h + gap) + t.shape[0], c * (w + gap):c * (w + gap) + t.shape[1]] = t
+    return grid[None]
+
+
+def skeletons_tile(image, truth, prediction, skeleton) -> np.ndarray:
+    """The image scaled up to a tile, ground truth (``(M, K, 2)`` or ``(K, 2)``, NaN where not
+    labelled) in green and the prediction (same, NaN where not found) in red, in its pixels."""
+    from zoo.visualize import draw_skeleton
+
+    tile, f = upscale(image)
+    for people, colour, thickness in ((truth, TRUTH, 3), (prediction, PREDICTION, 2)):
+        people = np.asarray(people, np.float64)
+        for person in people.reshape(-1, *people.shape[-2:]):
+            if np.isfinite(person).any():
+                tile = draw_skeleton(tile, scale_points(person, f), skeleton, colour=colour, thickness=thickness)
+    return tile
+
+
+def overlay_tile(image, maps) -> np.ndarray:
+    """The image scaled up to a tile with the maximum of ``maps (h, w, C)`` over channels as a
+    colour overlay."""
+    from zoo.visualize import heatmap_overlay
+
+    return heatmap_overlay(upscale(image)[0], np.asarray(maps))
 
 
 def first_crops(samples: PoseSamples, input_size: int, count: int):
@@ -18,43 +325,89 @@ def first_crops(samples: PoseSamples, input_size: int, count: int):
     return sub, next(iter(evaluation_dataset(sub, input_size, count)))
 
 
-def stage_overlays(images, maps, channels) -> list:
-    """Per crop, the crop then every stage's ``maps[..., channels]`` (max over them) overlaid.
+def stage_overlays(images, maps, channels, labels: Optional[Sequence[str]] = None) -> list:
+    """Per crop, the crop then every stage's ``maps[..., channels]`` (max over them) overlaid, as
+    captioned tiles ``(caption, image)`` (``labels``: one caption per stage, default "stage s").
 
     ``images (N, S, S, 3)``, ``maps (N, stages, H, W, C)``; returns one list of tiles per crop."""
-    from zoo.visualize import heatmap_overlay
-
+    labels = labels or [f"stage {s + 1}" for s in range(maps.shape[1])]
     rows = []
     for i in range(len(maps)):
         crop = np.clip(np.asarray(images[i]), 0, 255).astype(np.uint8)
-        rows.append([crop] + [heatmap_overlay(crop, maps[i, s][..., channels]) for s in range(maps.shape[1])])
+        rows.append([("crop", crop)] + [(labels[s], overlay_tile(crop, maps[i, s][..., channels]))
+                                         for s in range(maps.shape[1])])
     return rows
 
 
+def validation_loss_step(model, stage_metrics: Sequence = ()):
+    """The graph function of ``validation_loss`` for one compiled model: ``(images, targets,
+    weights)`` -> ``(loss, [sum of stage metric x weight], sum of weights)``."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync  # compute_loss divides by it
+
+    @tf.function(reduce_retracing=True)
+    def step(x, y, w):
+        y_pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=w, training=False) * replicas
+        w = tf.cast(w, tf.float32)
+        return loss, [tf.reduce_sum(tf.cast(fn(y, y_pred), tf.float32) * w) for fn in stage_metrics], tf.reduce_sum(w)
+
+    return step
+
+
+def validation_loss(model, dataset, stage_metrics: Sequence = (), step=None) -> Dict[str, float]:
+    """``{"loss", "stage<k>_loss"...}`` on ``dataset`` (``(images, targets, weights)`` batches,
+    ``training.pipeline.validation_dataset``), as Keras' ``evaluate`` reports them: the compiled
+    loss of each batch averaged over samples, and each stage metric's mean weighted by the joint
+    weights. Computed here, in one pass on this worker, since Keras' own validation does not run
+    under ``MultiWorkerMirroredStrategy`` (``training.distribute.prepare_fit``). ``step``: a
+    ``validation_loss_step`` to reuse (one trace per compiled model)."""
+    step = step or validation_loss_step(model, stage_metrics)
+    total = count = weight = 0.0
+    sums = np.zeros(len(stage_metrics))
+    for x, y, w in dataset:
+        loss, stage_sums, wsum = step(x, y, w)
+        n = int(tf.shape(x)[0])
+        total, count = total + float(loss) * n, count + n
+        sums += np.asarray([float(v) for v in stage_sums])
+        weight += float(wsum)
+    out = {"loss": total / max(count, 1)}
+    out.update({f"stage{s + 1}_loss": float(v) / max(weight, 1e-12) for s, v in enumerate(sums)})
+    return out
+
+
 class PoseValidation(keras.callbacks.Callback):
-    """After each epoch: PCK@0.2/0.1 on validation (docs/evaluation.md protocol, image pixels), the
-    learning rate, and images of predicted (red) vs. true (green) skeletons and heatmaps on a few
-    crops (heatmaps for models whose network outputs them, ``raw_output_names``).
+    """After each epoch: PCK@0.2/0.1 on validation (docs/evaluation.md protocol, image pixels),
+    the validation loss, the learning rate, and TensorBoard images of predicted (red) vs. true
+    (green) skeletons and heatmaps on a few crops (heatmaps for models whose network outputs them,
+    ``raw_output_names``).
+
+    The figures go into the Keras logs (``val_pck@0.2``, ``val_pck@0.1``, ``val_stage<k>_pck@0.2``
+    of a multi-stage model, ``val_loss``, ``val_stage<k>_loss``, ``learning_rate``,
+    ``epoch_seconds``: ``history.csv``; ``TrainingSummaries`` writes the ``val_*`` ones to
+    TensorBoard); the per-joint and limb PCK and the images go straight to TensorBoard
+    (``val/pck@0.2/<joint>``, ``val/pck@0.2_limbs``, ``val/prediction``, ``val/maps_per_stage``).
 
     Args:
         samples: validation samples.
-        log_dir: TensorBoard folder of the validation writer (None: no TensorBoard).
-        num_images: validation crops shown as images.
+        log: the run's ``RunLog`` (or a folder), None: no TensorBoard.
+        num_images: validation crops shown in the images.
+        loss_data: ``(images, targets, weights)`` batches of ``samples``
+            (``training.pipeline.validation_dataset``) for the validation loss; None: no loss.
+        stage_metrics: the phase's per-stage loss metrics (``training.losses.stage_metrics``).
     """
 
-    def __init__(self, samples: PoseSamples, log_dir=None, num_images: int = 4, batch_size: int = 32):
+    def __init__(self, samples: PoseSamples, log=None, num_images: int = 4, batch_size: int = 32,
+                 loss_data=None, stage_metrics: Sequence = ()):
         super().__init__()
         self.samples, self.num_images, self.batch_size = samples, num_images, batch_size
-        self.writer = tf.summary.create_file_writer(log_dir) if log_dir else None
+        self.log = as_run_log(log)
+        self.loss_data, self.stage_metrics = loss_data, list(stage_metrics)
+        self._loss_step = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        import time
-
         self._epoch_start = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        import time
-
         from training.evaluate import evaluate
 
         logs = logs if logs is not None else {}
@@ -65,31 +418,30 @@ class PoseValidation(keras.callbacks.Callback):
         if len(result["stages"]) > 1:
             for row in result["stages"]:
                 logs[f"val_stage{row['stage']}_pck@0.2"] = row["pck@0.2"]
+        if self.loss_data is not None:
+            if self._loss_step is None:
+                self._loss_step = validation_loss_step(self.model, self.stage_metrics)
+            losses = validation_loss(self.model, self.loss_data, self.stage_metrics, self._loss_step)
+            logs["val_loss"] = losses.pop("loss")
+            if len(losses) > 1:
+                logs.update({f"val_{k}": v for k, v in losses.items()})
         lr = self.model.optimizer.learning_rate
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
         stages = "  stages " + " ".join(f"{r['pck@0.2']:.4f}" for r in result["stages"])
+        loss = f"  val loss {logs['val_loss']:.4g}" if "val_loss" in logs else ""
         print(f"\nepoch {epoch + 1}: val PCK@0.2 {logs['val_pck@0.2']:.4f}  PCK@0.1 {logs['val_pck@0.1']:.4f}"
-              f"  lr {logs['learning_rate']:.2e}{stages if len(result['stages']) > 1 else ''}", flush=True)
-        if self.writer is None:
+              f"{loss}  lr {logs['learning_rate']:.2e}{stages if len(result['stages']) > 1 else ''}", flush=True)
+        if self.log is None:
             return
-        # record_if(True): the Keras TensorBoard callback (integer update_freq) leaves
-        # record_if(step % update_freq == 0) set during training, which would drop these
-        # summaries at every epoch whose last step is not a multiple of update_freq.
-        with self.writer.as_default(step=epoch + 1), tf.summary.record_if(True):
-            tf.summary.scalar("pck@0.2/mean", logs["val_pck@0.2"])
-            tf.summary.scalar("pck@0.1/mean", logs["val_pck@0.1"])
-            tf.summary.scalar("pck@0.2/limbs", result["pck@0.2"]["mean_limbs"])
+        with self.log.at(self.log.epoch_end(epoch)):
+            tf.summary.scalar("val/pck@0.2_limbs", result["pck@0.2"]["mean_limbs"])
             for name, v in result["pck@0.2"]["per_joint"].items():
-                tf.summary.scalar(f"pck@0.2_joint/{name}", v)
-            for row in result["stages"]:
-                tf.summary.scalar(f"pck@0.2_stage/stage{row['stage']}", row["pck@0.2"])
-            tf.summary.scalar("learning_rate", logs["learning_rate"])
-            tf.summary.image("prediction_red_vs_truth_green", self._images(), max_outputs=self.num_images)
+                tf.summary.scalar(f"val/pck@0.2/{name}", v)
+            tf.summary.image("val/prediction", self.prediction_grid())
             if "heatmaps" in self.model.raw_output_names:
-                tf.summary.image("belief_maps_per_stage", self._stage_maps(), max_outputs=self.num_images)
-        self.writer.flush()
+                tf.summary.image("val/maps_per_stage", self.stage_grid())
 
-    def _stage_maps(self):
+    def stage_grid(self) -> np.ndarray:
         """Per crop, one row: the crop, then each stage's joint maps (max over joints) and, when
         the model has one (CPM), each stage's background map, as colour overlays."""
         _, batch = first_crops(self.samples, self.model.input_size, self.num_images)
@@ -97,54 +449,61 @@ class PoseValidation(keras.callbacks.Callback):
         k = self.model.num_joints
         rows = stage_overlays(batch["image"], maps, slice(0, k))
         if maps.shape[-1] > k:
-            rows = [row + extra[1:] for row, extra in zip(rows, stage_overlays(batch["image"], maps, slice(k, k + 1)))]
-        return np.stack([np.concatenate(row, axis=1) for row in rows])
+            labels = [f"stage {s + 1} background" for s in range(maps.shape[1])]
+            rows = [row + extra[1:] for row, extra in
+                    zip(rows, stage_overlays(batch["image"], maps, slice(k, k + 1), labels))]
+        return image_grid(rows)
 
-    def _images(self):
+    def prediction_grid(self) -> np.ndarray:
+        """Per crop, one row: truth (green) and prediction (red) on the crop, and the heatmaps
+        (max over joints) of a heatmap model."""
         from zoo.preprocess import transform_points
-        from zoo.visualize import draw_skeleton, heatmap_overlay
 
         sub, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         heatmaps = (keras.ops.convert_to_numpy(self.model.heatmaps(batch["image"]))
                     if "heatmaps" in self.model.raw_output_names else None)
         kp, _ = self.model.graph_function("keypoints")(batch["image"])
-        out = []
+        rows = []
         for i in range(len(sub)):
             crop = np.clip(batch["image"][i].numpy(), 0, 255).astype(np.uint8)
             gt = transform_points(sub.keypoints[i], batch["matrix"][i].numpy())
-            vis = sub.visible[i] > 0
-            gt = np.where(vis[:, None], gt, np.nan)
-            left = draw_skeleton(crop, gt, self.model.skeleton, colour=(0, 255, 0))
-            left = draw_skeleton(left, np.asarray(kp[i]), self.model.skeleton, colour=(255, 0, 0), thickness=1)
-            if heatmaps is None:
-                out.append(left)
-                continue
-            right = heatmap_overlay(crop, heatmaps[i])
-            out.append(np.concatenate([left, right], axis=1))
-        return np.stack(out)
+            gt = np.where((sub.visible[i] > 0)[:, None], gt, np.nan)
+            tile = skeletons_tile(crop, gt, np.asarray(kp[i]), self.model.skeleton)
+            row = [("truth (green), prediction (red)", tile)]
+            if heatmaps is not None:
+                row.append(("heatmaps (max over joints)", overlay_tile(crop, heatmaps[i])))
+            rows.append(row)
+        return image_grid(rows)
 
 
 class SpatialModelImages(keras.callbacks.Callback):
-    """TensorBoard images of a model with a ``spatial_model`` (Tompson et al. 2014), at the start
-    of training (step 0, the initialisation) and after every epoch:
+    """TensorBoard images of a model with a ``spatial_model`` (Tompson et al. 2014), when its phase
+    starts (the initialisation, at the phase's first step) and after every epoch:
 
-    - ``pairwise_kernels``: ``SoftPlus(e_{A|v})`` for a few joint pairs ("left wrist | left elbow":
-      where the wrist lies relative to the elbow; the cross marks zero displacement);
-    - ``unary_vs_refined/<joint>``: per validation crop, the crop, the part detector's heatmap of
-      the joint and the spatial model's refined one.
+    - ``model/pairwise_kernels``: ``SoftPlus(e_{A|v})`` for a few joint pairs, one captioned tile
+      each ("left_wrist | left_elbow": where the wrist lies relative to the elbow; the cross marks
+      zero displacement);
+    - ``val/unary_vs_refined/<joint>``: per validation crop, the crop, the part detector's heatmap
+      of the joint and the spatial model's refined one.
+
+    Args:
+        samples: validation samples.
+        log: the run's ``RunLog``, or a folder (a run of its own, steps = epochs).
     """
 
     PAIRS = (("left_wrist", "left_elbow"), ("left_elbow", "left_shoulder"), ("left_ankle", "left_knee"),
              ("head_top", "neck"), ("right_wrist", "right_elbow"), ("right_knee", "right_hip"))
     JOINTS = ("left_wrist", "right_ankle")
+    #: Kernel tiles per row of ``model/pairwise_kernels``.
+    COLUMNS = 3
 
-    def __init__(self, samples: PoseSamples, log_dir: str, num_images: int = 4, pairs=PAIRS, joints=JOINTS):
+    def __init__(self, samples: PoseSamples, log, num_images: int = 4, pairs=PAIRS, joints=JOINTS):
         super().__init__()
         self.samples, self.num_images = samples, num_images
         self.pairs, self.joints = pairs, joints
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.log = as_run_log(log)
 
-    def kernel_images(self) -> np.ndarray:
+    def kernel_images(self) -> Optional[np.ndarray]:
         from zoo.visualize import colour_map
 
         names = list(self.model.skeleton.joint_names)
@@ -154,47 +513,45 @@ class SpatialModelImages(keras.callbacks.Callback):
         for a, v in self.pairs:
             if a in names and v in names and sm._mask[names.index(v), names.index(a)]:
                 k = kernels[:, :, names.index(v), names.index(a)]
-                tiles.append(colour_map(k, 160, f"{a} | {v}"))
-        return np.concatenate(tiles, axis=1)[None] if tiles else None
+                tiles.append((f"{a} | {v}", colour_map(k, TILE)))
+        if not tiles:
+            return None
+        return image_grid([tiles[i:i + self.COLUMNS] for i in range(0, len(tiles), self.COLUMNS)])
 
     def heatmap_images(self, joints) -> dict:
-        """``{joint: (N, S, S * 3, 3)}``: crop | unary | refined, from one forward pass."""
+        """``{joint: (1, H, W, 3)}``: per crop a row crop | part detector | spatial model, from one
+        forward pass."""
         names = list(self.model.skeleton.joint_names)
         _, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
-        return {joint: np.stack([np.concatenate(row, axis=1) for row in
-                                 stage_overlays(batch["image"], maps, slice(names.index(joint), names.index(joint) + 1))])
-                for joint in joints}
+        labels = ["part detector: {}", "spatial model: {}"]
+        out = {}
+        for joint in joints:
+            j = names.index(joint)
+            out[joint] = image_grid(stage_overlays(batch["image"], maps, slice(j, j + 1),
+                                                   [label.format(joint) for label in labels]))
+        return out
 
     def _write(self, step: int):
-        with self.writer.as_default(step=step), tf.summary.record_if(True):
+        if ("model/pairwise_kernels", step) in self.log.written:
+            return  # the previous phase's last images: the same weights
+        with self.log.at(step):
             kernels = self.kernel_images()
             if kernels is not None:
-                tf.summary.image("pairwise_kernels", kernels)
+                tf.summary.image("model/pairwise_kernels", kernels)
             joints = [j for j in self.joints if j in self.model.skeleton.joint_names]
             for joint, images in self.heatmap_images(joints).items():
-                tf.summary.image(f"unary_vs_refined/{joint}", images, max_outputs=self.num_images)
-        self.writer.flush()
+                tf.summary.image(f"val/unary_vs_refined/{joint}", images)
+        self.log.written.add(("model/pairwise_kernels", step))
 
-    def on_train_begin(self, logs=None):
-        self._write(0)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._write(epoch + 1)
-
-
-class TensorBoard(keras.callbacks.TensorBoard):
-    """``keras.callbacks.TensorBoard`` that writes its epoch summaries (``epoch_loss``, ...) at
-    every epoch.
-
-    With an integer ``update_freq`` Keras keeps ``tf.summary.record_if(step % update_freq == 0)``
-    active for the whole of training, so epoch-end summaries are silently dropped unless the
-    epoch's last step is a multiple of ``update_freq`` (tensorflow/tensorboard#4975).
-    """
+    def on_epoch_begin(self, epoch, logs=None):
+        # The phase's initialisation, once: not when a resumed run (BackupAndRestore has run by
+        # now) continues the phase.
+        if epoch == 0 and optimizer_steps(self.model) == 0:
+            self._write(self.log.offset)
 
     def on_epoch_end(self, epoch, logs=None):
-        with tf.summary.record_if(True):
-            super().on_epoch_end(epoch, logs)
+        self._write(self.log.epoch_end(epoch))
 
 
 class SyncReplicaStatistics(keras.callbacks.Callback):

@@ -1,15 +1,16 @@
 """Phases of a training run: the protocol the training loop calls.
 
 A recipe without ``phases`` trains the whole model at once: one ``Phase(0, epochs)`` whose files
-(``backup/``, ``history.csv``, ``logs/``) are in the workdir itself. A multi-phase recipe
+(``backup/``, ``history.csv``) are in the workdir itself. A multi-phase recipe
 (DeepPose's cascade, Tompson et al.'s three phases) lists its architecture's ``Phase`` subclass,
 defined beside the recipe in ``training.experiments``; the loop trains the phases in order, each in
-``<workdir>/stage<s>`` with its own checkpoints, history and logs, and skips a phase whose
-``stage.weights.h5`` is there. For each phase the loop asks it what to freeze or measure first
-(``prepare``), its loss (``loss``, a ``training.losses.LOSSES`` name; None: the codec's), how many
-stage outputs it supervises (``supervised_stages``), its extra callbacks, and what to do once it
-has trained (``finish``: e.g. back to inference mode). A new multi-phase architecture subclasses
-``Phase`` next to its recipe; the loop does not change.
+``<workdir>/stage<s>`` with its own checkpoints and history, and skips a phase whose
+``stage.weights.h5`` is there. TensorBoard shows the whole run as one (``<workdir>/logs``), phase
+after phase along the global optimizer step (``step_offsets``). For each phase the loop asks it
+what to freeze or measure first (``prepare``), its loss (``loss``, a ``training.losses.LOSSES``
+name; None: the codec's), how many stage outputs it supervises (``supervised_stages``), its extra
+callbacks, and what to do once it has trained (``finish``: e.g. back to inference mode). A new
+multi-phase architecture subclasses ``Phase`` next to its recipe; the loop does not change.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class Phase:
         return (self.stage, self.epochs) + (() if self.learning_rate is None else (self.learning_rate,))
 
     def folder(self, workdir) -> Path:
-        """Where the phase keeps its checkpoints, history and logs."""
+        """Where the phase keeps its checkpoints and history."""
         return Path(workdir) / f"stage{self.stage}" if self.stage else Path(workdir)
 
     def peak_learning_rate(self, default: float) -> float:
@@ -72,10 +73,22 @@ class Phase:
         """Before the phase trains (inside ``strategy.scope()``): freezes what the phase does not
         train and measures what it needs on ``dataset``, the training batches."""
 
-    def callbacks(self, model, val_samples, image_logs: Optional[Path]) -> List:
-        """Extra Keras callbacks of the phase; ``image_logs``: its TensorBoard folder on the
-        worker that writes images, None elsewhere or without TensorBoard."""
+    def callbacks(self, model, val_samples, image_logs) -> List:
+        """Extra Keras callbacks of the phase; ``image_logs``: where the worker that writes
+        images writes them (the run's ``training.callbacks.RunLog`` at this phase's steps, or a
+        folder), None elsewhere or without TensorBoard."""
         return []
 
     def finish(self, model) -> None:
         """After the phase trained: leaves the model ready for inference."""
+
+
+def step_offsets(phases, steps_per_epoch: int) -> List[int]:
+    """The global optimizer step at which each phase starts: the steps of the phases before it
+    (``steps_per_epoch * epochs`` each). Fixed by the recipe, so a resumed run, or one that skips
+    finished phases, puts every phase at the same steps of the run's TensorBoard axis."""
+    offsets, total = [], 0
+    for phase in phases:
+        offsets.append(total)
+        total += int(steps_per_epoch) * int(phase.epochs)
+    return offsets

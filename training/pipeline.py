@@ -62,6 +62,22 @@ def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
     return ds.with_options(options)
 
 
+def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int = 32) -> tf.data.Dataset:
+    """``(images, targets, joint_weights)`` batches of every sample once, in order, as
+    ``training_dataset`` encodes them but without augmentation (the protocol crop of
+    ``evaluation_dataset``): the validation loss."""
+    flip_index = get_skeleton(samples.skeleton).flip_index
+    size = codec.input_size
+
+    def make_example(path, keypoints, visible, index):
+        crop, points, vis, _ = crop_sample(_decode(path), keypoints, visible, size, flip_index, None)
+        targets, weights = codec.encode(points, vis)
+        return crop, targets, weights
+
+    ds = _base_dataset(samples).map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def evaluation_dataset(samples: PoseSamples, input_size: int, batch_size: int = 32) -> tf.data.Dataset:
     """Protocol crops without augmentation: ``{"image", "matrix" (image -> crop), "index"}``."""
     flip_index = get_skeleton(samples.skeleton).flip_index

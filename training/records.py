@@ -120,7 +120,8 @@ def _history(path: Path, stage: int = 0):
         if stage:
             row = {"stage": stage, **row}
         row.update({"loss": round(float(r["loss"]), 5), "val_pck@0.2": round(float(r["val_pck@0.2"]), 4)})
-        row.update({k[4:]: round(float(v), 4) for k, v in r.items() if k.startswith("val_stage") and v})
+        row.update({k[4:]: round(float(v), 4) for k, v in r.items()
+                    if k.startswith("val_stage") and k.endswith("pck@0.2") and v})  # not the stage losses
         curve.append(row)
     return rows, seconds, curve
 

@@ -2,9 +2,12 @@
 
 Called by ``training.train`` for models whose task is ``top_down``. The targets are encoded by the
 model's own codec (``model.codec``). A recipe's phases (``training.phases``) train one after
-another, each in its own folder with a checkpoint every epoch (``backup/``, resumed after a kill),
-``history.csv`` and TensorBoard logs (``logs/``: loss, PCK, learning rate, prediction and heatmap
-images); a recipe without phases trains the whole model in ``<workdir>`` itself.
+another, each in its own folder with a checkpoint every epoch (``backup/``, resumed after a kill) and
+``history.csv``; a recipe without phases trains the whole model in ``<workdir>`` itself. TensorBoard
+shows the run as one (``<workdir>/logs``, ``training.callbacks``): training loss and learning rate
+every few steps, validation PCK (mean, limbs, per joint, per stage) and loss every epoch,
+prediction and heatmap images, the recipe as text and hparams; the phases follow each other along
+the global optimizer step.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from typing import Optional
 
 import keras
 
-from training.callbacks import PoseValidation, SyncReplicaStatistics, TensorBoard
+from training.callbacks import HistoryCSV, PoseValidation, RunLog, SyncReplicaStatistics, TrainingSummaries
 from training.distribute import prepare_fit
 from training.experiments.base import Experiment
 from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
 from training.losses import loss_and_stage_metrics
-from training.phases import STAGE_WEIGHTS, Phase
-from training.pipeline import training_dataset
+from training.phases import STAGE_WEIGHTS, Phase, step_offsets
+from training.pipeline import training_dataset, validation_dataset
 
 
 def load_split(exp: Experiment, split: str, data: Optional[str] = None):
@@ -50,9 +53,13 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
     with strat.scope():
         model = start_model(exp)
     dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment)
+    val_dataset = validation_dataset(val_samples, model.codec)
+    # One TensorBoard run (this worker's <folder>/logs) for every phase, on the global step axis.
+    run_log = RunLog.open(mydir / "logs", steps) if tensorboard else None
     t0 = time.time()
     history = None
-    for phase in exp.phases or (Phase(0, exp.epochs),):
+    phases = exp.phases or (Phase(0, exp.epochs),)
+    for phase, offset in zip(phases, step_offsets(phases, steps)):
         pdir = phase.folder(mydir)
         pdir.mkdir(parents=True, exist_ok=True)
         done = pdir / STAGE_WEIGHTS
@@ -68,23 +75,26 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
                           jit_compile=exp.jit_compile)
         prepare_fit(model, strat, dataset.element_spec)
         # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
-        # validation adds its metrics to the logs that CSVLogger / TensorBoard write, and the
-        # backup comes last, so a saved epoch always has its history row and summaries (a run
+        # validation adds its figures to the logs that HistoryCSV / TrainingSummaries write, and
+        # the backup comes last, so a saved epoch always has its history row and summaries (a run
         # killed before the backup redoes that epoch, one killed after it resumes with the next).
+        log = run_log.phase(offset) if run_log else None
         callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
         callbacks += [
-            PoseValidation(val_samples, str(pdir / "logs" / "validation") if tensorboard else None),
-            keras.callbacks.CSVLogger(str(pdir / "history.csv"), append=True),
+            PoseValidation(val_samples, log, loss_data=val_dataset, stage_metrics=stage_metrics),
+            HistoryCSV(str(pdir / "history.csv")),
         ]
-        callbacks += phase.callbacks(model, val_samples, pdir / "logs" if tensorboard and chief else None)
-        if tensorboard:
-            callbacks.append(TensorBoard(str(pdir / "logs"), update_freq=50))
+        callbacks += phase.callbacks(model, val_samples, log if chief else None)
+        if log:
+            callbacks.append(TrainingSummaries(log, recipe=exp))
         callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
         history = model.fit(dataset, epochs=phase.epochs, steps_per_epoch=steps, callbacks=callbacks,
                             verbose=verbose)
         if phase.stage:
             save_weights(model, done)
         phase.finish(model)
+    if run_log:
+        run_log.close()
     elapsed = time.time() - t0
     # Every worker saves its weights into its own folder (the chief's, <workdir>, is the result;
     # other workers' copies let one check that the replicas stayed in sync).

@@ -103,19 +103,21 @@ def test_each_variant_reads_its_own_stage(tiny_tompson, fixture_samples, tmp_pat
 def test_spatial_model_images_in_tensorboard(tiny_tompson, fixture_samples, tmp_path):
     import tensorflow as tf
 
-    from training.callbacks import SpatialModelImages
+    from training.callbacks import CAPTION, TILE, SpatialModelImages
 
     cb = SpatialModelImages(fixture_samples, str(tmp_path), num_images=2)
     cb.set_model(tiny_tompson)
-    cb.on_train_begin()
+    cb.on_epoch_begin(0)  # the initialisation, at step 0 of a run of its own
     cb.on_epoch_end(0)
     seen = {}
     for f in glob.glob(str(tmp_path / "events*")):
         for e in tf.compat.v1.train.summary_iterator(f):
             for v in e.summary.value:
                 seen.setdefault(v.tag, set()).add(e.step)
-                if v.tag == "pairwise_kernels":
+                if v.tag == "model/pairwise_kernels":
                     image = tf.io.decode_png(tf.make_ndarray(v.tensor)[2]).numpy()
-    assert seen == {"pairwise_kernels": {0, 1}, "unary_vs_refined/left_wrist": {0, 1},
-                    "unary_vs_refined/right_ankle": {0, 1}}
-    assert image.shape == (160, 160 * len(SpatialModelImages.PAIRS), 3)  # one tile per pair
+    assert seen == {"model/pairwise_kernels": {0, 1}, "val/unary_vs_refined/left_wrist": {0, 1},
+                    "val/unary_vs_refined/right_ankle": {0, 1}}
+    # One captioned TILE-pixel tile per pair, COLUMNS per row, grey gaps of 4 px between tiles.
+    rows = -(-len(SpatialModelImages.PAIRS) // SpatialModelImages.COLUMNS)
+    assert image.shape == (rows * (TILE + CAPTION + 4) - 4, SpatialModelImages.COLUMNS * (TILE + 4) - 4, 3)

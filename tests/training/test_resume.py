@@ -118,6 +118,14 @@ def test_killed_run_resumes_from_last_saved_epoch(tmp_path, lspet_root):
                     and np.issubdtype(f[f"optimizer/vars/{name}"].dtype, np.integer)]
     assert counters == [EPOCHS * STEPS]
 
+    # TensorBoard: one run whose steps continue where run 1 stopped (run 1's last epoch, cut
+    # short, is written again by run 2 at the same steps); the recipe written once, at the start.
+    tags = _read_events(workdir / "logs")
+    assert sorted({step for step, _, _ in tags["val/pck@0.2"]}) == [STEPS * (e + 1) for e in range(EPOCHS)]
+    train_steps = {step for step, _, _ in tags["train/loss"]}
+    assert max(train_steps) == EPOCHS * STEPS and {STEPS * (e + 1) for e in range(EPOCHS)} <= train_steps
+    assert [step for step, _, _ in tags["recipe"]] == [0]
+
 
 def _read_events(logdir: Path):
     """``{tag: [(step, plugin, value)]}`` over every event file under ``logdir``."""
@@ -148,19 +156,24 @@ def test_tensorboard_logs_loss_pck_learning_rate_and_images(tmp_path, lspet_root
                            tensorboard=True, verbose=0)
     assert len(history.history["loss"]) == exp.epochs
     tags = _read_events(tmp_path / "logs")
+    assert not [t for t in tags if t.startswith("epoch_")], "Keras' own epoch_* tags"
 
-    for tag in ("epoch_loss", "pck@0.2/mean", "learning_rate"):
+    for tag in ("train/loss", "train/learning_rate", "val/pck@0.2", "val/loss"):
         assert tag in tags, f"{tag} not in {sorted(tags)}"
         assert all(plugin == "scalars" for _, plugin, _ in tags[tag])
         assert np.all(np.isfinite([float(v) for _, _, v in tags[tag]]))
-    assert sorted(step for step, _, _ in tags["pck@0.2/mean"]) == [1, 2]  # one per epoch
-    assert all(0.0 <= float(v) <= 1.0 for _, _, v in tags["pck@0.2/mean"])
-    assert all(0.0 < float(v) <= exp.learning_rate for _, _, v in tags["learning_rate"])
-    assert np.allclose(sorted(float(v) for _, _, v in tags["epoch_loss"]), sorted(history.history["loss"]),
-                       rtol=1e-5)
+    steps = exp.steps_per_epoch
+    assert sorted(step for step, _, _ in tags["val/pck@0.2"]) == [steps, 2 * steps]  # one per epoch
+    assert sorted(step for step, _, _ in tags["train/learning_rate"]) == list(range(1, 2 * steps + 1))
+    assert all(0.0 <= float(v) <= 1.0 for _, _, v in tags["val/pck@0.2"])
+    lr = [float(v) for _, _, v in tags["train/learning_rate"]]  # the rate of each step (float32)
+    assert lr[0] == pytest.approx(exp.learning_rate) and all(0.0 < v <= exp.learning_rate * (1 + 1e-6) for v in lr)
+    assert [float(v) for _, _, v in tags["val/pck@0.2"]] == pytest.approx(history.history["val_pck@0.2"])
+    assert [float(v) for _, _, v in tags["val/loss"]] == pytest.approx(history.history["val_loss"])
 
-    images = tags["prediction_red_vs_truth_green"]
+    images = tags["val/prediction"]
     assert len(images) == exp.epochs and all(plugin == "images" for _, plugin, _ in images)
     width, height, *pngs = images[-1][2]  # an image summary: width, height, then encoded images
-    assert int(height) == model.input_size and int(width) == 2 * model.input_size  # crop | heatmaps
-    assert len(pngs) == 4 and all(png.startswith(b"\x89PNG") for png in pngs)
+    # One grid: 4 crops, each truth / prediction | heatmaps, scaled up to 256 px tiles.
+    assert len(pngs) == 1 and pngs[0].startswith(b"\x89PNG")
+    assert int(width) >= 2 * 256 and int(height) >= 4 * 256

@@ -7,8 +7,9 @@
 3. Both jointly, end to end (the codec's MSE on both outputs). Stage 3 alone (kernels from the
    histograms, then everything trained) is the end-to-end-from-the-start recipe.
 
-Phases 2 and 3 log the pairwise kernels and the unary vs. refined maps to TensorBoard
-(``training.callbacks.SpatialModelImages``).
+Phases 2 and 3 log the pairwise kernels and the unary vs. refined maps to the run's TensorBoard
+(``training.callbacks.SpatialModelImages``: ``model/pairwise_kernels``,
+``val/unary_vs_refined/<joint>``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class TompsonPhase(Phase):
     def callbacks(self, model, val_samples, image_logs):
         if image_logs is None or self.stage == 1:
             return []
-        return [SpatialModelImages(val_samples, str(image_logs / "spatial_model"))]
+        return [SpatialModelImages(val_samples, image_logs)]
 
     def finish(self, model) -> None:
         model.end_phases()
