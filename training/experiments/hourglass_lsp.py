@@ -39,6 +39,10 @@ HOURGLASS_LSP_LONG = HOURGLASS_LSP.replace(
     # Measured on an Intel Xeon (Cascade Lake, 2 cores, no AMX): eager oneDNN 1.02 s/step,
     # XLA 2.05 s/step for this model at batch 16.
     jit_compile=False,
+    # bfloat16 where the CPU has AMX-BF16 (tools.train_speed on a Xeon with AMX: 36.3 vs 31.4
+    # images/s in float32); two epochs of this recipe reached val PCK@0.2 55.9 % in bfloat16 and
+    # 56.3 % in float32 (benchmarks/train_speed/precision_accuracy_hourglass_lsp_long-*.json).
+    precision="auto",
 )
 
 EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII, HOURGLASS_TINY, HOURGLASS_LSP_LONG)
