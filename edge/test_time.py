@@ -11,6 +11,7 @@ calibration of ``tools.export``), scored again and timed with LiteRT + XNNPACK.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
@@ -73,5 +74,7 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
             rows.append(row)
             if progress is not None:
                 progress(row)
+    from edge.benchmark import cpu_model
+
     return {"model": spec.id, "data": crops[3], "crops": int(len(crops[1])), "threads": threads, "runs": runs,
-            "rows": rows}
+            "machine": f"{cpu_model()}, {os.cpu_count()} cores", "rows": rows}

@@ -255,7 +255,8 @@ def _test_time_section(spec: ModelSpec, report: Dict) -> List[str]:
     return ["", "## Test-time options: flip test and DARK decoding", "",
             f"{report['crops']} protocol crops of {report['data']}; PCK in % (12 limb joints unless noted); "
             f"int8 latency: median `invoke()`, LiteRT + XNNPACK, {report['threads']} threads, "
-            f"{report['runs']} runs. `quarter`: the quarter-pixel shift; `dark`: DARK's Taylor step "
+            f"{report['runs']} runs" + (f", on {report['machine']}" if report.get("machine") else "")
+            + f". `quarter`: the quarter-pixel shift; `dark`: DARK's Taylor step "
             "(Zhang et al. 2020); `flip`: the mirrored crop's heatmaps averaged in. Load a variant with "
             f"`zoo.load(\"{spec.id}\", flip_test=True, subpixel=\"dark\")`. Command: "
             f"`python -m tools.test_time {spec.id} --record`.", ""] + _table(
