@@ -56,6 +56,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from edge.tflite import PRECISIONS
+from training.records import cpu_model
 
 LITERT = "litert-xnnpack"
 ONNXRUNTIME = "onnxruntime"
@@ -359,17 +360,6 @@ def run_benchmarks(artifacts: Dict[str, object], model=None, runs: int = 200, wa
 def _slug(text: str) -> str:
     text = re.sub(r"\((r|tm)\)", "", str(text).lower())
     return re.sub(r"[^a-z0-9.]+", "-", text).strip("-.") or "unknown"
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def machine_slug() -> str:

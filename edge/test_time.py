@@ -74,7 +74,7 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
             rows.append(row)
             if progress is not None:
                 progress(row)
-    from edge.benchmark import cpu_model
+    from training.records import cpu_model
 
     return {"model": spec.id, "data": crops[3], "crops": int(len(crops[1])), "threads": threads, "runs": runs,
             "machine": f"{cpu_model()}, {os.cpu_count()} cores", "rows": rows}

@@ -264,9 +264,15 @@ def main(argv=None):
     model = zoo.load(args.model or zoo.most_accurate())
     smoothing = OneEuroFilter(args.min_cutoff, args.beta) if args.smooth and kind != "images" else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    predictor = PosePredictor(model, args.backend, args.precision, args.exports, smoothing=smoothing, log=log)
-    log(f"{model.spec.id} ({'whole frame, several people' if predictor.multi_person else 'one person, found in the frame'}), "
-        f"backend {args.backend}" + (f" ({predictor.file.name})" if predictor.file else ""))
+    runner, file = None, None
+    if args.backend == "tflite":
+        from edge.exporter import cached_tflite
+        from edge.tflite import TFLiteRunner
+
+        file = cached_tflite(model, args.precision, args.exports, log=log)
+        runner = TFLiteRunner(file, num_threads=2)
+    predictor = PosePredictor(model, runner, smoothing=smoothing)
+    log(f"{model.spec.id}: {model.task.summary}; backend {args.backend}" + (f" ({file.name})" if file else ""))
     header = {"meta": {"model": model.spec.id, "backend": args.backend, "joints": list(model.skeleton.joint_names)},
               "to_coco": joint_mapping(model.skeleton, COCO17)}
     out_dir = Path(args.output)

@@ -167,10 +167,9 @@ def write_recipe(log: RunLog, exp) -> None:
 
 
 def optimizer_steps(model) -> int:
-    """The steps the model's optimizer has taken (0 without an optimizer); works on the
-    distributed variable of a ``tf.distribute`` strategy too."""
-    optimizer = getattr(model, "optimizer", None)
-    return 0 if optimizer is None else int(keras.ops.convert_to_numpy(optimizer.iterations))
+    """The steps the optimizer of a compiled model (callbacks run inside ``fit``) has taken;
+    works on the distributed variable of a ``tf.distribute`` strategy too."""
+    return int(keras.ops.convert_to_numpy(model.optimizer.iterations))
 
 
 class TrainingSummaries(keras.callbacks.Callback):

@@ -10,24 +10,26 @@ from pathlib import Path
 from typing import Dict
 
 
-def hardware() -> str:
-    """A short description of this machine (CPU model, cores, accelerators)."""
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def hardware() -> str:
+    """A short description of this machine (CPU model, cores, accelerators)."""
+    cpu = cpu_model()
     return f"{cpu}, {os.cpu_count()} CPU cores, no GPU" if not gpus() else f"{cpu}, GPUs: {gpus()}"
 
 
 def cpu_features() -> dict:
-    """CPU model (``edge.benchmark.cpu_model``) and the flags that decide bfloat16 speed (TF's
-    oneDNN runs bfloat16 matmuls natively on AMX-BF16 / AVX512-BF16)."""
-    from edge.benchmark import cpu_model
-
+    """CPU model and the flags that decide bfloat16 speed (TF's oneDNN runs bfloat16 matmuls
+    natively on AMX-BF16 / AVX512-BF16)."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:

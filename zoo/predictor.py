@@ -1,4 +1,4 @@
-"""Poses on whole photos and video frames, from the Keras model or its TFLite file.
+"""Poses on whole photos and video frames, from the Keras model or a runner of its exported file.
 
 A multi-person (bottom-up) model runs on the whole frame, letterboxed. A single-person (top-down)
 model runs on the person ``zoo.detect.find_person`` finds; in a video the next frame's crop is
@@ -6,9 +6,12 @@ the box of the previous pose (as top-down trackers re-centre), with a new search
 lost. Optionally each person's keypoints go through a One Euro filter (``zoo.smoothing``), people
 matched from frame to frame by their nearest centre.
 
-    predictor = PosePredictor(zoo.load("simplebaseline-lsp"), backend="tflite")
+    predictor = PosePredictor(zoo.load("simplebaseline-lsp"))
     people = predictor(image)                # (P, K, 3): x, y in image pixels, joint score
     people = predictor(frame, time_s=0.04)   # a video frame: tracked (and smoothed if asked)
+
+The phone's path on the desktop: ``runner=edge.tflite.TFLiteRunner(path)`` of the model's exported
+file (``tools.predict --backend tflite``); any object with that ``predict(images)`` will do.
 """
 
 from __future__ import annotations
@@ -22,18 +25,12 @@ from zoo.detect import PersonBox, find_person
 from zoo.preprocess import BOX_PADDING, crop_matrix, letterbox, people_to_image, to_image_coords, warp
 from zoo.smoothing import OneEuroFilter
 
-BACKENDS = ("keras", "tflite")
+class _RunnerKeypoints:
+    """A top-down model's exported file with ``predict_keypoints``'s interface (what
+    ``find_person`` calls): ``runner.predict(crops) -> (keypoints, scores)``."""
 
-
-class TFLiteKeypoints:
-    """A top-down model's TFLite file with ``predict_keypoints``'s interface (what
-    ``find_person`` calls), batch looped one crop at a time (the files have batch 1)."""
-
-    def __init__(self, path, input_size: int, num_threads: int = 2):
-        from edge.tflite import TFLiteRunner
-
-        self.runner = TFLiteRunner(path, num_threads=num_threads)
-        self.input_size = input_size
+    def __init__(self, runner, input_size: int):
+        self.runner, self.input_size = runner, input_size
 
     def predict_keypoints(self, images):
         return self.runner.predict(images)
@@ -51,36 +48,21 @@ class PosePredictor:
 
     Args:
         model: a loaded zoo model (``zoo.load``).
-        backend: ``keras`` (the model itself) or ``tflite`` (its exported ``precision`` file run
-            through LiteRT, exported once under ``exports`` and reused: the phone's path).
+        runner: None: the Keras model itself; else a runner of its exported file (e.g.
+            ``edge.tflite.TFLiteRunner``) whose ``predict(uint8 images)`` returns the model's
+            decoded outputs, ``(keypoints, scores)`` of crops or ``(people, scores)`` of a
+            letterboxed image.
         smoothing: a ``OneEuroFilter`` to copy per person for video, or None.
         min_score: a tracked single-person pose whose mean joint score falls below this is
             searched for again in the whole frame.
-        log: where the export step reports (``print``).
     """
 
-    def __init__(self, model, backend: str = "keras", precision: str = "int8", exports="exports",
-                 smoothing: Optional[OneEuroFilter] = None, min_score: float = 0.2, num_threads: int = 2,
-                 log=print):
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose from {list(BACKENDS)}")
-        self.model, self.backend = model, backend
+    def __init__(self, model, runner=None, smoothing: Optional[OneEuroFilter] = None, min_score: float = 0.2):
+        self.model, self.runner = model, runner
         self.skeleton = model.skeleton
         self.multi_person = model.task.multi_person
         self.smoothing, self.min_score = smoothing, min_score
-        self.file = None
-        if backend == "tflite":
-            from edge.exporter import cached_tflite
-
-            self.file = cached_tflite(model, precision, exports, log=log)
-            if self.multi_person:
-                from edge.tflite import TFLiteRunner
-
-                self._people_runner = TFLiteRunner(self.file, num_threads=num_threads)
-            else:
-                self._keypoints = TFLiteKeypoints(self.file, model.input_size, num_threads)
-        elif not self.multi_person:
-            self._keypoints = model
+        self._keypoints = model if runner is None else _RunnerKeypoints(runner, model.input_size)
         self.reset()
 
     def reset(self) -> None:
@@ -105,11 +87,11 @@ class PosePredictor:
         return people
 
     def _people(self, image):
-        if self.backend == "keras":
+        if self.runner is None:
             people, _ = self.model.predict_people(image)
             return people
         boxed, to_image = letterbox(image, self.model.input_size)
-        people, scores = self._people_runner.predict(boxed[None])
+        people, scores = self.runner.predict(boxed[None])
         return people_to_image(people[0], scores[0], to_image)[0]
 
     def _person(self, image, tracking: bool):
