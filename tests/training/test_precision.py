@@ -55,3 +55,19 @@ def test_auto_precision_is_bfloat16_only_on_an_amx_cpu_without_gpu(monkeypatch):
         monkeypatch.setattr(records, "gpus", lambda gpus=gpus: gpus)
         assert resolve_precision("auto") == expected
     assert resolve_precision("float32") == "float32"
+
+
+def test_tompson_builds_and_trains_a_step_in_mixed_bfloat16(lspet_root):
+    """The spatial model stays float32 under mixed precision (log-space messages); the stacked
+    output takes the detector's bfloat16 (found by tools.train_speed: the stack mixed dtypes)."""
+    from training.experiments import get_experiment
+    from training.loop import build_model
+    from training.train import dtype_policy
+
+    with dtype_policy("mixed_bfloat16"):
+        model = build_model(get_experiment("tompson_tiny"))
+    assert model.spatial_model.compute_dtype == "float32" and model.compute_dtype == "bfloat16"
+    size = model.input_size
+    x = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype("float32")
+    out = model(x, training=True)
+    assert out.dtype == "bfloat16" and np.isfinite(np.asarray(keras.ops.cast(out, "float32"))).all()

@@ -134,9 +134,11 @@ class TompsonPoseModel(HeatmapPoseModel):
             from zoo.layers.spatial_model import star_pairs
 
             pairs = star_pairs(self.num_joints, self.spatial_root)
+        # float32 under any dtype policy: its log-space messages and normalisation need the range
+        # and precision (as full-integer exports keep it float32, ``float_layers``).
         self.spatial_model = (SpatialModel(self.num_joints, self.heatmap_size, pairs=pairs,
                                            message_stride=self.message_stride, positive=positive,
-                                           name="spatial_model")
+                                           name="spatial_model", dtype="float32")
                               if spatial != "none" else None)
         self.active_stage = 0
 
@@ -163,7 +165,9 @@ class TompsonPoseModel(HeatmapPoseModel):
 
     def forward(self, x, training=None):
         unary = self.part_detector(x, training=training)
-        return ops.stack([unary, self.refine(unary, training=training)], axis=1)
+        # The refined maps come from the float32 spatial model; under mixed precision the stack
+        # takes the detector's compute dtype.
+        return ops.stack([unary, ops.cast(self.refine(unary, training=training), unary.dtype)], axis=1)
 
     def heatmaps(self, images, training=False):
         """The refined heatmaps ``(N, H, W, K)`` (what the decoder reads)."""
