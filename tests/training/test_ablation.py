@@ -105,6 +105,7 @@ def test_spatial_model_images_in_tensorboard(tiny_tompson, fixture_samples, tmp_
 
     from training.callbacks import CAPTION, TILE, SpatialModelImages
 
+    tiny_tompson.compile(optimizer="sgd")  # callbacks run inside fit, on a compiled model
     cb = SpatialModelImages(fixture_samples, str(tmp_path), num_images=2)
     cb.set_model(tiny_tompson)
     cb.on_epoch_begin(0)  # the initialisation, at step 0 of a run of its own
