@@ -204,10 +204,10 @@ def cached_tflite(model, precision: str = "int8", output_dir="exports", log=prin
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file():
         try:
-            same = json.loads(meta.read_text()).get("weights_sha256") == spec.weights.sha256
-        except ValueError:
-            same = False
-        if same:
+            recorded = json.loads(meta.read_text())
+        except json.JSONDecodeError:  # a damaged metadata file: export again
+            recorded = None
+        if isinstance(recorded, dict) and recorded.get("weights_sha256") == spec.weights.sha256:
             log(f"reusing {path}")
             return path
     inside = "network + grouping into people in one graph" if edge_task(model.task).grouping else "decoding inside"

@@ -11,7 +11,7 @@ detector network.
 from __future__ import annotations
 
 import dataclasses
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -67,6 +67,17 @@ def _crops(image, boxes, size):
     return np.stack([warp(image, m, size) for m in mats]), mats
 
 
+def pose_box(points: np.ndarray, scores: np.ndarray, min_score: float, source: str) -> Optional[PersonBox]:
+    """The protocol box (``BOX_PADDING`` x the longer side) of a pose's confident joints, in
+    the pose's own coordinates; None with fewer than 4 joints at ``min_score``."""
+    ok = scores >= min_score
+    if ok.sum() < 4:
+        return None
+    lo, hi = points[ok].min(0), points[ok].max(0)
+    return PersonBox(tuple(float(v) for v in (lo + hi) / 2), float(BOX_PADDING * max((hi - lo).max(), 1.0)),
+                     float(scores.mean()), source)
+
+
 def find_person(image: np.ndarray, model, min_score: float = 0.2, refinements: int = 2) -> PersonBox:
     """The square box of the most confident person in an RGB image, scored by ``model``."""
     size = model.input_size
@@ -78,11 +89,8 @@ def find_person(image: np.ndarray, model, min_score: float = 0.2, refinements: i
     for _ in range(refinements):
         crop, mats = _crops(image, [box], size)
         kps, sc = model.predict_keypoints(crop)
-        ok = sc[0] >= min_score
-        if ok.sum() < 4:
+        refined = pose_box(transform_points(kps[0], np.linalg.inv(mats[0])), sc[0], min_score, "refined")
+        if refined is None:
             break
-        pts = transform_points(kps[0][ok], np.linalg.inv(mats[0]))
-        lo, hi = pts.min(0), pts.max(0)
-        box = PersonBox(tuple(float(v) for v in (lo + hi) / 2),
-                        float(BOX_PADDING * max((hi - lo).max(), 1.0)), float(sc[0].mean()), "refined")
+        box = refined
     return box

@@ -21,8 +21,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from zoo.detect import PersonBox, find_person
-from zoo.preprocess import BOX_PADDING, crop_matrix, letterbox, people_to_image, to_image_coords, warp
+from zoo.detect import PersonBox, find_person, pose_box
+from zoo.preprocess import crop_matrix, letterbox, people_to_image, to_image_coords, warp
 from zoo.smoothing import OneEuroFilter
 
 class _RunnerKeypoints:
@@ -108,17 +108,9 @@ class PosePredictor:
         keypoints = to_image_coords(kps[0], matrix)
         self.last_box = box
         if tracking:
-            self._box = self._next_box(keypoints, scores[0], box)
+            # The next frame's crop: the box of this frame's confident joints.
+            self._box = pose_box(keypoints, scores[0], self.min_score, "tracked")
         return np.concatenate([keypoints, scores[0][:, None]], -1)[None].astype(np.float32)
-
-    def _next_box(self, keypoints, scores, box) -> PersonBox:
-        """The crop of the next frame: the protocol box of this frame's confident joints."""
-        ok = scores >= self.min_score
-        if ok.sum() < 4:
-            return None
-        lo, hi = keypoints[ok].min(0), keypoints[ok].max(0)
-        return PersonBox(tuple(float(v) for v in (lo + hi) / 2), float(BOX_PADDING * max((hi - lo).max(), 1.0)),
-                         float(scores.mean()), "tracked")
 
     def _smooth(self, people, time_s):
         """Each person's keypoints through their track's filter; a person matches the unclaimed
