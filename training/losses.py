@@ -76,13 +76,16 @@ def _masked_stage_errors(y_true, y_pred):
     """Per-stage masked squared errors ``(B, stages)``: mean over cells and channels.
 
     ``y_true (B, H, W, C + 1)`` holds the targets and, as its last channel, the loss mask (0 on
-    regions with unlabelled people, e.g. COCO crowds); ``y_pred (B, stages, H, W, C)``.
+    regions with unlabelled people, e.g. COCO crowds); or ``(B, H, W, 2C)``: the targets and one
+    mask per channel (also 0 for a part the dataset does not label, e.g. COCO's missing head
+    top). ``y_pred (B, stages, H, W, C)``.
     """
     y_pred = ops.cast(y_pred, "float32")
     y_true = ops.cast(y_true, "float32")
     c = y_pred.shape[-1]
-    if y_true.shape[-1] != c + 1:
-        raise ValueError(f"targets need {c} channels plus the mask, got {y_true.shape[-1]} for {c} predicted")
+    if y_true.shape[-1] not in (c + 1, 2 * c):
+        raise ValueError(f"targets need {c} channels plus one mask channel or {c} mask channels, "
+                         f"got {y_true.shape[-1]} for {c} predicted")
     target, mask = y_true[..., :c], y_true[..., c:]
     err = ops.square(y_pred - ops.expand_dims(target, 1)) * ops.expand_dims(mask, 1)
     return ops.mean(err, axis=(2, 3, 4))

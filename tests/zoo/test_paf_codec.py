@@ -117,5 +117,21 @@ def test_masked_loss_ignores_masked_cells():
     assert float(masked_stage_mse(y_true, pred)[0]) == 0.0
     pred[0, 1, 3, 3, 0] = 2.0  # stage 2, one cell outside the mask: (2^2) / (4*4*2)
     assert float(masked_stage_mse(y_true, pred)[0]) == pytest.approx(4 / 32)
-    with pytest.raises(ValueError, match="plus the mask"):
+    with pytest.raises(ValueError, match="plus one mask channel or 2 mask channels"):
         masked_stage_mse(target, pred)
+
+
+def test_masked_loss_per_channel_mask():
+    """One mask per channel: a part the dataset does not label (COCO's head top) is left out
+    everywhere, the other channel still counts."""
+    from training.losses import masked_stage_mse
+
+    target = np.zeros((1, 4, 4, 2), np.float32)
+    mask = np.ones((1, 4, 4, 2), np.float32)
+    mask[0, ..., 1] = 0  # channel 1 unlabelled in this image
+    pred = np.zeros((1, 2, 4, 4, 2), np.float32)
+    pred[0, :, :, :, 1] = 3.0  # wrong only on the unlabelled channel
+    y_true = np.concatenate([target, mask], -1)
+    assert float(masked_stage_mse(y_true, pred)[0]) == 0.0
+    pred[0, 0, 0, 0, 0] = 2.0  # stage 1, channel 0: (2^2) / (4*4*2)
+    assert float(masked_stage_mse(y_true, pred)[0]) == pytest.approx(4 / 32)
