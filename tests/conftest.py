@@ -35,6 +35,15 @@ def mpii_sample(shared_data):
 
 
 TEST_CALIBRATION_CROPS = 100
+SHARED_EXPORTS = ("exported", "exports_dir")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of the session's exported files run on one pytest-xdist worker (each worker is a
+    session of its own; split, they would export the same published files twice)."""
+    for item in items:
+        if set(SHARED_EXPORTS) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("exports"))
 
 
 @pytest.fixture(scope="session")

@@ -38,18 +38,21 @@ def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+        edge.export("cpm-lsp", "tflite", "float32", tmp_path)  # the smallest shipped top-down model
     monkeypatch.undo()
-    folder = tmp_path / "hourglass-lsp"
+    folder = tmp_path / "cpm-lsp"
     leftovers = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
     assert leftovers == []
 
 
-def test_existing_file_is_not_overwritten(tmp_path):
-    path = edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+def test_existing_file_is_not_overwritten(exported, exports_dir):
+    import zoo
+
+    name = zoo.most_accurate()
+    path = exported(name, "tflite", "float32")  # edge.export's file, shared with the session's tests
     before = path.read_bytes()
     with pytest.raises(FileExistsError, match="already exists"):
-        edge.export("hourglass-lsp", "tflite", "float32", tmp_path)
+        edge.export(name, "tflite", "float32", exports_dir)
     assert path.read_bytes() == before
     meta = path.with_suffix(".json").read_text()
     assert '"precision": "float32"' in meta and '"file_sha256"' in meta

@@ -23,12 +23,19 @@ def lsp_val_crops():
     return np.clip(np.round(batch["image"].numpy()), 0, 255).astype(np.uint8)
 
 
-def test_export_matches_keras_on_real_crops(tmp_path, lsp_val_crops):
+@pytest.fixture(scope="module")
+def exported_saved_model(tmp_path_factory):
+    """hourglass-lsp's SavedModel, exported once for this module: ``(model, folder, root)``."""
+    root = tmp_path_factory.mktemp("saved_models")
+    model = zoo.load("hourglass-lsp")
+    return model, export_saved_model("hourglass-lsp", root, model=model), root
+
+
+def test_export_matches_keras_on_real_crops(exported_saved_model, lsp_val_crops):
     import tensorflow as tf
 
-    model = zoo.load("hourglass-lsp")
-    path = export_saved_model("hourglass-lsp", tmp_path, model=model)
-    assert path == tmp_path / "hourglass-lsp" / str(model.spec.version)
+    model, path, root = exported_saved_model
+    assert path == root / "hourglass-lsp" / str(model.spec.version)
     meta = json.loads((path / "metadata.json").read_text())
     assert meta["name"] == "hourglass-lsp" and meta["version"] == model.spec.version
     assert meta["weights_sha256"] == model.spec.weights.sha256
@@ -48,10 +55,10 @@ def test_export_matches_keras_on_real_crops(tmp_path, lsp_val_crops):
     assert np.median(sc_keras) > 0.2
 
 
-def test_export_refuses_to_overwrite_a_version(tmp_path):
-    path = export_saved_model("hourglass-lsp", tmp_path)
+def test_export_refuses_to_overwrite_a_version(exported_saved_model):
+    _, path, root = exported_saved_model
     with pytest.raises(FileExistsError, match="already holds a SavedModel"):
-        export_saved_model("hourglass-lsp", tmp_path)
+        export_saved_model("hourglass-lsp", root)
     assert (path / "saved_model.pb").is_file()
     assert not [p for p in path.iterdir() if p.name.startswith(".")]  # no temp folder left
 

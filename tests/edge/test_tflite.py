@@ -16,9 +16,23 @@ def images():
     return np.random.default_rng(1).integers(0, 256, (6, 32, 32, 3), dtype=np.uint8)
 
 
+@pytest.fixture(scope="module")
+def converted(tiny, images):
+    """``converted(precision)``: the tiny model's TFLite file of that precision (int8 calibrated
+    on ``images``), converted once for the module (a conversion takes seconds even when tiny)."""
+    files = {}
+
+    def get(precision):
+        if precision not in files:
+            files[precision] = convert(tiny, precision, calibration=images if precision == "int8" else None)
+        return files[precision]
+
+    return get
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
-def test_every_precision_uses_builtin_ops_and_runs_on_stock_litert(tiny, images, precision):
-    data = convert(tiny, precision, calibration=images if precision == "int8" else None)
+def test_every_precision_uses_builtin_ops_and_runs_on_stock_litert(converted, images, precision):
+    data = converted(precision)
     ops = check_builtin_only(data)
     assert not [o for o in ops if o.startswith("Flex") or o == "CUSTOM"]
     assert "CONV_2D" in ops
@@ -32,9 +46,9 @@ def test_every_precision_uses_builtin_ops_and_runs_on_stock_litert(tiny, images,
         assert "QUANTIZE" in ops or "DEQUANTIZE" in ops
 
 
-def test_float32_matches_keras(tiny, images):
+def test_float32_matches_keras(tiny, images, converted):
     kp_ref, sc_ref = tiny.predict_keypoints(images)
-    kp, sc = TFLiteRunner(convert(tiny, "float32")).predict(images)
+    kp, sc = TFLiteRunner(converted("float32")).predict(images)
     np.testing.assert_allclose(kp, kp_ref, atol=1e-3)
     np.testing.assert_allclose(sc, sc_ref, atol=1e-4)
 
@@ -67,7 +81,7 @@ def test_flex_ops_are_detected(tiny):
         check_builtin_only(data)
 
 
-def test_bad_arguments(tiny, images):
+def test_bad_arguments(tiny, images, converted):
     with pytest.raises(ValueError, match="unknown precision"):
         convert(tiny, "int4")
     with pytest.raises(ValueError, match="calibration"):
@@ -77,17 +91,16 @@ def test_bad_arguments(tiny, images):
     with pytest.raises(FileNotFoundError):
         TFLiteRunner("/nonexistent/model.tflite")
     with pytest.raises(ValueError, match="expected uint8 images"):
-        TFLiteRunner(convert(tiny, "float32")).predict(images[:, :16])
+        TFLiteRunner(converted("float32")).predict(images[:, :16])
 
 
-def test_int8_keeps_the_decoder_and_the_output_ops_in_float(tiny, images):
+def test_int8_keeps_the_decoder_and_the_output_ops_in_float(converted):
     """Regression test: the ops producing the outputs (the scores' REDUCE_MAX, the keypoints'
     PACK) carry the signature's tensor names, not the decoder's; once they ran in int8 and the
     decoder compared float maps with a rounded maximum (CPM int8: 45 px mean error)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    data = convert(tiny, "int8", calibration=images)
-    it = Interpreter(model_content=data)
+    it = Interpreter(model_content=converted("int8"))
     tensors = {d["index"]: d for d in it.get_tensor_details()}
     int8_in_decoder = [tensors[i]["name"] for op in it._get_ops_details() for i in op["outputs"]
                        if "decoder" in tensors[i]["name"] and tensors[i]["dtype"] in (np.int8, np.uint8, np.int16)]

@@ -10,15 +10,20 @@ import pytest
 from tools.demo import DEFAULT_IMAGE, main
 
 
-def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, capsys):
+def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, capsys):
+    import zoo
+
     image = shared_data / DEFAULT_IMAGE
     if not image.is_file():
         pytest.skip(f"{image} not found")
-    # The session's exports folder: the demo reuses an int8 file another test already exported
-    # from the same weights (it checks their sha256), as it does under its own --exports.
+    # The session's exports folder: the demo reuses the int8 files the session's other tests
+    # export of the same weights (it checks their sha256), as it does under its own --exports;
+    # the conversions themselves are tested in tests/edge.
+    reused = [exported(zoo.most_accurate(), "tflite", "int8"), exported("openpose-lsp", "tflite", "int8")]
+    stamps = [p.stat().st_mtime_ns for p in reused]
     assert main(["--image", str(image), "--output", str(tmp_path), "--exports", str(exports_dir)]) == 0
+    assert [p.stat().st_mtime_ns for p in reused] == stamps  # reused, not exported again
     result = json.loads((tmp_path / f"{image.stem}_pose.json").read_text())
-    import zoo
 
     assert result["model"] == zoo.most_accurate()  # the default is the most accurate published model
     kp = np.array(result["keypoints"])

@@ -157,6 +157,7 @@ def test_top_down_two_phases_write_one_run(tmp_path, lspet_root):
     assert {"loss", "val_pck@0.2", "val_stage2_pck@0.2", "learning_rate", "epoch_seconds", "val_loss",
             "val_stage1_loss", "val_stage2_loss"} <= set(rows[-1])
     assert float(rows[-1]["val_loss"]) == pytest.approx(float(tags["val/loss"][-1][2]), rel=1e-5)
+    assert float(rows[-1]["val_pck@0.2"]) == pytest.approx(float(tags["val/pck@0.2"][-1][2]), rel=1e-5)
     loss, metrics = loss_and_stage_metrics(model.codec, 2)
     model.compile(optimizer="adam", loss=loss, weighted_metrics=metrics)
     val = load_lspet(str(lspet_root), split="val")
