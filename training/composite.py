@@ -14,6 +14,7 @@ list of seeds over the validation split: the same scenes on every machine and ru
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import numpy as np
 import tensorflow as tf
@@ -42,6 +43,14 @@ class SceneConfig:
             jitter is applied to each person, so people in one scene differ in light.
         background_cells: the background image is resized to this many cells per side and back
             (blur).
+        photo_prob: probability that the background is the image itself (a real photo, zoomed
+            to cover the canvas, its labelled person one more person of the scene, behind the
+            pasted ones) instead of its blur. Its unlabelled bystanders, if any, stay unlabelled:
+            LSPet labels one person per image.
+        centre_range: range of a person's box centre as a fraction of the canvas; beyond
+            (0.15, 0.85) people are cut by the frame (an upper body at the bottom edge).
+        row_prob: probability that the people stand in a row, as in a group photo: similar
+            sizes (one size +- 15 %), side by side at one height, overlapping when many.
     """
 
     canvas: int = 256
@@ -51,6 +60,14 @@ class SceneConfig:
     cutout: int = 192
     augment: AugmentConfig = AugmentConfig(scale=0.0, rotation_deg=20.0, flip_prob=0.5, colour=0.2)
     background_cells: int = 8
+    photo_prob: float = 0.0
+    centre_range: tuple = (0.15, 0.85)
+    row_prob: float = 0.0
+
+    def __post_init__(self):
+        for name in ("photo_prob", "row_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"SceneConfig.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 def _segment_distance(grid_x, grid_y, a, b):
@@ -112,19 +129,54 @@ def _warp(image, matrix, size):
     return out[0]
 
 
-def compose_scene(cutouts, points, visible, background, seed, config: SceneConfig, skeleton: str = "lsp14"):
+def _row_layout(count, m: int, seed, config: SceneConfig):
+    """Sizes ``(m,)`` and centres ``(m, 2)`` of ``count`` people standing in a row: one size
+    +- 15 %, side by side across the middle of the canvas at one height +- 3 %."""
+    seeds = tf.random.experimental.stateless_split(seed, 5)
+    lo, hi = config.person_size
+    base = tf.random.stateless_uniform([], seeds[0], lo, hi)
+    sizes = base * tf.random.stateless_uniform([m], seeds[1], 0.85, 1.15)
+    n = tf.cast(count, tf.float32)
+    slot = (tf.range(m, dtype=tf.float32) + 0.5) / n  # the present people share the width
+    x = 0.5 + (slot - 0.5) * tf.minimum(0.8, 0.3 * n) + tf.random.stateless_uniform([m], seeds[2], -0.03, 0.03)
+    y = tf.random.stateless_uniform([], seeds[3], 0.35, 0.65) + tf.random.stateless_uniform([m], seeds[4], -0.03, 0.03)
+    return sizes, tf.stack([x, y], -1)
+
+
+def _photo_background(background, points, visible, seed, canvas: int):
+    """The photo zoomed to cover the canvas (1-1.3x past its shorter side, at a random place)
+    and its person's joints carried along: ``(image (S, S, 3), points (K, 2), visible (K,))``."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    hw = tf.cast(tf.shape(background)[:2], tf.float32)
+    scale = canvas / tf.reduce_min(hw) * tf.random.stateless_uniform([], seeds[0], 1.0, 1.3)
+    room = tf.maximum(hw[::-1] * scale - canvas, 0.0)  # (x, y) slack of the scaled photo
+    offset = tf.random.stateless_uniform([2], seeds[1], 0.0, 1.0) * room
+    zero = tf.zeros([])
+    matrix = tf.stack([tf.stack([scale, zero, -offset[0]]), tf.stack([zero, scale, -offset[1]]),
+                       tf.constant([0.0, 0.0, 1.0])])
+    image = _warp(tf.cast(background, tf.float32), matrix, canvas)
+    return image, points @ tf.transpose(matrix[:2, :2]) + matrix[:2, 2], visible
+
+
+def compose_scene(cutouts, points, visible, background, seed, config: SceneConfig, skeleton: str = "lsp14",
+                  background_points=None, background_visible=None):
     """One scene from ``max_people`` person cutouts.
 
     Args:
         cutouts: float ``(M, C, C, 3)`` person crops (``C = config.cutout``), ``points (M, K, 2)``
             in cutout pixels, ``visible (M, K)``.
-        background: float ``(h, w, 3)`` any image (blurred into the background).
+        background: float ``(h, w, 3)`` any image (blurred into the background, or with
+            probability ``config.photo_prob`` the photo itself).
         seed: int32 ``(2,)`` stateless seed of every random choice.
+        background_points, background_visible: the background photo's labelled person
+            ``(K, 2)``, ``(K,)`` in its pixels: the scene's first person when the photo is shown
+            (the pasted ones occlude it). Required when ``photo_prob > 0``.
 
     Returns:
-        ``image (S, S, 3)`` float in [0, 255], ``keypoints (M, K, 2)`` canvas pixels,
-        ``visible (M, K)`` (0 for absent people, joints outside the canvas or occluded),
-        ``areas (M,)`` visible silhouette area in pixels (the OKS scale).
+        ``image (S, S, 3)`` float in [0, 255], ``keypoints (M', K, 2)`` canvas pixels,
+        ``visible (M', K)`` (0 for absent people, joints outside the canvas or occluded),
+        ``areas (M',)`` visible silhouette area in pixels (the OKS scale); ``M' = M`` people,
+        ``M + 1`` when ``photo_prob > 0``, the photo's person first (absent on a blur).
     """
     m = config.max_people
     s = config.canvas
@@ -133,11 +185,27 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
     present = tf.cast(tf.range(m) < count, tf.float32)
     lo, hi = config.person_size
     sizes = tf.random.stateless_uniform([m], seeds[1], lo, hi)
-    centres = tf.random.stateless_uniform([m, 2], seeds[2], 0.15, 0.85)
-    cells = config.background_cells
-    bg = tf.image.resize(tf.image.resize(tf.cast(background, tf.float32), [cells, cells], antialias=True), [s, s])
-    image = bg
+    centres = tf.random.stateless_uniform([m, 2], seeds[2], *config.centre_range)
+    # seeds[3] (unused by the default scenes, so their held-out set stays as it was) feeds the rest.
+    more = tf.random.experimental.stateless_split(seeds[3], 3)
+    if config.row_prob > 0:
+        row_sizes, row_centres = _row_layout(count, m, more[0], config)
+        in_row = tf.random.stateless_uniform([], more[1]) < config.row_prob
+        sizes = tf.where(in_row, row_sizes, sizes)
+        centres = tf.where(in_row, row_centres, centres)
     grid_alpha, people = [], []
+    cells = config.background_cells
+    image = tf.image.resize(tf.image.resize(tf.cast(background, tf.float32), [cells, cells], antialias=True), [s, s])
+    if config.photo_prob > 0:
+        if background_points is None or background_visible is None:
+            raise ValueError("a photo background needs its person (background_points, background_visible)")
+        photo_seeds = tf.random.experimental.stateless_split(more[2], 2)
+        shown = tf.cast(tf.random.stateless_uniform([], photo_seeds[0]) < config.photo_prob, tf.float32)
+        photo, bg_points, bg_vis = _photo_background(background, tf.cast(background_points, tf.float32),
+                                                     tf.cast(background_visible, tf.float32), photo_seeds[1], s)
+        image = shown * photo + (1.0 - shown) * image
+        grid_alpha.append(silhouette(bg_points, bg_vis, s, skeleton) * shown)
+        people.append((bg_points, bg_vis * shown))
     for i in range(m):
         vis = visible[i] * present[i]
         mat = _paste_matrix(points[i], tf.cast(visible[i] > 0, tf.float32), s, sizes[i], centres[i])
@@ -149,12 +217,13 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
         people.append((points[i] @ tf.transpose(mat[:2, :2]) + mat[:2, 2], vis))
     kps = tf.stack([p for p, _ in people])
     vis = tf.stack([v for _, v in people])
-    alphas = tf.stack(grid_alpha)  # (M, S, S)
+    alphas = tf.stack(grid_alpha)  # (M', S, S)
+    n = len(people)
     # Occlusion by people pasted later: what covers each pixel after person i.
-    later = [tf.reduce_max(tf.concat([alphas[i + 1:], tf.zeros([1, s, s])], 0), 0) for i in range(m)]
-    later = tf.stack(later)  # (M, S, S)
+    later = [tf.reduce_max(tf.concat([alphas[i + 1:], tf.zeros([1, s, s])], 0), 0) for i in range(n)]
+    later = tf.stack(later)  # (M', S, S)
     cell = tf.cast(tf.clip_by_value(tf.floor(kps + 0.5), 0, s - 1), tf.int32)
-    idx = tf.concat([tf.broadcast_to(tf.range(m)[:, None, None], [m, kps.shape[1], 1]), cell[..., ::-1]], -1)
+    idx = tf.concat([tf.broadcast_to(tf.range(n)[:, None, None], [n, kps.shape[1], 1]), cell[..., ::-1]], -1)
     covered = tf.gather_nd(later, idx) > 0.5
     inside = tf.reduce_all((kps > -0.5) & (kps < s - 0.5), -1)
     vis = vis * tf.cast(inside & ~covered, tf.float32)
@@ -183,39 +252,66 @@ def person_dataset(samples: PoseSamples, config: SceneConfig, augment: bool, cac
     return ds.map(cut, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def scene_dataset(samples: PoseSamples, codec, batch_size: int, config: SceneConfig = SceneConfig(),
-                  cache: bool = True) -> tf.data.Dataset:
+def scene_dataset(samples: PoseSamples, codec, batch_size: Optional[int], config: SceneConfig = SceneConfig(),
+                  cache: bool = True, per_channel_masks: bool = False) -> tf.data.Dataset:
     """Infinite training batches ``(images, {"pafs": (B, H, W, 2L + 1), "heatmaps": (B, H, W, K + 1)})``:
-    targets with the loss mask as the last channel (all ones: every composited person is labelled)."""
+    targets with the loss mask as the last channel (all ones: every composited person is labelled).
+    ``per_channel_masks``: one mask channel per target channel instead (``2L + 2L``, ``K + K``),
+    to mix with a dataset that lacks some joints (``scene_targets``). ``batch_size`` None:
+    single examples."""
     if config.canvas != codec.input_size:
         raise ValueError(f"scene canvas {config.canvas} differs from the codec's input size {codec.input_size}")
     people = person_dataset(samples, config, augment=True, cache=cache).batch(config.max_people)
-    backgrounds = tf.data.Dataset.from_tensor_slices(samples.image_paths).shuffle(len(samples)).repeat()
-    backgrounds = backgrounds.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
+    backgrounds = tf.data.Dataset.from_tensor_slices((samples.image_paths, samples.keypoints, samples.visible))
+    backgrounds = backgrounds.shuffle(len(samples)).repeat()
+    backgrounds = backgrounds.map(lambda p, k, v: (_decode(p), k, v), num_parallel_calls=tf.data.AUTOTUNE)
     seeds = tf.data.Dataset.random().batch(2)
     ds = tf.data.Dataset.zip((people, backgrounds, seeds))
 
     def make(person, background, seed):
         cutouts, pts, vis = person
-        image, kps, v, _ = compose_scene(cutouts, pts, vis, background, seed, config, samples.skeleton)
-        return (image,) + scene_targets(codec, kps, v)
+        photo, photo_points, photo_visible = background
+        image, kps, v, _ = compose_scene(cutouts, pts, vis, photo, seed, config, samples.skeleton,
+                                         photo_points, photo_visible)
+        return (image,) + scene_targets(codec, kps, v, labelled=labelled)
 
+    labelled = np.ones(codec.num_joints, bool) if per_channel_masks else None
     ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda image, pafs, heatmaps: (image, {"pafs": pafs, "heatmaps": heatmaps}))
-    ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    if batch_size is not None:
+        ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options)
 
 
-def scene_targets(codec, keypoints, visible, mask=None):
-    """``(pafs, heatmaps)`` targets, each with the loss mask ``(H, W)`` appended as a channel."""
+def channel_weights(codec, labelled):
+    """Per-channel loss weights ``(pafs (2L,), heatmaps (K,))`` of a dataset that labels only the
+    joints where ``labelled (K,)`` is true (COCO has no head top or neck of LSP-14): a joint's
+    confidence map and the fields of the limbs touching it are left out, not taught as absent."""
+    labelled = tf.cast(tf.convert_to_tensor(labelled), tf.float32)
+    parent, child = zip(*codec.limbs)
+    limb = tf.gather(labelled, list(parent)) * tf.gather(labelled, list(child))  # (L,)
+    return tf.repeat(limb, 2), labelled  # the x, y channels of limb l are 2l, 2l + 1
+
+
+def scene_targets(codec, keypoints, visible, mask=None, labelled=None):
+    """``(pafs, heatmaps)`` targets, each followed by its loss mask.
+
+    ``mask (H, W)``: 0 on regions of unlabelled people (None: ones). Without ``labelled`` the
+    mask is one channel (``(H, W, C + 1)`` targets); with ``labelled (K,)``, the joints the
+    image's dataset labels at all, it is one channel per target channel (``(H, W, 2C)``, the
+    spatial mask times ``channel_weights``), the form every source of a mixed dataset shares.
+    """
     heatmaps, pafs = codec.encode(keypoints, visible)
     if mask is None:
         mask = tf.ones_like(heatmaps[..., :1])
     else:
         mask = tf.reshape(tf.cast(mask, tf.float32), [codec.map_size, codec.map_size, 1])
-    return tf.concat([pafs, mask], -1), tf.concat([heatmaps, mask], -1)
+    if labelled is None:
+        return tf.concat([pafs, mask], -1), tf.concat([heatmaps, mask], -1)
+    paf_weights, map_weights = channel_weights(codec, labelled)
+    return tf.concat([pafs, mask * paf_weights], -1), tf.concat([heatmaps, mask * map_weights], -1)
 
 
 def heldout_scenes(samples: PoseSamples, count: int, config: SceneConfig = SceneConfig(), seed: int = 2017):

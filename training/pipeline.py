@@ -9,7 +9,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from training.augment import AugmentConfig, crop_sample
+from training.augment import (AugmentConfig, colour_jitter, crop_matrix_tf, crop_sample, transform_points_tf,
+                               warp_tf)
 from training.datasets.base import PoseSamples
 from zoo.codecs.heatmap import HeatmapCodec
 from zoo.skeletons import get_skeleton
@@ -90,14 +91,22 @@ def evaluation_dataset(samples: PoseSamples, input_size: int, batch_size: int = 
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def multi_person_dataset(samples, codec, batch_size: int, shuffle: bool = True, seed: Optional[int] = None,
-                         drop_remainder: bool = True) -> tf.data.Dataset:
+def multi_person_dataset(samples, codec, batch_size: Optional[int], shuffle: bool = True, seed: Optional[int] = None,
+                         drop_remainder: bool = True, augment: Optional[AugmentConfig] = None,
+                         labelled=None, repeat: bool = False, shift: float = 0.25) -> tf.data.Dataset:
     """Batches ``(images, {"pafs": (B, H, W, 2L + 1), "heatmaps": (B, H, W, K + 1)})`` of whole
     images (``MultiPersonSamples``, e.g. ``load_coco_keypoints(skeleton="lsp14")``) for bottom-up
     training: each image letterboxed to ``codec.input_size`` as ``zoo.preprocess.letterbox`` does
     (same keypoint mapping), targets from ``codec.encode``, and the loss mask (0 on crowds and on
     people without labelled joints, ``training.datasets.coco.loss_mask``) averaged onto the map
     grid as the last channel of both targets (the padding is kept: it is background).
+
+    ``augment``: the letterbox square is zoomed by ``1 +- scale``, shifted by up to ``shift`` of
+    its side, rotated and flipped (joints swapped left/right), and the colours jittered; joints
+    that leave the canvas are unlabelled. ``labelled (K,)``: the joints the dataset labels at
+    all (``training.datasets.coco.labelled_joints``); the masks are then per channel
+    (``training.composite.scene_targets``: ``2L + 2L`` and ``K + K`` channels). ``repeat``: an
+    endless stream, reshuffled each pass. ``batch_size`` None: single examples, unbatched.
     """
     from training.composite import scene_targets
     from training.datasets.coco import loss_mask
@@ -105,17 +114,47 @@ def multi_person_dataset(samples, codec, batch_size: int, shuffle: bool = True, 
     if len(samples) == 0:
         raise ValueError("the dataset has no images")
     k = get_skeleton(samples.skeleton).num_joints
+    flip_index = tf.constant(get_skeleton(samples.skeleton).flip_index, tf.int32)
     size = codec.input_size
 
     def generate():
-        order = np.random.default_rng(seed).permutation(len(samples)) if shuffle else range(len(samples))
-        for i in order:
-            yield (samples.image_paths[i], np.asarray(samples.keypoints[i], np.float32).reshape(-1, k, 2),
-                   np.asarray(samples.visible[i], np.float32).reshape(-1, k), loss_mask(samples, i))
+        rng = np.random.default_rng(seed)
+        while True:
+            order = rng.permutation(len(samples)) if shuffle else range(len(samples))
+            for i in order:
+                yield (samples.image_paths[i], np.asarray(samples.keypoints[i], np.float32).reshape(-1, k, 2),
+                       np.asarray(samples.visible[i], np.float32).reshape(-1, k), loss_mask(samples, i))
+            if not repeat:
+                return
 
     signature = (tf.TensorSpec((), tf.string), tf.TensorSpec((None, k, 2), tf.float32),
                  tf.TensorSpec((None, k), tf.float32), tf.TensorSpec((None, None), tf.float32))
     ds = tf.data.Dataset.from_generator(generate, output_signature=signature)
+
+    def targets(points, visible, canvas_mask):
+        inside = tf.reduce_all((points > -0.5) & (points < size - 0.5), -1)
+        visible = visible * tf.cast(inside, tf.float32)
+        cell_mask = tf.image.resize(canvas_mask, [codec.map_size, codec.map_size], method="area")[..., 0]
+        return scene_targets(codec, points, visible, cell_mask, labelled)
+
+    def make_augmented(path, keypoints, visible, mask):
+        image = tf.cast(_decode(path), tf.float32)
+        hw = tf.cast(tf.shape(image)[:2], tf.float32)
+        side = tf.reduce_max(hw) * tf.random.uniform([], 1.0 - augment.scale, 1.0 + augment.scale)
+        centre = (hw[::-1] - 1.0) / 2.0 + tf.random.uniform([2], -shift, shift) * side
+        rotation = tf.random.uniform([], -augment.rotation_deg, augment.rotation_deg)
+        flip = tf.random.uniform([]) < augment.flip_prob
+        matrix = crop_matrix_tf(centre, side, size, rotation, flip)
+        boxed = warp_tf(image, matrix, size)
+        if augment.colour > 0:
+            boxed = colour_jitter(boxed, augment.colour)
+        # Outside the photo there is nobody: the loss is kept there (mask 1), as in the letterbox.
+        canvas_mask = _warp_mask(mask, matrix, size)
+        points = transform_points_tf(keypoints, matrix)
+        points = tf.cond(flip, lambda: tf.gather(points, flip_index, axis=1), lambda: points)
+        visible = tf.cond(flip, lambda: tf.gather(visible, flip_index, axis=1), lambda: visible)
+        pafs, heatmaps = targets(points, visible, canvas_mask)
+        return tf.clip_by_value(boxed, 0.0, 255.0), {"pafs": pafs, "heatmaps": heatmaps}
 
     def make(path, keypoints, visible, mask):
         image = tf.cast(_decode(path), tf.float32)
@@ -130,12 +169,23 @@ def multi_person_dataset(samples, codec, batch_size: int, shuffle: bool = True, 
         # Outside the image (padding) there is nobody: keep the loss there (background).
         inside = tf.image.pad_to_bounding_box(tf.ones(tf.concat([new_i, [1]], 0)), top, left, size, size)
         pad_mask = pad_mask + (1.0 - inside)
-        cell_mask = tf.image.resize(pad_mask, [codec.map_size, codec.map_size], method="area")[..., 0]
         sxy = new[::-1] / hw[::-1]  # (sx, sy)
         offset = tf.cast(tf.stack([left, top]), tf.float32)
         points = sxy * (keypoints + 0.5) - 0.5 + offset
-        pafs, heatmaps = scene_targets(codec, points, visible, cell_mask)
+        pafs, heatmaps = targets(points, visible, pad_mask)
         return tf.clip_by_value(boxed, 0.0, 255.0), {"pafs": pafs, "heatmaps": heatmaps}
 
-    ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(make if augment is None else make_augmented, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size is None:
+        return ds
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _warp_mask(mask, matrix, size: int):
+    """A ``(h, w)`` loss mask warped like its image, 1 outside the photo: ``(size, size, 1)``."""
+    inv = tf.linalg.inv(matrix)
+    transform = tf.reshape(inv, [9])[:8] / inv[2, 2]
+    out = tf.raw_ops.ImageProjectiveTransformV3(
+        images=mask[None, ..., None], transforms=transform[None], output_shape=tf.constant([size, size]),
+        fill_value=1.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.reshape(out[0], [size, size, 1])

@@ -117,3 +117,46 @@ def test_training_batches_and_heldout_scenes(tmp_path):
     assert a[0].dtype == np.uint8 and a[0].shape == (3, 64, 64, 3) and a[1].shape == (3, 2, K, 2)
     with pytest.raises(ValueError, match="canvas 32 differs"):
         scene_dataset(samples, codec, 3, SceneConfig(canvas=32))
+
+
+def test_photo_background_keeps_its_person_behind_the_pasted_ones():
+    """``photo_prob=1``: the photo itself, zoomed to cover the canvas, and its labelled person
+    first, its joints where the photo's pixels went."""
+    config = SceneConfig(canvas=64, max_people=2, min_people=2, cutout=64, person_size=(0.3, 0.3),
+                         photo_prob=1.0)
+    cut = np.full((2, 64, 64, 3), 200.0, np.float32)
+    pts = np.stack([_standing()] * 2)
+    photo = np.zeros((80, 100, 3), np.float32)
+    photo_pts = _standing(50, 10, 60)
+    x, y = np.round(photo_pts[K - 1]).astype(int)  # the head top: a bright pixel there
+    photo[y - 1:y + 2, x - 1:x + 2] = 255.0
+    image, kps, vis, areas = (t.numpy() for t in compose_scene(
+        tf.constant(cut), tf.constant(pts), tf.ones((2, K)), tf.constant(photo), tf.constant([1, 2]), config,
+        background_points=tf.constant(photo_pts), background_visible=tf.ones(K)))
+    assert kps.shape == (3, K, 2) and vis.shape == (3, K) and areas.shape == (3,)
+    # Covers the canvas: the scale is at least 64 / 80 (the shorter side), the photo's person
+    # keeps its proportions.
+    scale = np.ptp(kps[0], 0).max() / np.ptp(photo_pts, 0).max()
+    assert 0.8 - 1e-4 <= scale <= 0.8 * 1.3 + 1e-4
+    head = kps[0, K - 1]
+    if vis[0, K - 1] > 0:  # not covered by a pasted person: the bright pixel went where the joint went
+        cy, cx = np.clip(np.round(head).astype(int), 0, 63)[::-1]
+        assert image[cy, cx].mean() > 60
+    assert vis[0].sum() > 0 and areas[0] > 0
+    with pytest.raises(ValueError, match="needs its person"):
+        compose_scene(tf.constant(cut), tf.constant(pts), tf.ones((2, K)), tf.constant(photo),
+                      tf.constant([1, 2]), config)
+
+
+def test_group_row_puts_similar_sizes_side_by_side():
+    config = SceneConfig(canvas=128, max_people=4, min_people=4, cutout=64, person_size=(0.3, 0.6),
+                         row_prob=1.0)
+    for seed in range(4):
+        _, kps, _, _ = (t.numpy() for t in _scene([seed, 7], config, n=4))
+        extent = np.ptp(kps, 1).max(-1)
+        centre = (kps.max(1) + kps.min(1)) / 2
+        assert extent.max() / extent.min() <= 1.15 / 0.85 + 1e-4
+        assert np.all(np.diff(centre[:, 0]) > 0)  # left to right
+        assert np.ptp(centre[:, 1]) <= 0.06 * 128 + 1e-3  # at one height
+    with pytest.raises(ValueError, match="row_prob must be in"):
+        SceneConfig(row_prob=2.0)

@@ -92,6 +92,24 @@ def loss_mask(samples: MultiPersonSamples, index: int) -> np.ndarray:
     return mask
 
 
+def labelled_joints(skeleton: str) -> np.ndarray:
+    """Bool ``(K,)``: the joints of ``skeleton`` that COCO labels at all. An LSP-14 model's head
+    top and neck have no COCO keypoint: their maps (and the fields of limbs touching them) are
+    masked in training (``training.composite.channel_weights``), not taught as absent."""
+    return np.asarray(joint_mapping(COCO17, get_skeleton(skeleton))) >= 0
+
+
+def heldout_split(samples: MultiPersonSamples, count: int = 20):
+    """``(train, heldout)``: a fixed ``count`` of the images (every ``len / count``-th by image
+    id, so the same photos on every machine) set aside as a real-photo validation set."""
+    if not 0 < count < len(samples):
+        raise ValueError(f"cannot hold out {count} of {len(samples)} images")
+    order = np.argsort(np.asarray(samples.image_ids), kind="stable")
+    held = set(order[np.linspace(0, len(samples) - 1, count).round().astype(int)].tolist())
+    return (samples.subset([i for i in range(len(samples)) if i not in held]),
+            samples.subset(sorted(held)))
+
+
 def _person_category(categories, json_path) -> int:
     """Id of the category whose keypoint names are COCO-17's."""
     keyed = [c for c in categories if isinstance(c, dict) and "keypoints" in c]
