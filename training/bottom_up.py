@@ -32,6 +32,30 @@ from training.loop import WarmupCosine, first_samples, record_run, save_weights,
 from training.losses import masked_stage_metrics, masked_stage_mse
 
 
+def training_mix(exp, samples, codec, data_root=None):
+    """The training stream of ``exp``: scenes composited from ``samples``, and with
+    ``exp.coco_mix`` > 0 that share of real COCO photos (``coco-mini`` under the data root, all
+    but ``exp.coco_heldout``), augmented with ``exp.augment``, masks per channel (COCO lacks
+    some joints). Returns ``(batches, held-out COCO samples or None)``."""
+    if exp.coco_mix == 0:
+        return scene_dataset(samples, codec, exp.batch_size, exp.scenes), None
+    from training.datasets.coco import DEFAULT_ANNOTATIONS, heldout_split, labelled_joints, load_coco_keypoints
+    from training.datasets.base import data_root as default_root
+    from training.pipeline import multi_person_dataset
+
+    root = Path(data_root) if data_root else default_root()
+    photos, heldout = heldout_split(load_coco_keypoints(root.joinpath(*DEFAULT_ANNOTATIONS), skeleton=codec.skeleton),
+                                    exp.coco_heldout)
+    scenes = scene_dataset(samples, codec, None, exp.scenes, per_channel_masks=True)
+    real = multi_person_dataset(photos, codec, None, augment=exp.augment, labelled=labelled_joints(codec.skeleton),
+                                repeat=True)
+    mixed = tf.data.Dataset.sample_from_datasets([scenes, real], [1.0 - exp.coco_mix, exp.coco_mix])
+    batches = mixed.batch(exp.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return batches.with_options(options), heldout
+
+
 def heldout_batches(samples, codec, count: int, config, batch_size: int):
     """Fixed validation scenes with targets, as a finite dataset ``(images, targets)``, and the
     scenes themselves (``training.composite.heldout_scenes``)."""
@@ -54,20 +78,27 @@ class SceneValidation(keras.callbacks.Callback):
     Args:
         scenes: ``training.composite.heldout_scenes``' ``(images, keypoints, visible, areas)``.
         log: the run's ``RunLog``, None: no images.
+        photos: held-out COCO photos (``MultiPersonSamples``) also scored every epoch
+            (``val_coco_ap``, ``val_coco_ap50``; ``training.evaluate.evaluate_coco``), or None.
     """
 
-    def __init__(self, scenes, log=None, num_images: int = 4):
+    def __init__(self, scenes, log=None, num_images: int = 4, photos=None):
         super().__init__()
-        self.scenes, self.log, self.num_images = scenes, log, num_images
+        self.scenes, self.log, self.num_images, self.photos = scenes, log, num_images, photos
 
     def on_epoch_end(self, epoch, logs=None):
-        from training.evaluate import evaluate_scenes
+        from training.evaluate import evaluate_coco, evaluate_scenes
 
         logs = logs if logs is not None else {}
         result = evaluate_scenes(self.model, scenes=self.scenes)
         logs["val_oks_ap"], logs["val_oks_ap50"] = result["oks"]["AP"], result["oks"]["AP50"]
         print(f"\nepoch {epoch + 1}: OKS AP {logs['val_oks_ap']:.4f}  AP50 {logs['val_oks_ap50']:.4f} on "
               f"{len(self.scenes[0])} held-out scenes", flush=True)
+        if self.photos is not None:
+            photos = evaluate_coco(self.model, samples=self.photos)
+            logs["val_coco_ap"], logs["val_coco_ap50"] = photos["oks"]["AP"], photos["oks"]["AP50"]
+            print(f"epoch {epoch + 1}: OKS AP {logs['val_coco_ap']:.4f}  AP50 {logs['val_coco_ap50']:.4f} on "
+                  f"{len(self.photos)} held-out COCO photos", flush=True)
         if self.log is None:
             return
         with self.log.at(self.log.epoch_end(epoch)):
@@ -132,7 +163,7 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
         model = start_model(exp)
     codec = model.codec
     steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
-    dataset = scene_dataset(train_samples, codec, exp.batch_size, exp.scenes)
+    dataset, coco_heldout = training_mix(exp, train_samples, codec)
     val_dataset, val_scenes = heldout_batches(val_samples, codec, exp.val_scenes, exp.scenes, exp.batch_size)
     with strat.scope():
         schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)
@@ -146,7 +177,7 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
     # before HistoryCSV / TrainingSummaries write them; the backup comes last (see top_down).
     log = RunLog.open(mydir / "logs", steps) if tensorboard else None
     callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
-    callbacks.append(SceneValidation(val_scenes, log if chief else None))
+    callbacks.append(SceneValidation(val_scenes, log if chief else None, photos=coco_heldout))
     callbacks.append(HistoryCSV(str(mydir / "history.csv")))
     if log:
         callbacks.append(TrainingSummaries(log, recipe=exp))

@@ -137,7 +137,8 @@ def recipe_hparams(exp, steps_per_epoch: int) -> Dict[str, object]:
             "precision": exp.precision, "augment_scale": float(aug.scale),
             "augment_rotation_deg": float(aug.rotation_deg), "augment_flip_prob": float(aug.flip_prob),
             "augment_colour": float(aug.colour), "phases": phases or "none",
-            "backbone_weights": exp.backbone_weights or "none", "init_from": exp.init_from or "none"}
+            "backbone_weights": exp.backbone_weights or "none", "init_from": exp.init_from or "none",
+            "coco_mix": float(exp.coco_mix)}
 
 
 def recipe_markdown(exp) -> str:
@@ -150,7 +151,8 @@ def recipe_markdown(exp) -> str:
 #: TensorBoard's hparams dashboard. Every run registers both, so that the dashboard of several runs
 #: (``tensorboard --logdir runs``, which reads one run's list) has the column of each.
 RUN_FIGURES = (("val/pck@0.2", "PCK@0.2 (validation, top-down)"),
-               ("val/oks_ap", "OKS AP (held-out scenes, bottom-up)"))
+               ("val/oks_ap", "OKS AP (held-out scenes, bottom-up)"),
+               ("val/coco_ap", "OKS AP (held-out COCO photos, bottom-up)"))
 
 
 def write_recipe(log: RunLog, exp) -> None:

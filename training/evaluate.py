@@ -177,15 +177,21 @@ def evaluate_scenes(model, count: int = 300, data=None, scenes=None, people_fn=N
     return result
 
 
-def evaluate_coco(model, annotations=None, images=None) -> Dict:
+def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, samples=None) -> Dict:
     """OKS AP of a bottom-up model on COCO keypoints images (``COCO_PROTOCOL``), each predicted
-    with ``model.predict_people`` (whole image letterboxed, people mapped back to image pixels)."""
+    with ``model.predict_people`` (whole image letterboxed, people mapped back to image pixels).
+    ``heldout``: only the images ``training.datasets.coco.heldout_split`` sets aside (the
+    real-photo validation set of a recipe that trains on the others). ``samples``: these
+    ``MultiPersonSamples`` instead of reading the file."""
     import cv2
 
-    from training.datasets.coco import load_coco_keypoints
+    from training.datasets.coco import heldout_split, load_coco_keypoints
     from training.metrics import oks_joint_subset
 
-    samples = load_coco_keypoints(annotations, images, skeleton=model.skeleton.name)
+    if samples is None:
+        samples = load_coco_keypoints(annotations, images, skeleton=model.skeleton.name)
+        if heldout:
+            samples = heldout_split(samples, heldout)[1]
     index, sigmas = oks_joint_subset(model.skeleton)
     people, scores = [], []
     for path in samples.image_paths:

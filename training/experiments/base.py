@@ -47,6 +47,12 @@ class Experiment:
             ``epochs``.
         scenes: how multi-person scenes are composited (``lspet_scenes``).
         val_scenes: number of held-out scenes of the validation losses (``lspet_scenes``).
+        coco_mix: share of the training examples that are real COCO photos (``coco-mini`` under
+            the data root, COCO-17 mapped to the model's joints, the joints COCO lacks masked;
+            ``training.bottom_up.training_mix``), augmented with ``augment``; 0: scenes only
+            (``lspet_scenes``).
+        coco_heldout: the COCO photos set aside as the real-photo validation set
+            (``training.datasets.coco.heldout_split``), scored every epoch.
         init_from: a published model (``hourglass-lsp@1``) whose weights start the training
             (a longer schedule continuing an earlier version); empty: the architecture's own
             initialisation.
@@ -71,10 +77,14 @@ class Experiment:
     phases: Tuple[Phase, ...] = ()
     scenes: SceneConfig = SceneConfig()
     val_scenes: int = 64
+    coco_mix: float = 0.0
+    coco_heldout: int = 20
     init_from: str = ""
     backbone_weights: str = ""
 
     def __post_init__(self):
+        if not 0.0 <= self.coco_mix < 1.0:
+            raise ValueError(f"experiment {self.name}: coco_mix must be in [0, 1), got {self.coco_mix}")
         if self.precision not in PRECISIONS + ("auto",):
             raise ValueError(f"experiment {self.name}: precision must be one of {PRECISIONS + ('auto',)}, "
                              f"got {self.precision!r}")
