@@ -164,26 +164,32 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
              f"image); the whole image in, people out (grouping inside the model). Command: `{m['evaluation']['command']}`.",
              "", "| data | images | people | people found | AP | AP50 | AP75 | APm | APl | AR |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for key, label in (("scenes", "held-out LSPet scenes"), ("coco", "coco-mini")):
+    # Per data: (metrics key, row of the AP table, protocol bullet, column of the per-joint table).
+    sources = [src for src in (("scenes", "held-out LSPet scenes", "Held-out scenes", "held-out scenes"),
+                               ("coco", "coco-mini", "coco-mini", "coco-mini"),
+                               ("coco_heldout", "coco-mini, 20 held-out photos", "coco-mini held-out photos",
+                                "coco-mini held-out")) if src[0] in m]
+    for key, label, _, _ in sources:
         r = m.get(key)
         if r:
             o = r["oks"]
             lines.append(f"| {label} | {r['images']} | {r['people']} | {r['detections']} | {_pct(o['AP'])} | "
                          f"{_pct(o['AP50'])} | {_pct(o['AP75'])} | {_pct(o['APm'])} | {_pct(o['APl'])} | {_pct(o['AR'])} |")
-    lines += [""] + [f"- {label}: {m[key]['protocol']}." for key, label in
-                     (("scenes", "Held-out scenes"), ("coco", "coco-mini")) if key in m]
+    lines += [""] + [f"- {bullet}: {m[key]['protocol']}." for key, _, bullet, _ in sources]
     lines += ["", "Per joint: the share of labelled joints whose matched prediction has COCO keypoint similarity "
               "exp(-d^2 / (2 area (2 sigma)^2)) >= 0.5 (people matched one-to-one at OKS >= 0.5, unmatched "
               "people count as misses), in %:", "",
-              "| joint | OKS sigma | held-out scenes | coco-mini |", "| --- | ---: | ---: | ---: |"]
-    coco_names = m.get("coco", {}).get("joint_names", [])
+              "| joint | OKS sigma | " + " | ".join(column for *_, column in sources) + " |",
+              "| --- | ---: |" + " ---: |" * len(sources)]
     for j, name in enumerate(sk.joint_names):
-        scene = m["scenes"]["ks@0.5"]["per_joint"][j] if "scenes" in m else None
-        coco = (m["coco"]["ks@0.5"]["per_joint"][coco_names.index(name)] if name in coco_names else None)
-        lines.append(f"| {name} | {sk.oks_sigmas[j]:.3f} | {_pct(scene)} | "
-                     f"{_pct(coco) if name in coco_names else 'not labelled in COCO'} |")
-    lines.append(f"| **all labelled joints** | | **{_pct(m.get('scenes', {}).get('ks@0.5', {}).get('mean'))}** | "
-                 f"**{_pct(m.get('coco', {}).get('ks@0.5', {}).get('mean'))}** |")
+        cells = []
+        for key, *_ in sources:
+            names = m[key].get("joint_names", list(sk.joint_names))
+            cells.append(_pct(m[key]["ks@0.5"]["per_joint"][names.index(name)]) if name in names
+                         else "not labelled in COCO")
+        lines.append(f"| {name} | {sk.oks_sigmas[j]:.3f} | " + " | ".join(cells) + " |")
+    lines.append("| **all labelled joints** | | " + " | ".join(
+        f"**{_pct(m[key]['ks@0.5'].get('mean'))}**" for key, *_ in sources) + " |")
     if tr.get("validation_curve"):
         lines += ["", "## Training curve", "",
                   "Training loss (mean over the epoch) and per-stage losses on the held-out validation scenes "
