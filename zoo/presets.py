@@ -59,8 +59,9 @@ OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_
                          skeleton="lsp14")
 
 # openpose-lsp@2 (#15): ImageNet EfficientNet-Lite0 (strides 8 + 16) in VGG-19's role, reduced to
-# 128 channels for the stages; the stages and grouping as @1.
-OPENPOSE_LSP_LITE_ARGS = {**OPENPOSE_LSP_ARGS, "backbone": "lite0", "backbone_filters": (128,)}
+# 128 channels for the stages (only the last of backbone_filters is used with a backbone); the
+# stages and grouping as @1.
+OPENPOSE_LSP_LITE_ARGS = {**OPENPOSE_LSP_ARGS, "backbone": "lite0", "backbone_filters": (16, 32, 128)}
 
 _SIMPLEBASELINE_PAPER = ("Xiao, Wu, Wei. Simple Baselines for Human Pose Estimation and Tracking. ECCV 2018. "
                          "https://arxiv.org/abs/1804.06208 (backbone: EfficientNet-Lite0, Tan & Le, ICML 2019, "
