@@ -53,14 +53,15 @@ def crop_matrix_tf(center, side, size: int, rotation_deg=0.0, flip=False):
     return tf.cond(tf.cast(flip, tf.bool), lambda: flip_m @ m, lambda: m)
 
 
-def warp_tf(image, matrix, size: int):
-    """Warps a float ``(H, W, 3)`` image with ``matrix`` (image -> crop) to ``(size, size, 3)``."""
+def warp_tf(image, matrix, size: int, fill_value: float = 0.0):
+    """Warps a float ``(H, W, C)`` image with ``matrix`` (image -> crop) to ``(size, size, C)``,
+    ``fill_value`` outside the image."""
     inv = tf.linalg.inv(matrix)
     transform = tf.reshape(inv, [9])[:8] / inv[2, 2]
     out = tf.raw_ops.ImageProjectiveTransformV3(
         images=image[None], transforms=transform[None], output_shape=tf.constant([size, size]),
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
-    return tf.reshape(out[0], [size, size, 3])
+        fill_value=fill_value, interpolation="BILINEAR", fill_mode="CONSTANT")
+    return tf.reshape(out[0], [size, size, image.shape[-1]])
 
 
 def transform_points_tf(points, matrix):

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from training.augment import AugmentConfig, crop_sample
+from training.augment import AugmentConfig, crop_sample, warp_tf
 from training.datasets.base import PoseSamples
 from zoo.skeletons import get_skeleton
 
@@ -120,15 +120,6 @@ def _paste_matrix(points, visible, canvas: int, size_fraction, centre_fraction):
     return tf.stack([tf.stack([scale, zero, t[0]]), tf.stack([zero, scale, t[1]]), tf.constant([0.0, 0.0, 1.0])])
 
 
-def _warp(image, matrix, size):
-    inv = tf.linalg.inv(matrix)
-    transform = tf.reshape(inv, [9])[:8] / inv[2, 2]
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[None], transforms=transform[None], output_shape=tf.constant([size, size]),
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
-    return out[0]
-
-
 def _row_layout(count, m: int, seed, config: SceneConfig):
     """Sizes ``(m,)`` and centres ``(m, 2)`` of ``count`` people standing in a row: one size
     +- 15 %, side by side across the middle of the canvas at one height +- 3 %."""
@@ -154,7 +145,7 @@ def _photo_background(background, points, visible, seed, canvas: int):
     zero = tf.zeros([])
     matrix = tf.stack([tf.stack([scale, zero, -offset[0]]), tf.stack([zero, scale, -offset[1]]),
                        tf.constant([0.0, 0.0, 1.0])])
-    image = _warp(tf.cast(background, tf.float32), matrix, canvas)
+    image = warp_tf(tf.cast(background, tf.float32), matrix, canvas)
     return image, points @ tf.transpose(matrix[:2, :2]) + matrix[:2, 2], visible
 
 
@@ -210,7 +201,7 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
         vis = visible[i] * present[i]
         mat = _paste_matrix(points[i], tf.cast(visible[i] > 0, tf.float32), s, sizes[i], centres[i])
         alpha_cut = silhouette(points[i], visible[i], config.cutout, skeleton)
-        warped = _warp(tf.concat([cutouts[i], alpha_cut[..., None]], -1), mat, s)
+        warped = warp_tf(tf.concat([cutouts[i], alpha_cut[..., None]], -1), mat, s)
         alpha = warped[..., 3:] * present[i]
         image = alpha * warped[..., :3] + (1.0 - alpha) * image
         grid_alpha.append(alpha[..., 0])

@@ -149,7 +149,7 @@ def multi_person_dataset(samples, codec, batch_size: Optional[int], shuffle: boo
         if augment.colour > 0:
             boxed = colour_jitter(boxed, augment.colour)
         # Outside the photo there is nobody: the loss is kept there (mask 1), as in the letterbox.
-        canvas_mask = _warp_mask(mask, matrix, size)
+        canvas_mask = warp_tf(mask[..., None], matrix, size, fill_value=1.0)
         points = transform_points_tf(keypoints, matrix)
         points = tf.cond(flip, lambda: tf.gather(points, flip_index, axis=1), lambda: points)
         visible = tf.cond(flip, lambda: tf.gather(visible, flip_index, axis=1), lambda: visible)
@@ -180,12 +180,3 @@ def multi_person_dataset(samples, codec, batch_size: Optional[int], shuffle: boo
         return ds
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
-
-def _warp_mask(mask, matrix, size: int):
-    """A ``(h, w)`` loss mask warped like its image, 1 outside the photo: ``(size, size, 1)``."""
-    inv = tf.linalg.inv(matrix)
-    transform = tf.reshape(inv, [9])[:8] / inv[2, 2]
-    out = tf.raw_ops.ImageProjectiveTransformV3(
-        images=mask[None, ..., None], transforms=transform[None], output_shape=tf.constant([size, size]),
-        fill_value=1.0, interpolation="BILINEAR", fill_mode="CONSTANT")
-    return tf.reshape(out[0], [size, size, 1])
