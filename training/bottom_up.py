@@ -41,7 +41,7 @@ def training_mix(exp, samples, codec, data_root=None):
         return scene_dataset(samples, codec, exp.batch_size, exp.scenes), None
     from training.datasets.coco import DEFAULT_ANNOTATIONS, heldout_split, labelled_joints, load_coco_keypoints
     from training.datasets.base import data_root as default_root
-    from training.pipeline import multi_person_dataset
+    from training.pipeline import multi_person_dataset, unsharded
 
     root = Path(data_root) if data_root else default_root()
     photos, heldout = heldout_split(load_coco_keypoints(root.joinpath(*DEFAULT_ANNOTATIONS), skeleton=codec.skeleton),
@@ -50,10 +50,7 @@ def training_mix(exp, samples, codec, data_root=None):
     real = multi_person_dataset(photos, codec, None, augment=exp.augment, labelled=labelled_joints(codec.skeleton),
                                 repeat=True)
     mixed = tf.data.Dataset.sample_from_datasets([scenes, real], [1.0 - exp.coco_mix, exp.coco_mix])
-    batches = mixed.batch(exp.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return batches.with_options(options), heldout
+    return unsharded(mixed.batch(exp.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)), heldout
 
 
 def heldout_batches(samples, codec, count: int, config, batch_size: int):

@@ -271,9 +271,9 @@ def scene_dataset(samples: PoseSamples, codec, batch_size: Optional[int], config
     ds = ds.map(lambda image, pafs, heatmaps: (image, {"pafs": pafs, "heatmaps": heatmaps}))
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return ds.with_options(options)
+    from training.pipeline import unsharded
+
+    return unsharded(ds)
 
 
 def channel_weights(codec, labelled):

@@ -52,12 +52,19 @@ def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
 
     ds = ds.map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-    # Multi-worker training: no auto-sharding. The source is a list of paths, not file readers,
-    # so FILE sharding is impossible; AUTO would fall back to DATA, where every worker decodes
-    # and augments every global batch and keeps only its share -- twice the input work, and not
-    # even a partition, since each worker shuffles in its own random order. With OFF each worker
-    # draws its own random stream of (per-replica) batches from the infinite shuffled dataset.
-    # (With a fixed ``seed``, give each worker a different one.)
+    # Multi-worker training: no auto-sharding (see unsharded); with a fixed ``seed``, give each
+    # worker a different one.
+    return unsharded(ds)
+
+
+def unsharded(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """An infinite random training stream without tf.distribute's auto-sharding.
+
+    The sources are lists of paths, not file readers, so FILE sharding is impossible; AUTO would
+    fall back to DATA, where every worker decodes and augments every global batch and keeps only
+    its share -- twice the input work, and not even a partition, since each worker shuffles in
+    its own random order. With OFF each worker draws its own random stream of (per-replica)
+    batches from the infinite shuffled dataset."""
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     return ds.with_options(options)
