@@ -27,7 +27,7 @@ import tensorflow as tf
 from training.callbacks import HistoryCSV, RunLog, SyncReplicaStatistics, TrainingSummaries
 from training.composite import heldout_scenes, scene_dataset, scene_targets
 from training.datasets import load_lspet
-from training.distribute import prepare_fit
+from training.distribute import prepare_fit, unsharded
 from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
 from training.losses import masked_stage_metrics, masked_stage_mse
 
@@ -41,7 +41,7 @@ def training_mix(exp, samples, codec, data_root=None):
         return scene_dataset(samples, codec, exp.batch_size, exp.scenes), None
     from training.datasets.coco import DEFAULT_ANNOTATIONS, heldout_split, labelled_joints, load_coco_keypoints
     from training.datasets.base import data_root as default_root
-    from training.pipeline import multi_person_dataset, unsharded
+    from training.pipeline import multi_person_dataset
 
     root = Path(data_root) if data_root else default_root()
     photos, heldout = heldout_split(load_coco_keypoints(root.joinpath(*DEFAULT_ANNOTATIONS), skeleton=codec.skeleton),

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from training.augment import AugmentConfig, crop_sample, warp_tf
 from training.datasets.base import PoseSamples
+from training.distribute import unsharded
 from zoo.skeletons import get_skeleton
 
 # Extra silhouette segments beyond the drawn limbs: the torso's diagonals fill its quadrilateral.
@@ -271,8 +272,6 @@ def scene_dataset(samples: PoseSamples, codec, batch_size: Optional[int], config
     ds = ds.map(lambda image, pafs, heatmaps: (image, {"pafs": pafs, "heatmaps": heatmaps}))
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    from training.pipeline import unsharded
-
     return unsharded(ds)
 
 

@@ -1,5 +1,6 @@
 """tf.distribute helpers: the strategy chosen from the machine, the chief and its folder, means
-over replicas, and what Keras needs to ``fit`` under MultiWorkerMirroredStrategy."""
+over replicas, training streams without auto-sharding, and what Keras needs to ``fit`` under
+MultiWorkerMirroredStrategy."""
 
 from __future__ import annotations
 
@@ -54,6 +55,19 @@ def replica_mean(strategy: tf.distribute.Strategy, arrays):
 
     out = strategy.run(tf.function(replica_fn))
     return [np.asarray(strategy.experimental_local_results(o)[0]) for o in out]
+
+
+def unsharded(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """An infinite random training stream without tf.distribute's auto-sharding.
+
+    The sources are lists of paths, not file readers, so FILE sharding is impossible; AUTO would
+    fall back to DATA, where every worker decodes and augments every global batch and keeps only
+    its share -- twice the input work, and not even a partition, since each worker shuffles in
+    its own random order. With OFF each worker draws its own random stream of (per-replica)
+    batches from the infinite shuffled dataset."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.with_options(options)
 
 
 def prepare_fit(model, strategy: tf.distribute.Strategy, element_spec) -> None:

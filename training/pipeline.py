@@ -12,6 +12,7 @@ import tensorflow as tf
 from training.augment import (AugmentConfig, colour_jitter, crop_matrix_tf, crop_sample, transform_points_tf,
                                warp_tf)
 from training.datasets.base import PoseSamples
+from training.distribute import unsharded
 from zoo.codecs.heatmap import HeatmapCodec
 from zoo.skeletons import get_skeleton
 
@@ -55,19 +56,6 @@ def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
     # Multi-worker training: no auto-sharding (see unsharded); with a fixed ``seed``, give each
     # worker a different one.
     return unsharded(ds)
-
-
-def unsharded(ds: tf.data.Dataset) -> tf.data.Dataset:
-    """An infinite random training stream without tf.distribute's auto-sharding.
-
-    The sources are lists of paths, not file readers, so FILE sharding is impossible; AUTO would
-    fall back to DATA, where every worker decodes and augments every global batch and keeps only
-    its share -- twice the input work, and not even a partition, since each worker shuffles in
-    its own random order. With OFF each worker draws its own random stream of (per-replica)
-    batches from the infinite shuffled dataset."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
-    return ds.with_options(options)
 
 
 def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int = 32) -> tf.data.Dataset:
