@@ -8,7 +8,8 @@ drop from the Keras model's PCK.
 
 Bottom-up (``people_parity``), on held-out scenes (``training.evaluate.scene_evaluation_set``):
 whether each file finds the same people as the Keras model (``compare_people``) and the COCO
-OKS AP of both on those scenes.
+OKS AP of both on those scenes; and the OKS AP and per-joint accuracy of both on the held-out
+coco-mini photos (``training.evaluate.heldout_photos``), the real-photo figure.
 
 Both take the files as ``(path, runner)`` pairs (a runner has ``predict(uint8 images)``, e.g.
 ``edge.tflite.TFLiteRunner``); ``edge.parity.check_parity`` opens the files and picks the
@@ -208,36 +209,49 @@ def _keras_people(model, images: np.ndarray, batch_size: int = 16):
 
 
 def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data: Optional[str] = None,
-                  scenes=None) -> Dict:
+                  scenes=None, photos=None) -> Dict:
     """Measures every exported file of a bottom-up ``model`` against it on ``count`` held-out
     scenes (default 100; ``training.evaluate.scene_evaluation_set``: LSPet validation people, seed
     2017), the same uint8 images for both: ``people_agreement`` per file, and OKS AP (%, COCO via
     pycocotools) of the Keras model and of each file on those scenes, with the drop in points.
+    Then on the held-out coco-mini photos (``photos``, default ``training.evaluate.heldout_photos``
+    under ``data``), each letterboxed as ``predict_people`` does: OKS AP (``AP_photos``, its drop)
+    and per-joint keypoint-similarity accuracy (``ks_photos``, %).
 
     ``ok``: float32 / ONNX files find the same people (same count in every image, no joint in one
-    only, every keypoint within ``SAME_PEOPLE_MAX_PX``); the other precisions keep the AP drop
-    within ``AP_DROP_TARGETS``. ``scenes`` (the 4-tuple of ``scene_evaluation_set``) skips making
+    only, every keypoint within ``SAME_PEOPLE_MAX_PX``); the other precisions keep the scene AP
+    drop within ``AP_DROP_TARGETS``. ``scenes`` (the 4-tuple of ``scene_evaluation_set``) skips making
     them. The report is JSON-able; ``zoo.model_card.people_parity_table`` renders it."""
-    from training.evaluate import SCENE_PROTOCOL, scene_evaluation_set
+    from training.evaluate import (COCO_HELDOUT_PROTOCOL, SCENE_PROTOCOL, evaluate_coco, heldout_photos,
+                                   scene_evaluation_set)
 
     count = 100 if count is None else count
     scenes = scenes if scenes is not None else scene_evaluation_set(count, data, model.input_size)
+    photos = photos if photos is not None else heldout_photos(model.skeleton.name, data)
     images = np.asarray(scenes[0])
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (model.input_size, model.input_size, 3):
         raise ValueError(f"scenes must be uint8 images (N, {model.input_size}, {model.input_size}, 3), "
                          f"got {images.dtype} {images.shape}")
     sigmas = model.skeleton.oks_sigmas
+
+    def on_photos(people_fn=None):
+        r = evaluate_coco(model, samples=photos, people_fn=people_fn)
+        return 100 * float(r["oks"]["AP"]), [round(100 * float(v), 1) for v in r["ks@0.5"]["per_joint"]], r
+
     ref_people, ref_scores = _keras_people(model, images)
     ref_ap = 100 * _scene_ap(ref_people, ref_scores, scenes, sigmas)
+    ref_photo_ap, ref_ks, ref_photos = on_photos()
     rows = [{"artifact": "keras", "precision": "float32",
              **people_agreement(ref_people, ref_scores, ref_people, ref_scores),
-             "AP": round(ref_ap, 2), "AP_drop": 0.0, "target": None, "ok": True}]
+             "AP": round(ref_ap, 2), "AP_drop": 0.0, "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0,
+             "ks_photos": ref_ks, "target": None, "ok": True}]
     for f, runner in artifacts:
         people, scores = runner.predict(images)
         precision = precision_of(f)
         agreement = people_agreement(ref_people, ref_scores, people, scores)
         ap = 100 * _scene_ap(people, scores, scenes, sigmas)
         drop = ref_ap - ap
+        photo_ap, ks, _ = on_photos(runner.predict)
         if precision in SAME_PEOPLE_PRECISIONS:
             target = f"same people, <= {SAME_PEOPLE_MAX_PX:g} px"
             ok = (agreement["same_count"] == 1.0 and agreement["joints_one_only"] == 0
@@ -247,9 +261,13 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
             target = None if limit is None else f"AP drop <= {limit:g}"
             ok = limit is None or drop <= limit
         rows.append({"artifact": Path(f).name, "precision": precision, **agreement,
-                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "target": target, "ok": bool(ok)})
+                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "AP_photos": round(photo_ap, 2),
+                     "AP_photos_drop": round(ref_photo_ap - photo_ap, 2), "ks_photos": ks,
+                     "target": target, "ok": bool(ok)})
     return {"model": _model_id(model), "kind": "bottom-up",
             "data": SCENE_PROTOCOL, "scenes": int(len(images)),
+            "photos": {"data": COCO_HELDOUT_PROTOCOL, "images": int(ref_photos["images"]),
+                       "people": int(ref_photos["people"]), "joint_names": ref_photos["joint_names"]},
             "matching": ("people of each image matched in score order, by lowest mean keypoint distance where "
                          f"the order differs (swaps); distances in input pixels of the {model.input_size}x"
                          f"{model.input_size} scene over joints present in both people of a pair"),

@@ -182,14 +182,52 @@ def evaluate_scenes(model, count: int = 300, data=None, scenes=None, people_fn=N
     return result
 
 
-def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, samples=None) -> Dict:
-    """OKS AP of a bottom-up model on COCO keypoints images (``COCO_PROTOCOL``), each predicted
-    with ``model.predict_people`` (whole image letterboxed, people mapped back to image pixels).
-    ``heldout``: only the images ``training.datasets.coco.heldout_split`` sets aside (the
-    real-photo validation set of a recipe that trains on the others). ``samples``: these
-    ``MultiPersonSamples`` instead of reading the file."""
+def coco_mini(data=None) -> Optional[str]:
+    """coco-mini's keypoint file under the data root ``data`` (None: the default root,
+    ``$POSEZOO_DATA``, as ``load_coco_keypoints`` reads it)."""
+    import os
+
+    from training.datasets.coco import DEFAULT_ANNOTATIONS
+
+    return os.path.join(data, *DEFAULT_ANNOTATIONS) if data else None
+
+
+def heldout_photos(skeleton: str, data=None):
+    """The coco-mini photos no recipe trains on (``COCO_HELDOUT_PROTOCOL``) in the joints of
+    ``skeleton``, from the data root ``data``."""
+    from training.datasets.coco import heldout_split, load_coco_keypoints
+
+    return heldout_split(load_coco_keypoints(coco_mini(data), skeleton=skeleton), COCO_HELDOUT)[1]
+
+
+def predict_photos(people_fn, image_paths, size: int):
+    """Runs ``people_fn`` (as ``predict_scenes``) on each photo letterboxed to ``size``
+    (``zoo.preprocess.letterbox``, as ``predict_people``); returns per-photo lists of the people
+    found, in image pixels."""
     import cv2
 
+    from zoo.preprocess import letterbox, people_to_image
+
+    people, scores = [], []
+    for path in image_paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: not a readable image")
+        boxed, to_image = letterbox(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
+        p, s = people_fn(boxed[None].astype(np.float32))
+        p, s = people_to_image(np.asarray(p)[0], np.asarray(s)[0], to_image)
+        people.append(p)
+        scores.append(s)
+    return people, scores
+
+
+def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, samples=None, people_fn=None) -> Dict:
+    """OKS AP of a bottom-up model on COCO keypoints images (``COCO_PROTOCOL``), each predicted
+    as ``model.predict_people`` does (whole image letterboxed, people mapped back to image
+    pixels). ``heldout``: only the images ``training.datasets.coco.heldout_split`` sets aside (the
+    real-photo validation set of a recipe that trains on the others). ``samples``: these
+    ``MultiPersonSamples`` instead of reading the file. ``people_fn``: predict with this instead
+    of the model (an exported file's runner, as ``predict_scenes``)."""
     from training.datasets.coco import heldout_split, load_coco_keypoints
     from training.metrics import oks_joint_subset
 
@@ -198,14 +236,8 @@ def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, sample
         if heldout:
             samples = heldout_split(samples, heldout)[1]
     index, sigmas = oks_joint_subset(model.skeleton)
-    people, scores = [], []
-    for path in samples.image_paths:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"{path}: not a readable image")
-        p, s = model.predict_people(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        people.append(p)
-        scores.append(s)
+    people, scores = predict_photos(people_fn or model.graph_function("people"), samples.image_paths,
+                                    model.input_size)
     result = people_metrics(people, scores, samples.keypoints, samples.visible, samples.areas, sigmas, index)
     result.update(protocol=COCO_HELDOUT_PROTOCOL if heldout else COCO_PROTOCOL,
                   joint_names=[model.skeleton.joint_names[j] for j in index])
@@ -285,10 +317,11 @@ def _keypoint_training_data(skeleton: str) -> Tuple[str, str]:
 
 def evaluate_people(model, data=None, limit: int = 0) -> Dict:
     """OKS AP of a bottom-up ``model`` on ``limit`` held-out scenes (default 300; with the joint
-    names) and on coco-mini."""
+    names), on coco-mini and on its held-out photos."""
     names = list(model.skeleton.joint_names)
     return {"scenes": {**evaluate_scenes(model, count=limit or 300, data=data), "joint_names": names},
-            "coco": evaluate_coco(model)}
+            "coco": evaluate_coco(model, coco_mini(data)),
+            "coco_heldout": evaluate_coco(model, coco_mini(data), heldout=COCO_HELDOUT)}
 
 
 def _people_summary(name: str, result: Dict) -> str:
@@ -299,8 +332,8 @@ def _people_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, str,
     evaluation_set = scene_evaluation_set(scenes, data, model.input_size)
     # coco: all of coco-mini (a recipe with coco_mix trains on 60 of them); coco_heldout: the 20
     # photos no recipe trains on (training.datasets.coco.heldout_split), the real-photo figure.
-    result = {"scenes": evaluate_scenes(model, scenes=evaluation_set), "coco": evaluate_coco(model),
-              "coco_heldout": evaluate_coco(model, heldout=COCO_HELDOUT)}
+    result = {"scenes": evaluate_scenes(model, scenes=evaluation_set), "coco": evaluate_coco(model, coco_mini(data)),
+              "coco_heldout": evaluate_coco(model, coco_mini(data), heldout=COCO_HELDOUT)}
     text = "\n".join(f"{key}: AP {r['oks']['AP']:.4f} AP50 {r['oks']['AP50']:.4f} AR {r['oks']['AR']:.4f} "
                      f"({r['images']} images, {r['people']} people, {r['detections']} detections)"
                      for key, r in result.items())

@@ -304,7 +304,8 @@ PEOPLE_PARITY_COLUMNS = (
     ("artifact", "artifact"), ("precision", "precision"), ("same_count", "same count (%)"),
     ("people_file", "people"), ("unmatched", "unmatched"), ("swaps", "swaps"), ("mean_px", "mean px"),
     ("p95_px", "p95 px"), ("max_px", "max px"), ("joints_one_only", "joints in one only"), ("AP", "AP (%)"),
-    ("AP_drop", "AP drop"), ("target", "target"), ("ok", "ok"))
+    ("AP_drop", "AP drop"), ("AP_photos", "photo AP (%)"), ("AP_photos_drop", "photo AP drop"), ("target", "target"),
+    ("ok", "ok"))
 
 
 def _people_parity_cell(key: str, value) -> str:
@@ -320,25 +321,37 @@ def _people_parity_cell(key: str, value) -> str:
 def people_parity_table(report: Dict) -> str:
     """A bottom-up model's export parity report (the ``people_parity`` measurement) as a Markdown
     table, one row per artifact, the Keras model first (also printed by ``python -m tools.parity``)."""
-    lines = ["| " + " | ".join(title for _, title in PEOPLE_PARITY_COLUMNS) + " |",
-             "| --- | --- |" + " ---: |" * (len(PEOPLE_PARITY_COLUMNS) - 4) + " --- | --- |"]
+    columns = [(key, title) for key, title in PEOPLE_PARITY_COLUMNS
+               if not key.startswith("AP_photos") or report.get("photos")]  # measured since openpose-lsp@2
+    lines = ["| " + " | ".join(title for _, title in columns) + " |",
+             "| --- | --- |" + " ---: |" * (len(columns) - 4) + " --- | --- |"]
     for row in report["rows"]:
-        lines.append("| " + " | ".join(_people_parity_cell(key, row.get(key)) for key, _ in PEOPLE_PARITY_COLUMNS)
-                     + " |")
+        lines.append("| " + " | ".join(_people_parity_cell(key, row.get(key)) for key, _ in columns) + " |")
     return "\n".join(lines)
 
 
 def render_people_parity(spec: ModelSpec, report: Dict) -> List[str]:
     """Card section (Markdown lines) of the ``people_parity`` measurement of ``spec``."""
     keras = next((r for r in report["rows"] if r["artifact"] == "keras"), {})
+    photos = report.get("photos")
     lines = ["", "## Exports: same people as the Keras model", "",
              f"{report['scenes']} {report['data']}. Each file runs on the same uint8 scenes as the Keras "
              f"model ({keras.get('people_keras', 'n/a')} people found by Keras); {report['matching']}. "
              "\"same count\": images where the file finds as many people as Keras; \"unmatched\": people "
              "without a partner; \"swaps\": people matched out of score order; \"joints in one only\": "
-             f"joints a matched person has in one output only. AP: {report['ap']}; drop in points. "
-             f"Command: `python -m tools.parity {spec.id} --record`.", ""]
+             f"joints a matched person has in one output only. AP: {report['ap']}; drop in points."
+             + (f" Photo AP: the same on {photos['data']} ({photos['images']} photos, {photos['people']} people, "
+                "the joints COCO labels), each letterboxed as `predict_people` does." if photos else "")
+             + f" Command: `python -m tools.parity {spec.id} --record`.", ""]
     lines += people_parity_table(report).splitlines()
+    if photos:
+        rows = [r for r in report["rows"] if r.get("ks_photos")]
+        lines += ["", "Per joint on the held-out photos: the share of labelled joints whose matched prediction has "
+                  "COCO keypoint similarity >= 0.5, in %:", "",
+                  "| joint | " + " | ".join(r["artifact"] for r in rows) + " |",
+                  "| --- |" + " ---: |" * len(rows)]
+        for j, name in enumerate(photos["joint_names"]):
+            lines.append(f"| {name} | " + " | ".join(f"{r['ks_photos'][j]:.1f}" for r in rows) + " |")
     return lines
 
 

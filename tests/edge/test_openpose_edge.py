@@ -161,16 +161,35 @@ def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_
     for i, f in enumerate(found):
         kps[i, :len(f)], vis[i, :len(f)] = f[..., :2], 1
         areas[i, :len(f)] = np.ptp(f[..., 0], axis=1) * np.ptp(f[..., 1], axis=1)
-    report = check_parity(tiny_openpose, [path], evaluation_set=(people_scenes, kps, vis, areas))
+    # the same scenes as "photos" on disk, twice the size (letterboxed back to 128 by the measure)
+    import cv2
+
+    from training.datasets.base import MultiPersonSamples
+
+    paths = []
+    for i, image in enumerate(people_scenes):
+        paths.append(str(tmp_path / f"photo{i}.png"))
+        cv2.imwrite(paths[-1], cv2.resize(image[..., ::-1], (256, 256), interpolation=cv2.INTER_LINEAR))
+    n = len(paths)
+    photos = MultiPersonSamples(
+        image_paths=paths, image_ids=list(range(n)), sizes=np.full((n, 2), 256), keypoints=list(2 * kps + 0.5),
+        visible=list(vis), areas=list(4 * areas), boxes=[np.zeros((m, 4), np.float32)] * n, skeleton="lsp14",
+        annotation_ids=[np.arange(m) + 10 * i for i in range(n)], ignore_segments=[[] for _ in range(n)])
+    report = check_parity(tiny_openpose, [path], evaluation_set=(people_scenes, kps, vis, areas), photos=photos)
     keras, tflite = report["rows"]
     assert report["scenes"] == 6 and keras["artifact"] == "keras" and keras["AP"] > 90
     assert tflite["precision"] == "float32" and tflite["ok"] and tflite["same_count"] == 1.0
     assert tflite["max_px"] <= 1e-3 and abs(tflite["AP_drop"]) < 1e-6 and tflite["people_file"] == keras["people_keras"]
+    # on the photos: Keras finds them (12 COCO-labelled joints scored), the float32 file likewise
+    assert report["photos"]["images"] == 6 and len(report["photos"]["joint_names"]) == 12
+    assert keras["AP_photos"] > 70 and abs(tflite["AP_photos_drop"]) < 1e-6
+    assert len(keras["ks_photos"]) == 12 and tflite["ks_photos"] == keras["ks_photos"]
     json.dumps(report)
     table = people_parity_table(report)
     assert table.count("\n") == 3 and "tiny-v1-float32.tflite" in table
     section = render_people_parity(SimpleNamespace(id="openpose-lsp@1"), report)
     assert section[1].startswith("## ") and "tools.parity openpose-lsp@1 --record" in section[3]
+    assert "held-out photos" in "\n".join(section) and section[-1].startswith("| ")
 
 
 def test_compare_people_matches_swapped_near_ties():
