@@ -105,6 +105,10 @@ def _recipe(exp: Dict, codec: Dict) -> str:
     return f"{opt}; {target}"
 
 
+#: history.csv columns of a bottom-up run's per-epoch OKS AP -> their name in the card's curve.
+BOTTOM_UP_AP_COLUMNS = {"val_oks_ap": "scene AP", "val_coco_ap": "photo AP"}
+
+
 def _history(path: Path, stage: int = 0):
     with open(path) as f:
         rows = list(csv.DictReader(f))
@@ -116,7 +120,10 @@ def _history(path: Path, stage: int = 0):
                 curve.append({"epoch": int(r["epoch"]) + 1, "loss": round(float(r["loss"]), 5),
                               "val_loss": round(float(r["val_loss"]), 5),
                               **{k[4:]: round(float(v), 5) for k, v in r.items()
-                                 if k.startswith("val_") and "_stage" in k and v}})
+                                 if k.startswith("val_") and "_stage" in k and v},
+                              # OKS AP (%) logged by training.bottom_up.SceneValidation
+                              **{title: round(100 * float(r[k]), 2) for k, title in BOTTOM_UP_AP_COLUMNS.items()
+                                 if r.get(k)}})
             continue
         row = {"epoch": int(r["epoch"]) + 1}
         if stage:

@@ -55,7 +55,7 @@ def _pck_table(metrics: Dict, skeleton) -> List[str]:
 def _table(rows: List[Dict]) -> List[str]:
     if not rows:
         return []
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns, first seen first
     out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
     for r in rows:
         out.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
@@ -195,7 +195,10 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
                   "Training loss (mean over the epoch) and per-stage losses on the held-out validation scenes "
                   "after each epoch, from the run's `history.csv`"
                   + (f"; OKS AP of each epoch's weights on the first {tr['ap_curve_scenes']} held-out scenes."
-                     if tr.get("ap_curve") else "."), ""]
+                     if tr.get("ap_curve") else ".")
+                  + (" scene AP / photo AP: OKS AP (%) measured after each epoch on the held-out validation scenes / "
+                     "the held-out coco-mini photos." if any("scene AP" in r for r in tr["validation_curve"]) else ""),
+                  ""]
         ap = {r["epoch"]: r for r in tr.get("ap_curve", [])}
         lines += _table([{**row, **({"AP": _pct(ap[row["epoch"]]["AP"])} if row["epoch"] in ap else {})}
                          for row in tr["validation_curve"]])

@@ -30,3 +30,16 @@ def test_a_finished_run_records_this_machine(tmp_path):
 
     record_run(tmp_path, {"seconds_this_run": 1.0})
     assert json.loads((tmp_path / "train_runs.jsonl").read_text())["machine"] == hardware()
+
+
+def test_a_bottom_up_curve_carries_the_per_epoch_ap(tmp_path):
+    from training.records import summarise_workdir
+
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_loss,val_pafs_stage1_loss,val_oks_ap,val_oks_ap50,val_coco_ap\n"
+        "0,0.5,0.4,0.2,0.1234,0.3,0.05\n"
+        "1,0.4,0.3,0.1,0.2,0.4,\n")
+    curve = summarise_workdir(tmp_path)["validation_curve"]
+    assert curve[0] == {"epoch": 1, "loss": 0.5, "val_loss": 0.4, "pafs_stage1_loss": 0.2, "scene AP": 12.34,
+                        "photo AP": 5.0}
+    assert curve[1]["scene AP"] == 20.0 and "photo AP" not in curve[1]
