@@ -19,6 +19,9 @@ had 22.6 % after one epoch.
 ``tompson_star_lsp``: the star-shaped spatial model (every joint linked to the neck) on the same
 frozen detector.
 
+``tompson_lsp_long`` (for ``tompson-lsp@2``): ``tompson-lsp@1`` trained on, 16 more detector epochs
+and the spatial model again.
+
 Messages run on a 16x16 grid (``message_stride=2``, 31x31 kernels): the (2H-1)^2 kernels on the
 32x32 heatmaps cost 0.80 G multiply-adds per crop against about 0.05 G (see the model card).
 """
@@ -51,6 +54,15 @@ TOMPSON_E2E_LSP = TOMPSON_LSP.replace(name="tompson_e2e_lsp", epochs=6, model_ar
 
 TOMPSON_STAR_LSP = TOMPSON_LSP.replace(name="tompson_star_lsp", model_args={**_MODEL, "spatial": "star"})
 
+# The @2 schedule (#14): tompson-lsp@1's weights (10 detector epochs, 2 spatial-model epochs)
+# trained on, as the paper trains far longer: 16 more epochs of the part detector, then the spatial
+# model fitted again on the better detector (its @1 kernels as the start, 2 epochs at 1e-2). Eager
+# float32: 32.2 images/s on an AMX Xeon, where mixed_bfloat16 ran at 25.1
+# (benchmarks/train_speed/tompson_lsp-intel-xeon-amx.json).
+TOMPSON_LSP_LONG = TOMPSON_LSP.replace(
+    name="tompson_lsp_long", init_from="tompson-lsp@1", epochs=18, warmup_steps=500, jit_compile=False,
+    phases=(TompsonPhase(1, 16), TompsonPhase(2, 2, 1e-2)))
+
 # A tiny Tompson model for tests: every phase trains in seconds on a CPU.
 TOMPSON_TINY = TOMPSON_LSP.replace(
     name="tompson_tiny",
@@ -59,4 +71,4 @@ TOMPSON_TINY = TOMPSON_LSP.replace(
     phases=(TompsonPhase(1, 1), TompsonPhase(2, 1, 0.05), TompsonPhase(3, 1)),
 )
 
-EXPERIMENTS = (TOMPSON_LSP, TOMPSON_JOINT_LSP, TOMPSON_SOFTPLUS_LSP, TOMPSON_E2E_LSP, TOMPSON_STAR_LSP, TOMPSON_TINY)
+EXPERIMENTS = (TOMPSON_LSP, TOMPSON_LSP_LONG, TOMPSON_JOINT_LSP, TOMPSON_SOFTPLUS_LSP, TOMPSON_E2E_LSP, TOMPSON_STAR_LSP, TOMPSON_TINY)
