@@ -195,7 +195,9 @@ def summarise_workdir(workdir) -> Dict:
         if recs:
             out["steps_per_epoch"] = recs[-1]["steps_per_epoch"]
             out["train_images"] = recs[-1]["train_images"]
-            out.setdefault("seconds", sum(r["seconds_this_run"] for r in recs))
+            # The runs' own wall times win over history.csv's epoch_seconds: a run paused for a
+            # measurement (SIGSTOP) or resumed mid-epoch counts its epochs' seconds twice or with the pause.
+            out["seconds"] = sum(r["seconds_this_run"] for r in recs)
             out["hardware"] = machines(recs)
     if "seconds" in out:
         out["training_time"] = f"{out['seconds'] / 3600:.2f} h"
