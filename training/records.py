@@ -106,7 +106,7 @@ def _recipe(exp: Dict, codec: Dict) -> str:
 
 
 #: history.csv columns of a bottom-up run's per-epoch OKS AP -> their name in the card's curve.
-BOTTOM_UP_AP_COLUMNS = {"val_oks_ap": "scene AP", "val_coco_ap": "photo AP"}
+PEOPLE_AP_COLUMNS = {"val_oks_ap": "scene AP", "val_coco_ap": "photo AP"}
 
 
 def _history(path: Path, stage: int = 0):
@@ -122,7 +122,7 @@ def _history(path: Path, stage: int = 0):
                               **{k[4:]: round(float(v), 5) for k, v in r.items()
                                  if k.startswith("val_") and "_stage" in k and v},
                               # OKS AP (%) logged by training.bottom_up.SceneValidation
-                              **{title: round(100 * float(r[k]), 2) for k, title in BOTTOM_UP_AP_COLUMNS.items()
+                              **{title: round(100 * float(r[k]), 2) for k, title in PEOPLE_AP_COLUMNS.items()
                                  if r.get(k)}})
             continue
         row = {"epoch": int(r["epoch"]) + 1}
