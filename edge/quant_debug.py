@@ -32,7 +32,7 @@ def layer_errors(model, calibration: Iterable[np.ndarray], debug_images: Iterabl
     a fragment ``float_layers`` can name)."""
     import tensorflow as tf
 
-    from edge.tflite import INPUT_NAME, _saved_model_for_conversion
+    from edge.tflite import selective_int8_converter
 
     calibration = [np.asarray(c, np.uint8) for c in calibration]
     debug_images = [np.asarray(c, np.uint8) for c in debug_images]
@@ -40,11 +40,7 @@ def layer_errors(model, calibration: Iterable[np.ndarray], debug_images: Iterabl
         raise ValueError("layer_errors needs calibration and debug images")
     folder = tempfile.mkdtemp(prefix="posezoo_qdebug_")
     try:
-        _saved_model_for_conversion(model, float_input=False, folder=folder, decode=False)
-        conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        conv.representative_dataset = lambda: ({INPUT_NAME: image[None]} for image in calibration)
+        conv = selective_int8_converter(model, calibration, folder, decode=False)
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=conv, debug_dataset=lambda: ([image[None]] for image in debug_images))
         debugger.run()

@@ -208,6 +208,26 @@ def _without_statistics(calibrated: bytes, names) -> bytes:
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
+def selective_int8_converter(model, calibration, folder: str, decode: bool = True):
+    """A TFLite converter of ``model`` (uint8 input, its SavedModel written to ``folder``) set up
+    for int8 with float fallback, calibrated on ``calibration`` (uint8 images ``(S, S, 3)``): what
+    selective quantisation (``_convert_int8_float_decoder``) and the QuantizationDebugger
+    (``edge.quant_debug``) start from."""
+    import tensorflow as tf
+
+    _saved_model_for_conversion(model, float_input=False, folder=folder, decode=decode)
+    conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+
+    def representative():
+        for image in calibration:
+            yield {INPUT_NAME: np.asarray(image, np.uint8)[None]}
+
+    conv.representative_dataset = representative
+    return conv
+
+
 def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> bytes:
     """Full-integer convolutions with the decoder kept in float32: the tensors of the model's
     ``float_layers`` (the decoder, DeepPose's cascade crops and updates, OpenPose's upsampling and
@@ -241,16 +261,7 @@ def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> byte
                            "cannot keep them in float")
     folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
     try:
-        _saved_model_for_conversion(model, float_input=False, folder=folder, decode=decode)
-        conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-
-        def representative():
-            for image in calibration:
-                yield {INPUT_NAME: np.asarray(image, np.uint8)[None]}
-
-        conv.representative_dataset = representative
+        conv = selective_int8_converter(model, calibration, folder, decode)
         conv._experimental_calibrate_only = True  # what QuantizationDebugger sets (tf.lite debugger.py)
         calibrated = _without_statistics(conv.convert(), internal)
         data = lite_convert.mlir_quantize(
