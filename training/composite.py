@@ -324,14 +324,16 @@ def heldout_scenes(samples: PoseSamples, count: int, config: SceneConfig = Scene
             cutouts[i] = (crop, pts, vis)
         return cutouts[i]
 
-    compose = tf.function(lambda c, p, v, b, s: compose_scene(c, p, v, b, s, config, samples.skeleton),
+    compose = tf.function(lambda c, p, v, b, s, bp, bv: compose_scene(c, p, v, b, s, config, samples.skeleton, bp, bv),
                           reduce_retracing=True)
     out = ([], [], [], [])
     for n in range(count):
         parts = [cutout(int(i)) for i in picks[n]]
         c, p, v = (tf.stack([x[j] for x in parts]) for j in range(3))
-        bg = _decode(samples.image_paths[int(backgrounds[n])])
-        image, kps, vis, areas = compose(c, p, v, bg, tf.constant([seed, n], tf.int32))
+        b = int(backgrounds[n])
+        bg = _decode(samples.image_paths[b])
+        image, kps, vis, areas = compose(c, p, v, bg, tf.constant([seed, n], tf.int32), samples.keypoints[b],
+                                         samples.visible[b])
         for store, value in zip(out, (np.round(image.numpy()).astype(np.uint8), kps.numpy(), vis.numpy(),
                                       areas.numpy())):
             store.append(value)

@@ -119,6 +119,16 @@ def test_training_batches_and_heldout_scenes(tmp_path):
         scene_dataset(samples, codec, 3, SceneConfig(canvas=32))
 
 
+def test_heldout_scenes_with_photo_backgrounds_label_the_photos_person(tmp_path):
+    """The @2 recipe's scenes (``photo_prob > 0``) held out as well: the background photo's
+    person comes first, labelled where the photo is shown."""
+    samples = _tiny_samples(tmp_path)
+    config = SceneConfig(canvas=64, max_people=2, cutout=64, photo_prob=1.0)
+    images, kps, vis, areas = heldout_scenes(samples, 3, config)
+    assert kps.shape == (3, 3, K, 2) and vis.shape == (3, 3, K) and areas.shape == (3, 3)
+    assert (vis[:, 0].sum(-1) > 0).all() and (areas[:, 0] > 0).all()
+
+
 def test_photo_background_keeps_its_person_behind_the_pasted_ones():
     """``photo_prob=1``: the photo itself, zoomed to cover the canvas, and its labelled person
     first, its joints where the photo's pixels went."""
