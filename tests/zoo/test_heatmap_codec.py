@@ -157,3 +157,29 @@ def test_decoder_blur_keeps_a_clean_peak_and_resists_a_noise_spike():
     assert HeatmapDecoder(4, blur_sigma=1.0).get_config()["blur_sigma"] == 1.0
     with pytest.raises(ValueError, match="-1"):
         HeatmapDecoder(4, blur_sigma=-1)
+
+
+def test_dark_decoder_keeps_its_taylor_step_in_a_float16_tflite_file():
+    """The float16 converter stores DARK's log floor as float16: a floor below float16's range
+    (the authors' 1e-10) became 0, log(0) = -inf on every non-positive cell, and the file fell back
+    to the quarter shift (1 px apart at stride 8 here)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    centres = rng.uniform(4, 28, (2, 5, 2))
+    maps = 0.9 * np.exp(-((xx[None, :, :, None] - centres[:, None, None, :, 0]) ** 2
+                          + (yy[None, :, :, None] - centres[:, None, None, :, 1]) ** 2) / (2 * 1.5 ** 2))
+    maps = (maps + rng.normal(0, 0.01, maps.shape)).astype(np.float32)  # noise: negative cells
+    decoder = HeatmapDecoder(stride=8, subpixel="dark")
+    decode = tf.function(lambda m: decoder(m)[0], input_signature=[tf.TensorSpec(maps.shape, tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([decode.get_concrete_function()])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    interpreter = Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], maps)
+    interpreter.invoke()
+    keypoints = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(keypoints, decode(maps).numpy(), atol=1e-3)

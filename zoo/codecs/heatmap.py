@@ -112,6 +112,10 @@ class HeatmapDecoder(keras.layers.Layer):
     """
 
     SUBPIXEL = ("quarter", "dark")
+    #: DARK's floor under the maps before the log (the authors' code: 1e-10). 1e-10 is 0 in
+    #: float16, so float16 .tflite files took log(0) = -inf and fell back to the quarter shift;
+    #: 1e-4 is a normal float16 number.
+    LOG_FLOOR = 1e-4
 
     def __init__(self, stride: int, blur_sigma: float = 0.0, subpixel: str = "quarter", **kwargs):
         super().__init__(**kwargs)
@@ -164,10 +168,9 @@ class HeatmapDecoder(keras.layers.Layer):
         keypoints = ops.stack([(x + 0.5) * s - 0.5, (y + 0.5) * s - 0.5], axis=-1)
         return keypoints, scores
 
-    @staticmethod
-    def _taylor_step(maps, mask, fallback_x, fallback_y):
+    def _taylor_step(self, maps, mask, fallback_x, fallback_y):
         """DARK's offset ``-H^-1 g`` of ``log(maps)`` at the maximum (``mask``), ``(N, K)`` each."""
-        log = ops.log(ops.maximum(maps, 1e-10))
+        log = ops.log(ops.maximum(maps, self.LOG_FLOOR))
         padded = ops.pad(log, ((0, 0), (0, 0), (2, 2), (2, 2)), mode="symmetric")
         h, w = maps.shape[2], maps.shape[3]
 
