@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from zoo.io import write_atomic
+from zoo.presets import ACCURACY_TARGETS
 from zoo.registry import task_of
 from zoo.skeletons import get_skeleton
 from zoo.specs import ModelSpec
@@ -60,6 +61,32 @@ def _table(rows: List[Dict]) -> List[str]:
     for r in rows:
         out.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
     return out
+
+
+_TARGET_METRICS = {"pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints", lambda m: m["pck@0.2"]["mean_limbs"]),
+                   "pck@0.2": ("PCK@0.2 on all joints", lambda m: m["pck@0.2"]["mean"])}
+
+
+def _target_section(spec: ModelSpec, m: Dict, tr: Dict) -> List[str]:
+    """The issue's accuracy target of this version (``zoo.presets.ACCURACY_TARGETS``) against the
+    measured figure, with what the last epochs of the validation curve did."""
+    target = ACCURACY_TARGETS.get(spec.id)
+    if not target:
+        return []
+    label, read = _TARGET_METRICS[target["metric"]]
+    measured = 100 * read(m)
+    gap = target["value"] - measured
+    verdict = "met" if gap <= 0 else f"**missed by {gap:.1f} points**"
+    lines = ["", "## Accuracy target", "",
+             f"- Target ({target['issue']}): {label} >= {target['value']:g} %; measured {measured:.1f} %: {verdict}."]
+    curve = [r["val_pck@0.2"] for r in tr.get("validation_curve", []) if r.get("val_pck@0.2") is not None]
+    if len(curve) >= 4:
+        lines.append(f"- Training curve: validation PCK@0.2 (all joints) {100 * curve[-4]:.1f} % three epochs "
+                     f"before the end, {100 * curve[-1]:.1f} % at the end ({100 * (curve[-1] - curve[-4]):+.1f} "
+                     f"points over the last three of {len(curve)} epochs).")
+    if gap > 0 and target.get("next_steps"):
+        lines.append(f"- What would close the gap: {target['next_steps']}.")
+    return lines
 
 
 def render_model_card(spec: ModelSpec) -> str:
@@ -116,6 +143,7 @@ def render_model_card(spec: ModelSpec) -> str:
         "",
     ]
     lines += _pck_table(m, sk)
+    lines += _target_section(spec, m, tr)
     if tr.get("validation_curve"):
         lines += ["", "## Training curve", "",
                   "Training loss and validation PCK@0.2 (fraction, same protocol) after each epoch, "

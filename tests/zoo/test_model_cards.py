@@ -5,6 +5,7 @@ import pytest
 
 from zoo import registry, store
 from zoo.model_card import CARDS_DIR, render_model_card
+from zoo.presets import ACCURACY_TARGETS
 
 PUBLISHED = [f"{name}@{v}" for name in registry.known_names()
              for v, folder in store.published_versions(name).items()
@@ -22,3 +23,17 @@ def test_committed_card_is_the_generated_one(model_id):
     assert card.is_file(), f"{card} missing: run python -m tools.model_card {model_id}"
     assert card.read_text() == render_model_card(spec), (
         f"{card} differs from the generated card: regenerate it with python -m tools.model_card {model_id}")
+
+
+@pytest.mark.parametrize("model_id", sorted(ACCURACY_TARGETS))
+def test_a_version_with_an_accuracy_target_states_it_against_its_measured_figure(model_id):
+    """Issue #14: where a target is missed, the card says by how much (from model.json)."""
+    spec = registry.get_spec(model_id)
+    target = ACCURACY_TARGETS[model_id]
+    measured = 100 * spec.weights.metrics["pck@0.2"]["mean_limbs" if target["metric"].endswith("_limbs") else "mean"]
+    card = render_model_card(spec)
+    assert f"measured {measured:.1f} %" in card
+    if measured < target["value"]:
+        assert f"missed by {target['value'] - measured:.1f} points" in card and "What would close the gap" in card
+    else:
+        assert ": met." in card
