@@ -117,8 +117,8 @@ ACCURACY_TARGETS: Dict[str, Dict] = {
     "hourglass-lsp@2": dict(
         metric="pck@0.2_limbs", value=72.0, issue="#14",
         next_steps="the paper's resolution (256 px input, 64x64 heatmaps; @2 has 128 px and 32x32) and "
-                   "more stacks (8 in the paper, 2 here), trained from scratch for many more epochs: "
-                   "the second stack still adds about 3 points"),
+                   "more stacks (8 in the paper, 2 here; the per-stage table shows what the second adds), "
+                   "trained from scratch for many more epochs"),
     "cpm-lsp@2": dict(
         metric="pck@0.2_limbs", value=72.0, issue="#14",
         next_steps="it underfits (its training loss barely fell after epoch 2): feed the backbone's "
