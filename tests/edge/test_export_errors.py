@@ -38,7 +38,7 @@ def test_interrupted_export_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        edge.export("cpm-lsp", "tflite", "float32", tmp_path)  # the smallest shipped top-down model
+        edge.export("cpm-lsp@1", "tflite", "float32", tmp_path)  # the smallest shipped top-down model
     monkeypatch.undo()
     folder = tmp_path / "cpm-lsp"
     leftovers = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []

@@ -14,11 +14,11 @@ def test_plain_variant_matches_the_evaluation_protocol(lspet_root):
     are the same weights decoded differently, so they differ from it but stay close."""
     import zoo
 
-    report = measure_test_time("cpm-lsp", count=12, data=str(lspet_root), int8=False, progress=None)
+    report = measure_test_time("cpm-lsp@1", count=12, data=str(lspet_root), int8=False, progress=None)
     assert report["model"] == "cpm-lsp@1" and report["crops"] == 12
     rows = {r["variant"]: r for r in report["rows"]}
     assert list(rows) == [label for label, _ in VARIANTS]
-    reference = evaluate_keypoints(zoo.load("cpm-lsp"), str(lspet_root), limit=12)
+    reference = evaluate_keypoints(zoo.load("cpm-lsp@1"), str(lspet_root), limit=12)
     assert rows["quarter"]["keras_pck@0.2"] == pytest.approx(100 * reference["pck@0.2"]["mean"], abs=0.01)
     assert rows["quarter"]["keras_pck@0.1"] == pytest.approx(100 * reference["pck@0.1"]["mean"], abs=0.01)
     for row in rows.values():
@@ -28,7 +28,7 @@ def test_plain_variant_matches_the_evaluation_protocol(lspet_root):
 
 def test_cli_writes_json_and_refuses_a_partial_record(tmp_path, lspet_root, capsys):
     out = tmp_path / "tt.json"
-    assert main(["cpm-lsp", "--count", "4", "--no-int8", "--data", str(lspet_root), "--output", str(out)]) == 0
+    assert main(["cpm-lsp@1", "--count", "4", "--no-int8", "--data", str(lspet_root), "--output", str(out)]) == 0
     assert len(json.loads(out.read_text())["rows"]) == len(VARIANTS)
     assert "flip+dark" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--record stores the full measurement"):

@@ -48,10 +48,10 @@ def test_cli_writes_the_worst_crops(tmp_path, lspet_root, capsys):
     from tools.evaluate import main
 
     out = tmp_path / "failures"
-    assert main(["cpm-lsp", "--limit", "10", "--data", str(lspet_root), "--failures", str(out), "--worst", "6"]) == 0
+    assert main(["cpm-lsp@1", "--limit", "10", "--data", str(lspet_root), "--failures", str(out), "--worst", "6"]) == 0
     printed = capsys.readouterr().out
     assert "misses by kind" in printed and "worst crops" in printed
-    assert Image.open(out / "worst.jpg").size == (4 * 128, 2 * 128)
+    assert Image.open(out / "worst.jpg").size == (4 * 128, 2 * 128)  # cpm-lsp@1 crops are 128 px
     import json
 
     report = json.loads((out / "failures.json").read_text())
