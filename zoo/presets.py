@@ -110,17 +110,17 @@ PRESETS: Dict[str, ModelSpec] = {
 }
 
 #: The accuracy targets that issues set for published versions, on the version's own validation
-#: protocol: (metric, least value in %, the issue, what the training showed would close a gap).
+#: protocol: ({metric: least value in %}, the issue, what the training showed would close a gap).
 #: The card states the measured figure against it (``zoo.model_card``); the figures themselves
 #: come from ``model.json``, never from here.
 ACCURACY_TARGETS: Dict[str, Dict] = {
     "hourglass-lsp@2": dict(
-        metric="pck@0.2_limbs", value=72.0, issue="#14",
+        targets={"pck@0.2_limbs": 72.0}, issue="#14",
         next_steps="the paper's resolution (256 px input, 64x64 heatmaps; @2 has 128 px and 32x32) and "
                    "more stacks (8 in the paper, 2 here; the per-stage table shows what the second adds), "
                    "trained from scratch for many more epochs"),
     "cpm-lsp@2": dict(
-        metric="pck@0.2_limbs", value=72.0, issue="#14",
+        targets={"pck@0.2_limbs": 72.0}, issue="#14",
         next_steps="it underfits (its training loss barely fell after epoch 2): feed the backbone's "
                    "stride-32 features (the global context SimpleBaseline reads on the same backbone) "
                    "to stage 1, widen the stages to the paper's 128 channels, and train a fresh cosine "
