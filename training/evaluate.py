@@ -151,13 +151,20 @@ def _found(people, scores):
     return np.asarray(people)[keep], np.asarray(scores)[keep]
 
 
+def keras_people_fn(model):
+    """``model.people`` as a ``people_fn``: uint8 pixels in, cast to the float32 the traced graph
+    function takes."""
+    fn = model.graph_function("people")
+    return lambda images: fn(np.asarray(images, np.float32))
+
+
 def predict_scenes(people_fn, images: np.ndarray, batch_size: int = 16):
-    """Runs ``people_fn`` (uint8/float ``(N, S, S, 3)`` -> ``(people (N, P, K, 3), scores (N, P))``,
-    e.g. ``model.graph_function("people")`` or an exported file) on model-sized images; returns per-image
-    lists of the people found (empty slots dropped)."""
+    """Runs ``people_fn`` (uint8 ``(N, S, S, 3)`` -> ``(people (N, P, K, 3), scores (N, P))``, e.g.
+    ``keras_people_fn(model)`` or an exported file's runner, which takes uint8 pixels as on a
+    phone) on model-sized images; returns per-image lists of the people found (empty slots dropped)."""
     people, scores = [], []
     for start in range(0, len(images), batch_size):
-        p, s = people_fn(np.asarray(images[start:start + batch_size], np.float32))
+        p, s = people_fn(np.asarray(images[start:start + batch_size]))
         for pi, si in zip(np.asarray(p), np.asarray(s)):
             pi, si = _found(pi, si)
             people.append(pi)
@@ -176,7 +183,7 @@ def scene_evaluation_set(count: int = 300, data=None, canvas: int = 256):
 def evaluate_scenes(model, count: int = 300, data=None, scenes=None, people_fn=None) -> Dict:
     """OKS AP of a bottom-up model on held-out LSPet scenes (``SCENE_PROTOCOL``)."""
     images, kps, vis, areas = scenes if scenes is not None else scene_evaluation_set(count, data, model.input_size)
-    people, scores = predict_scenes(people_fn or model.graph_function("people"), images)
+    people, scores = predict_scenes(people_fn or keras_people_fn(model), images)
     result = people_metrics(people, scores, list(kps), list(vis), list(areas), model.skeleton.oks_sigmas)
     result["protocol"] = SCENE_PROTOCOL
     return result
@@ -214,7 +221,7 @@ def predict_photos(people_fn, image_paths, size: int):
         if image is None:
             raise ValueError(f"{path}: not a readable image")
         boxed, to_image = letterbox(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
-        p, s = people_fn(boxed[None].astype(np.float32))
+        p, s = people_fn(boxed[None])  # uint8, as an exported file takes it
         p, s = people_to_image(np.asarray(p)[0], np.asarray(s)[0], to_image)
         people.append(p)
         scores.append(s)
@@ -236,7 +243,7 @@ def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, sample
         if heldout:
             samples = heldout_split(samples, heldout)[1]
     index, sigmas = oks_joint_subset(model.skeleton)
-    people, scores = predict_photos(people_fn or model.graph_function("people"), samples.image_paths,
+    people, scores = predict_photos(people_fn or keras_people_fn(model), samples.image_paths,
                                     model.input_size)
     result = people_metrics(people, scores, samples.keypoints, samples.visible, samples.areas, sigmas, index)
     result.update(protocol=COCO_HELDOUT_PROTOCOL if heldout else COCO_PROTOCOL,

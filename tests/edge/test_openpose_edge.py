@@ -175,8 +175,14 @@ def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_
         image_paths=paths, image_ids=list(range(n)), sizes=np.full((n, 2), 256), keypoints=list(2 * kps + 0.5),
         visible=list(vis), areas=list(4 * areas), boxes=[np.zeros((m, 4), np.float32)] * n, skeleton="lsp14",
         annotation_ids=[np.arange(m) + 10 * i for i in range(n)], ignore_segments=[[] for _ in range(n)])
-    report = check_parity(tiny_openpose, [path], evaluation_set=(people_scenes, kps, vis, areas), photos=photos)
-    keras, tflite = report["rows"]
+    from edge.onnx import convert_onnx
+
+    onnx_path = tmp_path / "tiny-v1.onnx"  # regression: the photos reached ONNX as float32 and it refused them
+    onnx_path.write_bytes(convert_onnx(tiny_openpose))
+    report = check_parity(tiny_openpose, [path, onnx_path], evaluation_set=(people_scenes, kps, vis, areas),
+                          photos=photos)
+    keras, tflite, onnx_row = report["rows"]
+    assert onnx_row["ok"] and abs(onnx_row["AP_photos_drop"]) < 1e-6 and onnx_row["ks_photos"] == keras["ks_photos"]
     assert report["scenes"] == 6 and keras["artifact"] == "keras" and keras["AP"] > 90
     assert tflite["precision"] == "float32" and tflite["ok"] and tflite["same_count"] == 1.0
     assert tflite["max_px"] <= 1e-3 and abs(tflite["AP_drop"]) < 1e-6 and tflite["people_file"] == keras["people_keras"]
@@ -186,7 +192,7 @@ def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_
     assert len(keras["ks_photos"]) == 12 and tflite["ks_photos"] == keras["ks_photos"]
     json.dumps(report)
     table = people_parity_table(report)
-    assert table.count("\n") == 3 and "tiny-v1-float32.tflite" in table
+    assert table.count("\n") == 4 and "tiny-v1-float32.tflite" in table
     section = render_people_parity(SimpleNamespace(id="openpose-lsp@1"), report)
     assert section[1].startswith("## ") and "tools.parity openpose-lsp@1 --record" in section[3]
     assert "held-out photos" in "\n".join(section) and section[-1].startswith("| ")
