@@ -246,3 +246,27 @@ def test_published_openpose_float32_finds_the_same_people_on_real_scenes(lspet_r
     assert keras["people_keras"] >= 20  # a trained model, not an empty one
     assert tflite["same_count"] == 1.0 and tflite["unmatched"] == 0 and tflite["joints_one_only"] == 0
     assert tflite["max_px"] <= 1.0 and tflite["ok"]
+
+
+def test_int8_keeps_the_imagenet_backbones_first_block_float():
+    """With the ImageNet backbone, block 0's depthwise convolution (the op int8 handles worst,
+    ``zoo.backbones.efficientnet_lite.INT8_FLOAT_LAYERS``) stays float32; the rest of the
+    backbone runs in int8. Without a backbone nothing is added."""
+    from zoo.architectures.openpose import OpenPose
+    from zoo.backbones.efficientnet_lite import INT8_FLOAT_LAYERS
+
+    assert OpenPose(backbone_filters=(8, 8, 8), stage_filters=8, input_size=64).float_layers == ("grouping", "decoder")
+    model = OpenPose(backbone="lite0", backbone_filters=(8, 8, 16), stage_filters=8, stage_convs=1, paf_stages=1,
+                     heatmap_stages=1, input_size=64)
+    model.build((None, 64, 64, 3))
+    assert model.float_layers == ("grouping", "decoder") + INT8_FLOAT_LAYERS
+    calibration = list(np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8))
+    data = convert(model, "int8", calibration=calibration, decode=False)
+    assert quantised_ops_in(data, INT8_FLOAT_LAYERS, outputs=False) == []
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=data)
+    names = {d["index"]: d["name"] for d in it.get_tensor_details()}
+    dtypes = {d["index"]: d["dtype"] for d in it.get_tensor_details()}
+    block1 = [op for op in it._get_ops_details() if any("/block1_" in names[i] for i in op["outputs"])]
+    assert block1 and all(np.int8 in {dtypes[i] for i in op["outputs"]} for op in block1 if op["op_name"] != "DEQUANTIZE")

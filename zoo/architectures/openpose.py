@@ -27,7 +27,7 @@ import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import PoseModel
-from zoo.backbones.efficientnet_lite import EfficientNetLite, optional_backbone
+from zoo.backbones.efficientnet_lite import INT8_FLOAT_LAYERS, EfficientNetLite, optional_backbone
 from zoo.codecs.paf import PafCodec
 from zoo.layers.blocks import ConvBNReLU
 from zoo.tasks import BOTTOM_UP
@@ -93,6 +93,8 @@ class OpenPose(PoseModel):
                             ("max_candidates", max_candidates)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
+        if backbone:  # the ImageNet backbone's op that int8 handles worst stays float32 too
+            self.float_layers = type(self).float_layers + INT8_FLOAT_LAYERS
         self.backbone_filters = tuple(int(f) for f in backbone_filters)
         self.stage_filters, self.stage_convs = int(stage_filters), int(stage_convs)
         self.paf_stages, self.heatmap_stages = int(paf_stages), int(heatmap_stages)
