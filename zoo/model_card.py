@@ -70,9 +70,9 @@ _TARGET_METRICS = {
     "pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints", lambda m: m["pck@0.2"]["mean_limbs"], _PCK_CURVE),
     "pck@0.2": ("PCK@0.2 on all joints", lambda m: m["pck@0.2"]["mean"], _PCK_CURVE),
     "ap_scenes": ("OKS AP on the held-out LSPet scenes", lambda m: m["scenes"]["oks"]["AP"],
-                  ("scene AP", 1, "OKS AP on the held-out scenes")),
+                  ("scene AP", 1, "OKS AP on the recipe's own validation scenes (the training curve's scene AP)")),
     "ap_photos": ("OKS AP on the held-out coco-mini photos", lambda m: m["coco_heldout"]["oks"]["AP"],
-                  ("photo AP", 1, "OKS AP on the held-out photos")),
+                  ("photo AP", 1, "OKS AP on the held-out photos (the training curve's photo AP)")),
 }
 
 
