@@ -51,9 +51,9 @@ TOMPSON_LSP_ARGS = dict(bank_filters=(32, 32, 64), num_scales=3, head_filters=64
                         spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="relu",
                         input_size=128, skeleton="lsp14")
 
-_OPENPOSE_PAPER = ("Cao, Hidalgo, Simon, Wei, Sheikh. OpenPose: Realtime Multi-Person 2D Pose Estimation using "
-                   "Part Affinity Fields. TPAMI 2019. https://arxiv.org/abs/1812.08008 (backbone: a small "
-                   "VGG-style conv-BN-ReLU stack trained from scratch)")
+_OPENPOSE_CITATION = ("Cao, Hidalgo, Simon, Wei, Sheikh. OpenPose: Realtime Multi-Person 2D Pose Estimation using "
+                      "Part Affinity Fields. TPAMI 2019. https://arxiv.org/abs/1812.08008")
+_OPENPOSE_PAPER = _OPENPOSE_CITATION + " (backbone: a small VGG-style conv-BN-ReLU stack trained from scratch)"
 OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_convs=3, paf_stages=2,
                          heatmap_stages=1, upsample=2, max_people=10, max_candidates=10, input_size=256,
                          skeleton="lsp14")
@@ -66,9 +66,8 @@ OPENPOSE_LSP_LITE_ARGS = {**OPENPOSE_LSP_ARGS, "backbone": "lite0", "backbone_fi
 # scenes after training (peaks >= 0.05 instead of 0.15, limbs' mean PAF score >= 0.15 instead of
 # 0.25: OKS AP 21.5 -> 22.8 %, recall 24.9 -> 27.6 %; the held-out photos stayed at 0).
 OPENPOSE_LSP_PHOTOS_ARGS = {**OPENPOSE_LSP_LITE_ARGS, "peak_threshold": 0.05, "min_mean_score": 0.15}
-_OPENPOSE_LITE_PAPER = _OPENPOSE_PAPER.replace(
-    "a small VGG-style conv-BN-ReLU stack trained from scratch",
-    "ImageNet EfficientNet-Lite0, Tan & Le, ICML 2019, https://arxiv.org/abs/1905.11946, in VGG-19's role")
+_OPENPOSE_LITE_PAPER = _OPENPOSE_CITATION + (" (backbone: ImageNet EfficientNet-Lite0, Tan & Le, ICML 2019, "
+                                              "https://arxiv.org/abs/1905.11946, in VGG-19's role)")
 
 _SIMPLEBASELINE_PAPER = ("Xiao, Wu, Wei. Simple Baselines for Human Pose Estimation and Tracking. ECCV 2018. "
                          "https://arxiv.org/abs/1804.06208 (backbone: EfficientNet-Lite0, Tan & Le, ICML 2019, "
