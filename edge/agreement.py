@@ -199,10 +199,12 @@ def _scene_ap(people: Sequence, scores: Sequence, scenes, sigmas) -> float:
 
 
 def _keras_people(model, images: np.ndarray, batch_size: int = 16):
-    fn = model.graph_function("people")
+    from training.evaluate import keras_people_fn
+
+    fn = keras_people_fn(model)
     people, scores = [], []
     for start in range(0, len(images), batch_size):
-        p, s = fn(np.asarray(images[start:start + batch_size], np.float32))
+        p, s = fn(images[start:start + batch_size])
         people.append(np.asarray(p))
         scores.append(np.asarray(s))
     return np.concatenate(people), np.concatenate(scores)
