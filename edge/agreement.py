@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -188,14 +188,16 @@ def people_agreement(ref_people, ref_scores, people, scores) -> Dict:
     }
 
 
-def _scene_ap(people: Sequence, scores: Sequence, scenes, sigmas) -> float:
+def _on_scenes(people: Sequence, scores: Sequence, scenes, sigmas) -> Tuple[float, List[float]]:
+    """OKS AP (%) of ``people`` on ``scenes`` and per-joint keypoint-similarity accuracy (%, one
+    decimal), as ``training.evaluate.people_metrics`` computes them."""
     from training.evaluate import people_metrics
 
     _, kps, vis, areas = scenes
     found = [_found(p, s) for p, s in zip(people, scores)]
     metrics = people_metrics([f[0] for f in found], [f[1] for f in found], list(kps), list(vis), list(areas),
                              sigmas)
-    return float(metrics["oks"]["AP"])
+    return 100 * float(metrics["oks"]["AP"]), [round(100 * float(v), 1) for v in metrics["ks@0.5"]["per_joint"]]
 
 
 def _keras_people(model, images: np.ndarray, batch_size: int = 16):
@@ -215,7 +217,8 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     """Measures every exported file of a bottom-up ``model`` against it on ``count`` held-out
     scenes (default 100; ``training.evaluate.scene_evaluation_set``: LSPet validation people, seed
     2017), the same uint8 images for both: ``people_agreement`` per file, and OKS AP (%, COCO via
-    pycocotools) of the Keras model and of each file on those scenes, with the drop in points.
+    pycocotools) of the Keras model and of each file on those scenes, with the drop in points, and
+    per-joint keypoint-similarity accuracy (``ks_scenes``, %).
     Then on the held-out coco-mini photos (``photos``, default ``training.evaluate.heldout_photos``
     under ``data``), each letterboxed as ``predict_people`` does: OKS AP (``AP_photos``, its drop)
     and per-joint keypoint-similarity accuracy (``ks_photos``, %).
@@ -241,17 +244,17 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
         return 100 * float(r["oks"]["AP"]), [round(100 * float(v), 1) for v in r["ks@0.5"]["per_joint"]], r
 
     ref_people, ref_scores = _keras_people(model, images)
-    ref_ap = 100 * _scene_ap(ref_people, ref_scores, scenes, sigmas)
+    ref_ap, ref_ks_scenes = _on_scenes(ref_people, ref_scores, scenes, sigmas)
     ref_photo_ap, ref_ks, ref_photos = on_photos()
     rows = [{"artifact": "keras", "precision": "float32",
              **people_agreement(ref_people, ref_scores, ref_people, ref_scores),
-             "AP": round(ref_ap, 2), "AP_drop": 0.0, "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0,
+             "AP": round(ref_ap, 2), "AP_drop": 0.0, "ks_scenes": ref_ks_scenes, "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0,
              "ks_photos": ref_ks, "target": None, "ok": True}]
     for f, runner in artifacts:
         people, scores = runner.predict(images)
         precision = precision_of(f)
         agreement = people_agreement(ref_people, ref_scores, people, scores)
-        ap = 100 * _scene_ap(people, scores, scenes, sigmas)
+        ap, ks_scenes = _on_scenes(people, scores, scenes, sigmas)
         drop = ref_ap - ap
         photo_ap, ks, _ = on_photos(runner.predict)
         if precision in SAME_PEOPLE_PRECISIONS:
@@ -263,11 +266,11 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
             target = None if limit is None else f"AP drop <= {limit:g}"
             ok = limit is None or drop <= limit
         rows.append({"artifact": Path(f).name, "precision": precision, **agreement,
-                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "AP_photos": round(photo_ap, 2),
+                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "ks_scenes": ks_scenes, "AP_photos": round(photo_ap, 2),
                      "AP_photos_drop": round(ref_photo_ap - photo_ap, 2), "ks_photos": ks,
                      "target": target, "ok": bool(ok)})
     return {"model": _model_id(model), "kind": "bottom-up",
-            "data": SCENE_PROTOCOL, "scenes": int(len(images)),
+            "data": SCENE_PROTOCOL, "scenes": int(len(images)), "joint_names": list(model.skeleton.joint_names),
             "photos": {"data": COCO_HELDOUT_PROTOCOL, "images": int(ref_photos["images"]),
                        "people": int(ref_photos["people"]), "joint_names": ref_photos["joint_names"]},
             "matching": ("people of each image matched in score order, by lowest mean keypoint distance where "

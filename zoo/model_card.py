@@ -36,8 +36,10 @@ ARCHITECTURE_TITLES = {"hourglass": "Stacked Hourglass", "cpm": "Convolutional P
                        "simplebaseline": "SimpleBaseline (ImageNet EfficientNet-Lite0 + deconvolution head)"}
 
 
-def _pct(v) -> str:
-    return "n/a" if v is None or v != v else f"{100 * v:.1f}"
+def _pct(v, scale: float = 100) -> str:
+    """``v`` (a fraction; a percentage with ``scale=1``) as a one-decimal percentage, "n/a" for
+    None or NaN (a joint never labelled)."""
+    return "n/a" if v is None or v != v else f"{scale * v:.1f}"
 
 
 def _pck_table(metrics: Dict, skeleton) -> List[str]:
@@ -388,14 +390,17 @@ def render_people_parity(spec: ModelSpec, report: Dict) -> List[str]:
                 "the joints COCO labels), each letterboxed as `predict_people` does." if photos else "")
              + f" Command: `python -m tools.parity {spec.id} --record`.", ""]
     lines += people_parity_table(report).splitlines()
-    if photos:
-        rows = [r for r in report["rows"] if r.get("ks_photos")]
-        lines += ["", "Per joint on the held-out photos: the share of labelled joints whose matched prediction has "
+    for key, where, names in (("ks_scenes", "held-out scenes", report.get("joint_names")),
+                              ("ks_photos", "held-out photos", photos["joint_names"] if photos else None)):
+        rows = [r for r in report["rows"] if r.get(key)]
+        if not (rows and names):
+            continue
+        lines += ["", f"Per joint on the {where}: the share of labelled joints whose matched prediction has "
                   "COCO keypoint similarity >= 0.5, in %:", "",
                   "| joint | " + " | ".join(r["artifact"] for r in rows) + " |",
                   "| --- |" + " ---: |" * len(rows)]
-        for j, name in enumerate(photos["joint_names"]):
-            lines.append(f"| {name} | " + " | ".join(f"{r['ks_photos'][j]:.1f}" for r in rows) + " |")
+        for j, name in enumerate(names):
+            lines.append(f"| {name} | " + " | ".join(_pct(r[key][j], scale=1) for r in rows) + " |")
     return lines
 
 

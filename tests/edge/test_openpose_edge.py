@@ -190,12 +190,18 @@ def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_
     assert report["photos"]["images"] == 6 and len(report["photos"]["joint_names"]) == 12
     assert keras["AP_photos"] > 70 and abs(tflite["AP_photos_drop"]) < 1e-6
     assert len(keras["ks_photos"]) == 12 and tflite["ks_photos"] == keras["ks_photos"]
+    # per joint on the scenes too, for every file: 14 LSP joints, the float32 file's equal to Keras'
+    assert len(report["joint_names"]) == 14 and len(keras["ks_scenes"]) == 14
+    assert tflite["ks_scenes"] == keras["ks_scenes"] and onnx_row["ks_scenes"] == keras["ks_scenes"]
+    assert np.nanmean(keras["ks_scenes"]) > 90
     json.dumps(report)
     table = people_parity_table(report)
     assert table.count("\n") == 4 and "tiny-v1-float32.tflite" in table
     section = render_people_parity(SimpleNamespace(id="openpose-lsp@1"), report)
     assert section[1].startswith("## ") and "tools.parity openpose-lsp@1 --record" in section[3]
     assert "held-out photos" in "\n".join(section) and section[-1].startswith("| ")
+    assert "Per joint on the held-out scenes" in "\n".join(section)
+    assert sum(line.startswith("| head_top |") for line in section) == 1  # on the scenes; COCO has no head top
 
 
 def test_compare_people_matches_swapped_near_ties():
