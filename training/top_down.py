@@ -88,6 +88,9 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
         if log:
             callbacks.append(TrainingSummaries(log, recipe=exp))
         callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
+        # A resumed phase's BackupAndRestore sets model._initial_epoch, and Keras keeps it after
+        # fit: the next phase would start at that epoch and train none of its own (Keras 3.x).
+        model._initial_epoch = None
         history = model.fit(dataset, epochs=phase.epochs, steps_per_epoch=steps, callbacks=callbacks,
                             verbose=verbose)
         if phase.stage:

@@ -145,3 +145,35 @@ def _read_events(logdir: Path):
                     content = value.simple_value
                 tags.setdefault(value.tag, []).append((event.step, plugin, content))
     return tags
+
+
+class _Killed(Exception):
+    """Stands for a kill right after an epoch's checkpoint."""
+
+
+def test_resumed_phase_is_followed_by_the_next_phase(tmp_path, lspet_root, monkeypatch):
+    """Regression: a run resumed inside phase 1 went on to phase 2 and trained none of its epochs
+    (Keras kept the restored epoch of phase 1's BackupAndRestore as phase 2's first)."""
+    import keras
+
+    from training.experiments import get_experiment
+    from training.experiments.deeppose_phases import CascadeStage
+    from training.top_down import train_top_down
+
+    exp = get_experiment("deeppose_tiny").replace(epochs=3, phases=(CascadeStage(1, 2), CascadeStage(2, 1)))
+    workdir = tmp_path / "run"
+    original = keras.callbacks.BackupAndRestore.on_epoch_end
+
+    def save_then_die(self, epoch, logs=None):
+        original(self, epoch, logs)
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks.BackupAndRestore, "on_epoch_end", save_then_die)
+        with pytest.raises(_Killed):
+            train_top_down(exp, workdir, data=str(lspet_root), max_train=32, max_val=8, verbose=0, tensorboard=False)
+    assert _history_epochs(workdir / "stage1") == [0] and not (workdir / "stage2").exists()
+
+    train_top_down(exp, workdir, data=str(lspet_root), max_train=32, max_val=8, verbose=0, tensorboard=False)
+    assert _history_epochs(workdir / "stage1") == [0, 1]
+    assert _history_epochs(workdir / "stage2") == [0], "phase 2 trained no epoch after the resumed phase 1"
