@@ -248,8 +248,8 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     ref_photo_ap, ref_ks, ref_photos = on_photos()
     rows = [{"artifact": "keras", "precision": "float32",
              **people_agreement(ref_people, ref_scores, ref_people, ref_scores),
-             "AP": round(ref_ap, 2), "AP_drop": 0.0, "ks_scenes": ref_ks_scenes, "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0,
-             "ks_photos": ref_ks, "target": None, "ok": True}]
+             "AP": round(ref_ap, 2), "AP_drop": 0.0, "ks_scenes": ref_ks_scenes,
+             "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0, "ks_photos": ref_ks, "target": None, "ok": True}]
     for f, runner in artifacts:
         people, scores = runner.predict(images)
         precision = precision_of(f)
@@ -266,11 +266,12 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
             target = None if limit is None else f"AP drop <= {limit:g}"
             ok = limit is None or drop <= limit
         rows.append({"artifact": Path(f).name, "precision": precision, **agreement,
-                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "ks_scenes": ks_scenes, "AP_photos": round(photo_ap, 2),
-                     "AP_photos_drop": round(ref_photo_ap - photo_ap, 2), "ks_photos": ks,
+                     "AP": round(ap, 2), "AP_drop": round(drop, 2), "ks_scenes": ks_scenes,
+                     "AP_photos": round(photo_ap, 2), "AP_photos_drop": round(ref_photo_ap - photo_ap, 2), "ks_photos": ks,
                      "target": target, "ok": bool(ok)})
     return {"model": _model_id(model), "kind": "bottom-up",
-            "data": SCENE_PROTOCOL, "scenes": int(len(images)), "joint_names": list(model.skeleton.joint_names),
+            "data": SCENE_PROTOCOL, "scenes": int(len(images)),
+            "joint_names": list(model.skeleton.joint_names),
             "photos": {"data": COCO_HELDOUT_PROTOCOL, "images": int(ref_photos["images"]),
                        "people": int(ref_photos["people"]), "joint_names": ref_photos["joint_names"]},
             "matching": ("people of each image matched in score order, by lowest mean keypoint distance where "
