@@ -69,22 +69,6 @@ def test_output_shape():
     assert tuple(three(_images(2), training=False).shape) == (2, 3, 16, 2)
 
 
-def test_regressor_last_stride_keeps_the_grid():
-    """``regressor_last_stride=1``: the holistic regressor's last block keeps its input grid (its
-    fully connected layer reads 4x as many cells), and the input-size check counts one halving less."""
-    halving, keeping = _tiny(), DeepPose(**{**TINY, "regressor_last_stride": 1})
-    for model in (halving, keeping):
-        model(_images(1), training=False)
-    cells = [m.initial.hidden.kernel.shape[0] // TINY["filters"][-1] for m in (halving, keeping)]
-    assert cells[1] == 4 * cells[0]
-    assert DeepPose.from_config(keeping.get_config()).regressor_last_stride == 1
-    with pytest.raises(ValueError, match="last_stride"):
-        DeepPose(**{**TINY, "regressor_last_stride": 3})
-    with pytest.raises(ValueError, match="divisible"):
-        DeepPose(**{**TINY, "filters": (8,) * 6})
-    DeepPose(**{**TINY, "filters": (8,) * 6, "regressor_last_stride": 1})  # 32 = 2**5 halvings: fits
-
-
 def test_fresh_model_predicts_the_crop_centre():
     model = _tiny()
     out = np.asarray(model(_images(2), training=False))

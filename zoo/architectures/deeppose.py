@@ -125,21 +125,15 @@ class ConvRegressor(layers.Layer):
         units: width of the hidden fully connected layer.
         num_joints: K.
         dropout: dropout rate before the output layer.
-        last_stride: 2, the last block halves the resolution too; 1, it keeps its input's grid
-            (a regressor on a backbone's stride-32 features: AlexNet's fully connected layers
-            read a 6x6 grid, not 3x3).
     """
 
-    def __init__(self, filters, units: int, num_joints: int, dropout: float = 0.3, last_stride: int = 2, **kwargs):
+    def __init__(self, filters, units: int, num_joints: int, dropout: float = 0.3, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.units = tuple(int(f) for f in filters), int(units)
-        self.num_joints, self.dropout_rate, self.last_stride = int(num_joints), float(dropout), int(last_stride)
-        if self.last_stride not in (1, 2):
-            raise ValueError(f"last_stride must be 1 or 2, got {last_stride!r}")
+        self.num_joints, self.dropout_rate = int(num_joints), float(dropout)
         self.blocks = []
         for i, f in enumerate(self.filters):
-            stride = self.last_stride if i == len(self.filters) - 1 else 2
-            self.blocks += [ConvBNReLU(f, 3, name=f"conv{i + 1}a"), ConvBNReLU(f, 3, strides=stride, name=f"conv{i + 1}b")]
+            self.blocks += [ConvBNReLU(f, 3, name=f"conv{i + 1}a"), ConvBNReLU(f, 3, strides=2, name=f"conv{i + 1}b")]
         self.flatten = layers.Flatten()
         self.hidden = layers.Dense(self.units, activation="relu", name="fc1")
         self.dropout = layers.Dropout(self.dropout_rate)
@@ -153,7 +147,7 @@ class ConvRegressor(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": list(self.filters), "units": self.units,
-                "num_joints": self.num_joints, "dropout": self.dropout_rate, "last_stride": self.last_stride}
+                "num_joints": self.num_joints, "dropout": self.dropout_rate}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -191,8 +185,6 @@ class DeepPose(TopDownPoseModel):
         min_patch: smallest sub-image side, as a fraction of the input side (guards against an
             estimate whose torso has collapsed, e.g. early in training).
         dropout: dropout before each output layer.
-        regressor_last_stride: ``last_stride`` of the holistic regressor's blocks (1: its last
-            block keeps the grid, e.g. 6x6 from a 192 px input with a backbone).
         backbone: empty: the holistic regressor convolves the image from scratch; ``lite0`` ...
             ``lite4``: it reads EfficientNet-Lite's stride-32 features (ImageNet weights through
             ``zoo.backbones.load_imagenet_weights``); mean / std then default to its ImageNet
@@ -216,19 +208,17 @@ class DeepPose(TopDownPoseModel):
     def __init__(self, num_stages: int = 2, filters=(32, 64, 96, 128, 128), units: int = 256,
                  patch_size: int = 32, patch_filters=(32, 64, 96), patch_units: int = 256,
                  sigma: float = 1.0, min_patch: float = 0.08, dropout: float = 0.3, backbone: str = "",
-                 regressor_last_stride: int = 2, **kwargs):
+                 **kwargs):
         backbone = optional_backbone(backbone, kwargs)
         super().__init__(**kwargs)
         if int(num_stages) < 1:
             raise ValueError(f"num_stages must be >= 1, got {num_stages!r}")
         if not float(sigma) > 0:
             raise ValueError(f"sigma must be > 0, got {sigma!r}")
-        halvings = len(filters) - (1 if filters and int(regressor_last_stride) == 1 else 0)
-        reduction = (32 if backbone else 1) * 2 ** halvings
+        reduction = (32 if backbone else 1) * 2 ** len(filters)
         if self.input_size % reduction:
             raise ValueError(f"input_size={self.input_size} must be divisible by "
-                             f"{'32 * ' if backbone else ''}2**{'len(filters)' if halvings == len(filters) else '(len(filters) - 1)'}"
-                             f"={reduction}")
+                             f"{'32 * ' if backbone else ''}2**len(filters)={reduction}")
         if int(patch_size) % (2 ** len(patch_filters)):
             raise ValueError(f"patch_size={patch_size} must be divisible by 2**len(patch_filters)")
         self.num_stages, self.filters, self.units = int(num_stages), tuple(int(f) for f in filters), int(units)
@@ -243,9 +233,7 @@ class DeepPose(TopDownPoseModel):
         self.backbone_name = backbone
         if backbone:
             self.backbone = EfficientNetLite(backbone, feature_strides=(32,), name="stage1_backbone")
-        self.regressor_last_stride = int(regressor_last_stride)
-        self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, last_stride=self.regressor_last_stride,
-                                     name="stage1_regressor")
+        self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, name="stage1_regressor")
         self.crops, self.refiners = [], []
         for s in range(2, self.num_stages + 1):
             self.crops.append(JointPatches(self.patch_size, self.sigma, torso, min_side=self.min_patch,
@@ -378,4 +366,4 @@ class DeepPose(TopDownPoseModel):
                 "units": self.units, "patch_size": self.patch_size,
                 "patch_filters": list(self.patch_filters), "patch_units": self.patch_units,
                 "sigma": self.sigma, "min_patch": self.min_patch, "dropout": self.dropout,
-                "backbone": self.backbone_name, "regressor_last_stride": self.regressor_last_stride}
+                "backbone": self.backbone_name}
