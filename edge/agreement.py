@@ -188,6 +188,11 @@ def people_agreement(ref_people, ref_scores, people, scores) -> Dict:
     }
 
 
+def _ks_percent(metrics: Dict) -> List[float]:
+    """Per-joint keypoint-similarity accuracy of a ``people_metrics`` result, in % (one decimal)."""
+    return [round(100 * float(v), 1) for v in metrics["ks@0.5"]["per_joint"]]
+
+
 def _on_scenes(people: Sequence, scores: Sequence, scenes, sigmas) -> Tuple[float, List[float]]:
     """OKS AP (%) of ``people`` on ``scenes`` and per-joint keypoint-similarity accuracy (%, one
     decimal), as ``training.evaluate.people_metrics`` computes them."""
@@ -197,7 +202,7 @@ def _on_scenes(people: Sequence, scores: Sequence, scenes, sigmas) -> Tuple[floa
     found = [_found(p, s) for p, s in zip(people, scores)]
     metrics = people_metrics([f[0] for f in found], [f[1] for f in found], list(kps), list(vis), list(areas),
                              sigmas)
-    return 100 * float(metrics["oks"]["AP"]), [round(100 * float(v), 1) for v in metrics["ks@0.5"]["per_joint"]]
+    return 100 * float(metrics["oks"]["AP"]), _ks_percent(metrics)
 
 
 def _keras_people(model, images: np.ndarray, batch_size: int = 16):
@@ -241,7 +246,7 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
 
     def on_photos(people_fn=None):
         r = evaluate_coco(model, samples=photos, people_fn=people_fn)
-        return 100 * float(r["oks"]["AP"]), [round(100 * float(v), 1) for v in r["ks@0.5"]["per_joint"]], r
+        return 100 * float(r["oks"]["AP"]), _ks_percent(r), r
 
     ref_people, ref_scores = _keras_people(model, images)
     ref_ap, ref_ks_scenes = _on_scenes(ref_people, ref_scores, scenes, sigmas)
