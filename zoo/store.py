@@ -76,7 +76,7 @@ def sha256_file(path) -> str:
 
 def add_version(preset: ModelSpec, model, training: Dict, metrics: Dict, store: Optional[Path] = None) -> ModelSpec:
     """Writes ``model`` (built from ``preset``, trained weights loaded) as the next version of
-    ``preset.name`` in ``store`` (default: the local store) and returns its spec.
+    ``preset.name`` in ``store`` (default: the local store) and returns its spec as stored.
 
     The folder is written atomically: the model's variables (no optimizer state), and
     ``model.json`` with the sha256 of that file, ``training`` (plus the file's size), ``metrics``
@@ -95,7 +95,8 @@ def add_version(preset: ModelSpec, model, training: Dict, metrics: Dict, store: 
         spec = dataclasses.replace(preset, codec=model.codec_config(), version=version, weights=WeightsSpec(
             file=WEIGHTS_FILE, sha256=sha256_file(weights), training=training, metrics=metrics))
         (tmp / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
-    return spec
+    # What was stored (JSON: tuples become lists), so a card rendered now reads as one rendered later.
+    return read_spec(folder)
 
 
 def measurements(spec: ModelSpec) -> Dict[str, Dict]:

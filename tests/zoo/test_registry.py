@@ -189,7 +189,10 @@ def test_card_and_measurements_are_written_after_publishing(local_store, trained
     from zoo.model_card import record_measurement, write_model_card
 
     path, _ = trained_mpii_weights
-    spec = zoo.publish("hourglass-mpii", path, training={}, metrics={})
+    spec = zoo.publish("hourglass-mpii", path, training={"data": "mpii-sample", "steps": (1, 2)}, metrics={})
+    # The spec returned is the stored one (JSON lists, not the caller's tuples): the card written
+    # now is the card tools.model_card writes later from model.json.
+    assert spec == zoo.get_spec("hourglass-mpii@1") and spec.weights.training["steps"] == [1, 2]
     card = write_model_card(spec)
     assert card == local_store / "hourglass-mpii" / "1" / "MODEL_CARD.md"
     assert card.read_text().startswith("# hourglass-mpii@1\n") and "single-person" in card.read_text()
