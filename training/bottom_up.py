@@ -153,6 +153,9 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
     training / held-out scenes)."""
     if exp.dataset != "lspet_scenes":
         raise ValueError(f"experiment {exp.name}: bottom-up training needs dataset 'lspet_scenes', got {exp.dataset!r}")
+    if exp.loss:
+        raise ValueError(f"experiment {exp.name}: bottom-up training has its own loss (masked L2 on every stage's maps "
+                         f"and fields); loss={exp.loss!r} would be ignored")
     train_samples, val_samples = first_samples(load_lspet(data, split="train"),
                                                load_lspet(val_data or data, split="val"), max_train, max_val)
     strat, chief, workdir, mydir = start_run(exp, workdir, strategy)

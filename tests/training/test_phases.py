@@ -259,3 +259,13 @@ def test_tompson_phases_are_checked():
     model.build()
     with pytest.raises(ValueError, match="no batch"):
         TompsonPhase(2, 1).prepare(model, _heatmap_dataset().take(0), None)
+
+
+def test_bottom_up_training_refuses_a_recipe_loss(tmp_path):
+    """Bottom-up training has its own objective: a recipe's loss is an error, not silently dropped."""
+    from training.bottom_up import train_bottom_up
+    from training.experiments import get_experiment
+
+    exp = get_experiment("openpose_tiny").replace(loss="regression_l1")
+    with pytest.raises(ValueError, match="experiment openpose_tiny: bottom-up training has its own loss"):
+        train_bottom_up(exp, tmp_path / "run")
