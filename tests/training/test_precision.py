@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 
 def test_unknown_precision_is_refused_by_name():
@@ -71,3 +72,30 @@ def test_tompson_builds_and_trains_a_step_in_mixed_bfloat16(lspet_root):
     x = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype("float32")
     out = model(x, training=True)
     assert out.dtype == "bfloat16" and np.isfinite(np.asarray(keras.ops.cast(out, "float32"))).all()
+
+
+def test_deeppose_cascade_trains_a_step_in_mixed_bfloat16(lspet_root):
+    """The cascade's geometry (estimates, patch windows) stays float32 under mixed precision, the
+    regressors compute in bfloat16 (found by tools.train_speed: the patch cut mixed dtypes)."""
+    from training.experiments import get_experiment
+    from training.experiments.deeppose_phases import CascadeStage
+    from training.losses import intermediate_regression_mse
+    from training.loop import build_model
+    from training.train import dtype_policy
+
+    with dtype_policy("mixed_bfloat16"):
+        model = build_model(get_experiment("deeppose_tiny"))
+        assert model.initial.compute_dtype == "bfloat16" and model.crops[0].compute_dtype == "float32"
+        size = model.input_size
+        rng = np.random.default_rng(0)
+        x = rng.uniform(0, 255, (4, size, size, 3)).astype("float32")
+        y = rng.uniform(-0.3, 0.3, (4, model.num_joints, 2)).astype("float32")
+        w = np.ones((4, model.num_joints), "float32")
+        out = model(x, training=False)
+        assert out.dtype == "float32" and np.isfinite(np.asarray(out)).all()
+        dataset = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(2)
+        for stage in (1, 2):
+            CascadeStage(stage, 1).prepare(model, dataset, None)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=intermediate_regression_mse)
+            history = model.fit(dataset, epochs=1, verbose=0)
+            assert np.isfinite(history.history["loss"][0]), stage

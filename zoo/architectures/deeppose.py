@@ -236,8 +236,9 @@ class DeepPose(TopDownPoseModel):
         self.initial = ConvRegressor(self.filters, self.units, k, self.dropout, name="stage1_regressor")
         self.crops, self.refiners = [], []
         for s in range(2, self.num_stages + 1):
+            # float32 under mixed precision too: patch geometry in bfloat16 would be off by pixels.
             self.crops.append(JointPatches(self.patch_size, self.sigma, torso, min_side=self.min_patch,
-                                           name=f"stage{s}_cascade_crop"))
+                                           dtype="float32", name=f"stage{s}_cascade_crop"))
             self.refiners.append(ConvRegressor(self.patch_filters, self.patch_units, k, self.dropout,
                                                name=f"stage{s}_regressor"))
         self.codec = RegressionCodec(input_size=self.input_size)
@@ -256,7 +257,7 @@ class DeepPose(TopDownPoseModel):
         patches, sides = self.crops[s - 2](x, estimate)
         raw = self.refiners[s - 2](patches, training=training)  # (N*K, K, 2): every joint's output
         # psi_i: keep joint i's output for joint i's patch (a diagonal mask, no Gather).
-        raw = ops.reshape(raw, (-1, k, k, 2))
+        raw = ops.cast(ops.reshape(raw, (-1, k, k, 2)), "float32")
         eye = ops.convert_to_tensor(np.eye(k, dtype="float32")[None, :, :, None])
         displacement = ops.sum(raw * eye, axis=2)
         return self._update(estimate, displacement, sides)
@@ -270,7 +271,8 @@ class DeepPose(TopDownPoseModel):
         """Normalised images -> ``(N, stages, K, 2)`` estimates of stages ``1..upto``."""
         upto = self.num_stages if upto is None else upto
         features = self.backbone(x, training=training)[0] if self.backbone_name else x
-        estimate = self.initial(features, training=training)
+        # Estimates are float32 coordinates whatever the compute precision (the cascade's geometry).
+        estimate = ops.cast(self.initial(features, training=training), "float32")
         outputs = [estimate]
         for s in range(2, upto + 1):
             estimate = self._refine(s, x, estimate, training=training)
