@@ -34,11 +34,11 @@ DEEPPOSE_LSP_IMAGENET = DEEPPOSE_LSP.replace(name="deeppose_lsp_imagenet", model
                                              epochs=20, phases=(CascadeStage(1, 14), CascadeStage(2, 6)),
                                              **IMAGENET_FINE_TUNING)
 
-# Session 3 of the @2 work (#14): deeppose-lsp@2 underfits (train loss = val loss) and regresses
-# extreme poses to the mean pose (its worst cases are shrunk skeletons, near misses outnumber far
-# ones 4 to 1), its curve still rising at the end of the cosine schedule. So: a second cosine
-# schedule from its weights at half the peak learning rate, on the L1 loss (the median instead of
-# the mean: less pull toward the mean pose), then the cascade stage again on the new stage 1's errors.
+# deeppose-lsp@3 (#14): @2 underfits (train loss = val loss) and regresses extreme poses to the
+# mean pose (its worst cases are shrunk skeletons, near misses outnumber far ones 4 to 1), its
+# curve still rising at the end of the cosine schedule. So: a second cosine schedule from its
+# weights at half the peak learning rate, on the L1 loss (the median instead of the mean: less pull
+# toward the mean pose), then the cascade stage again on the new stage 1's errors.
 DEEPPOSE_LSP_L1 = DEEPPOSE_LSP_IMAGENET.replace(name="deeppose_lsp_l1", init_from="deeppose-lsp@2",
                                                 loss="regression_l1", learning_rate=5e-4, epochs=12,
                                                 phases=(CascadeStage(1, 10), CascadeStage(2, 2)))
