@@ -126,6 +126,15 @@ PRESETS: Dict[str, ModelSpec] = {
     )
 }
 
+def _swap_note(model_id: str) -> str:
+    """What the worst cases of the LSPet heatmap models share (``tools.evaluate --failures``)."""
+    return ("; and left/right: swapped joints (a joint predicted on its mirror partner) are the largest kind "
+            f"of miss (`python -m tools.evaluate {model_id} --failures DIR`), as for simplebaseline-lsp@2, so "
+            "part of the gap may be LSPet's own left/right label noise (Johnson & Everingham 2011 call its "
+            "annotations inaccurate): a person-level left/right check on the training labels, or a loss that "
+            "tolerates a whole-body swap")
+
+
 #: The accuracy targets that issues set for published versions, on the version's own validation
 #: protocol: ({metric: least value in %}, the issue, what the training showed would close a gap).
 #: The card states the measured figure against it (``zoo.model_card``); the figures themselves
@@ -136,22 +145,14 @@ ACCURACY_TARGETS: Dict[str, Dict] = {
         next_steps="the paper's resolution (256 px input, 64x64 heatmaps; @2 has 128 px and 32x32) and "
                    "more stacks (8 in the paper, 2 here; the per-stage table shows what the second adds), "
                    "trained from scratch for many more epochs"
-                   "; and left/right: swapped joints (a joint predicted on its mirror partner) are the largest kind "
-                   "of miss (`python -m tools.evaluate hourglass-lsp@2 --failures DIR`), as for "
-                   "simplebaseline-lsp@2, so part of the gap may be LSPet's own left/right label noise (Johnson & "
-                   "Everingham 2011 call its annotations inaccurate): a person-level left/right check on the "
-                   "training labels, or a loss that tolerates a whole-body swap"),
+                   + _swap_note("hourglass-lsp@2")),
     "cpm-lsp@2": dict(
         targets={"pck@0.2_limbs": 72.0}, issue="#14",
         next_steps="it underfits (its training loss barely fell after epoch 2): feed the backbone's "
                    "stride-32 features (the global context SimpleBaseline reads on the same backbone) "
                    "to stage 1, widen the stages to the paper's 128 channels, and train a fresh cosine "
                    "cycle"
-                   "; and left/right: swapped joints (a joint predicted on its mirror partner) are the largest kind "
-                   "of miss (`python -m tools.evaluate cpm-lsp@2 --failures DIR`), as for simplebaseline-lsp@2, so "
-                   "part of the gap may be LSPet's own left/right label noise (Johnson & Everingham 2011 call its "
-                   "annotations inaccurate): a person-level left/right check on the training labels, or a loss that "
-                   "tolerates a whole-body swap"),
+                   + _swap_note("cpm-lsp@2")),
     "deeppose-lsp@2": dict(
         targets={"pck@0.2_limbs": 60.0}, issue="#14",
         next_steps="the holistic regressor underfits (its training and validation losses stayed equal): a "
@@ -174,11 +175,7 @@ ACCURACY_TARGETS: Dict[str, Dict] = {
                    "schedule: the detector's curve flattened near the end of its cosine cycle and the spatial "
                    "model can only reweight what the detector proposes; then the paper's joint training "
                    "(phase 3), which lowered accuracy on @1's short budget"
-                   "; and left/right: swapped joints (a joint predicted on its mirror partner) are the largest kind "
-                   "of miss (`python -m tools.evaluate tompson-lsp@2 --failures DIR`), as for simplebaseline-lsp@2, "
-                   "so part of the gap may be LSPet's own left/right label noise (Johnson & Everingham 2011 call its"
-                   " annotations inaccurate): a person-level left/right check on the training labels, or a loss that"
-                   " tolerates a whole-body swap"),
+                   + _swap_note("tompson-lsp@2")),
     "openpose-lsp@2": dict(
         targets={"ap_scenes": 45.0, "ap_photos": 25.0}, issue="#15",
         next_steps="real group photos at scale (COCO train2017 has about 64,000 images with people; the "
