@@ -56,3 +56,20 @@ def test_cli_writes_the_worst_crops(tmp_path, lspet_root, capsys):
 
     report = json.loads((out / "failures.json").read_text())
     assert len(report["worst"]) == 6 and len(report["images"]) == 10
+
+
+def test_a_person_read_mirrored_is_a_whole_body_swap():
+    """Every limb joint on its mirror partner: a whole-body swap, and the mirror-allowed bound
+    counts that person as right; a person with one swapped wrist is not one."""
+    gt = np.stack([_person(), _person(), _person()])
+    visible = np.ones((3, 14))
+    pred = gt.copy()
+    pred[0] = gt[0, list(LSP.flip_index)]                       # read mirrored
+    lw, rw = LSP.index("left_wrist"), LSP.index("right_wrist")
+    pred[1, lw] = gt[1, rw]                                     # one swapped joint only
+    report = classify_misses(pred, gt, visible, LSP)
+    assert report["whole_body_swaps"] == [0] and report["people"] == 3
+    assert report["limbs"]["missed"] == 12 + 1
+    assert report["limbs_pck_mirror_allowed"] == round(100 * (36 - 1) / 36, 2)  # only person 1's wrist stays wrong
+    text = format_misses(report)
+    assert "whole-body left/right swaps: 1 of 3 people" in text and "97.2 % if each person's labels" in text
