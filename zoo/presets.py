@@ -128,11 +128,12 @@ PRESETS: Dict[str, ModelSpec] = {
 
 def _swap_note(model_id: str) -> str:
     """What the worst cases of the LSPet heatmap models share (``tools.evaluate --failures``)."""
-    return ("; and left/right: swapped joints (a joint predicted on its mirror partner) are the largest kind "
-            f"of miss (`python -m tools.evaluate {model_id} --failures DIR`), as for simplebaseline-lsp@2, so "
-            "part of the gap may be LSPet's own left/right label noise (Johnson & Everingham 2011 call its "
-            "annotations inaccurate): a person-level left/right check on the training labels, or a loss that "
-            "tolerates a whole-body swap")
+    return ("; and left/right: swapped joints (a joint on its mirror partner) are the largest kind of miss. "
+            "Some are LSPet's own label noise (people labelled observer-centric; "
+            f"`python -m tools.evaluate {model_id} --failures DIR` counts the people read mirrored as a whole "
+            "and bounds what they cost), the rest the model mixing sides within a person: more global "
+            "context, a person-level left/right check of the training labels, or a loss that tolerates a "
+            "whole-body swap")
 
 
 #: The accuracy targets that issues set for published versions, on the version's own validation
