@@ -63,12 +63,13 @@ def classify_misses(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, skele
 
     limbs = [j for j, n in enumerate(skeleton.joint_names) if n not in LIMB_EXCLUDED]
     every = list(range(skeleton.num_joints))
+    right = lab & ~missed
     # Whole-body swaps (module docstring): limb joints right as labelled vs right with labels mirrored.
-    as_labelled = (lab & ~missed)[:, limbs].sum(1)
+    as_labelled = right[:, limbs].sum(1)
     as_mirrored = (mirror_labelled & (mirrored <= alpha * t))[:, limbs].sum(1)
     limb_labelled = lab[:, limbs].sum(1)
     whole = (limb_labelled >= 8) & (as_mirrored >= 0.75 * limb_labelled) & (as_labelled <= 0.25 * limb_labelled)
-    correct = (lab & ~missed).sum(1) / np.maximum(lab.sum(1), 1)
+    correct = right.sum(1) / np.maximum(lab.sum(1), 1)
     mean_err = np.where(lab, err / t, 0).sum(1) / np.maximum(lab.sum(1), 1)
     order = np.lexsort((-mean_err, correct, ~keep))  # no torso last, then fewest correct, larger error
     return {"alpha": alpha, **counts(every), "limbs": counts(limbs),

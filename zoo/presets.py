@@ -126,6 +126,7 @@ PRESETS: Dict[str, ModelSpec] = {
     )
 }
 
+
 def _swap_note(model_id: str) -> str:
     """What the worst cases of the LSPet heatmap models share (``tools.evaluate --failures``)."""
     return ("; and left/right: swapped joints (a joint on its mirror partner) are the largest kind of miss. "
@@ -162,13 +163,12 @@ ACCURACY_TARGETS: Dict[str, Dict] = {
                    "trained on the previous stage's errors"),
     "deeppose-lsp@3": dict(
         targets={"pck@0.2_limbs": 60.0}, issue="#14",
-        next_steps="@2's weights trained on with the L1 loss moved limb PCK@0.2 from 32.2 to 38.5 % and made the "
-                   "cascade stage pay (+1.1 points), but stage 1's curve flattened (41.7, 41.6, 42.0 % over its "
-                   "last three epochs) with the training loss still equal to the validation loss, and the worst "
-                   "cases (inverted and split gymnasts) are still drawn as a compact upright skeleton near the "
-                   "crop centre: the regressor lacks capacity. A wider regressor head (the paper's two 4096-wide "
-                   "fully connected layers; here one of 256) on finer backbone features, the paper's three "
-                   "stages, and a GPU-scale schedule"),
+        next_steps="@2's weights trained on with the L1 loss gained over @2 and made the cascade stage pay "
+                   "(the per-stage table), but stage 1's curve flattened with the training loss still equal to "
+                   "the validation loss, and the worst cases (inverted and split gymnasts) are still drawn as a "
+                   "compact upright skeleton near the crop centre: the regressor lacks capacity. A wider "
+                   "regressor head (the paper's two 4096-wide fully connected layers; here one of 256) on finer "
+                   "backbone features, the paper's three stages, and a GPU-scale schedule"),
     "tompson-lsp@2": dict(
         targets={"pck@0.2_limbs": 65.0}, issue="#14",
         next_steps="a larger part detector at the paper's resolution (its three-scale bank on 320x240 inputs, "

@@ -4,6 +4,7 @@ the model's codec)."""
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from training.losses import (LOSSES, intermediate_heatmap_mse, intermediate_regression_l1,
                              intermediate_regression_mse, loss_and_stage_metrics, marginal_nll, stage_metrics)
@@ -158,8 +159,6 @@ def test_regression_l1_pulls_less_toward_the_mean():
     def fit(loss):
         guess = keras.Variable(np.zeros((1, 1, 1, 2), "float32"))
         optimizer = keras.optimizers.SGD(0.01)
-        import tensorflow as tf
-
         for _ in range(600):
             with tf.GradientTape() as tape:
                 value = keras.ops.mean(loss(targets, keras.ops.tile(guess, (5, 1, 1, 1))))
