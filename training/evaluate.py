@@ -15,7 +15,7 @@ import numpy as np
 from training.datasets.base import PoseSamples
 from training.metrics import pck
 from training.pipeline import evaluation_dataset
-from zoo.skeletons import get_skeleton
+from zoo.skeletons import get_skeleton, joint_mapping
 
 
 PROTOCOL = ("docs/evaluation.md top-down protocol: square box of side 1.25 x max(w, h) of the labelled joints, "
@@ -82,12 +82,16 @@ def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool =
              full: bool = False) -> Dict:
     """PCK@0.2 and PCK@0.1 on ``samples`` in image pixels, and PCK@0.2 of every stage's output;
     with ``full`` also PDJ and PCP (Toshev & Szegedy 2014). Returns a JSON-able dict."""
-    if model.skeleton.name != samples.skeleton:
-        raise ValueError(f"model skeleton {model.skeleton.name} != data skeleton {samples.skeleton}")
     skeleton = get_skeleton(samples.skeleton)
     stages, _ = predict_samples(model, samples, batch_size, progress, all_stages=True)
-    pred = stages[:, -1]
     gt, vis = samples.keypoints, samples.visible
+    if model.skeleton.name != samples.skeleton:
+        # A model of another skeleton is scored in the data's own skeleton, on the joints the two
+        # share by name (a COCO-17 model on LSPet: the 12 limb joints; neck and head top unscored).
+        mapping = np.asarray(joint_mapping(model.skeleton, skeleton))
+        stages = stages[:, :, np.maximum(mapping, 0)]
+        vis = vis * (mapping >= 0)
+    pred = stages[:, -1]
     result = {
         "num_images": len(samples),
         "pck@0.2": pck(pred, gt, vis, skeleton, 0.2),
@@ -98,10 +102,10 @@ def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool =
                     "pck@0.2_limbs": pck(stages[:, s], gt, vis, skeleton, 0.2)["mean_limbs"]}
                    for s in range(stages.shape[1])],
     }
-    if samples.head_boxes is not None:  # MPII's own figure (the release labels head boxes)
+    if samples.pckh_normaliser is not None:  # MPII's own figure
         from training.metrics import pckh
 
-        result["pckh@0.5"] = pckh(pred, gt, vis, samples.head_boxes, 0.5, skeleton)
+        result["pckh@0.5"] = pckh(pred, gt, vis, samples.pckh_normaliser, 0.5, skeleton)
     if full:
         from training.metrics import pcp, pdj_curve
 

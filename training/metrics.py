@@ -216,7 +216,8 @@ def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.n
     """MPII's PCKh@alpha (default 0.5; see the note above) on ``zoo.skeletons.MPII16`` joints.
 
     ``pred``, ``gt``: ``(N, K, 2)`` image pixels; ``visible``: ``(N, K)`` labels; ``head_boxes``:
-    ``(N, 4)`` ``x1, y1, x2, y2`` (``PoseSamples.head_boxes``). Returns ``{"mean"`` (all labelled
+    ``(N, 4)`` ``x1, y1, x2, y2`` (``PoseSamples.head_boxes``), or ``(N,)`` head segment lengths
+    where the data gives them directly (``PoseSamples.head_sizes``). Returns ``{"mean"`` (all labelled
     joints), ``"mean_benchmark"`` (without pelvis and thorax: the official table's and HRNet's
     "Mean"), ``"per_joint": {name: value}, "samples", "joints"}`` as fractions; samples whose head
     box has no extent are skipped.
@@ -226,7 +227,8 @@ def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.n
     if pred.shape != gt.shape or pred.shape[:2] != visible.shape or gt.shape[1:] != (skeleton.num_joints, 2):
         raise ValueError(f"shape mismatch: pred {pred.shape}, gt {gt.shape}, visible {visible.shape} "
                          f"for {skeleton.num_joints} {skeleton.name} joints")
-    size = head_sizes(head_boxes)
+    heads = np.asarray(head_boxes, np.float64)
+    size = heads.reshape(-1) if heads.ndim == 1 else head_sizes(heads)
     if len(size) != len(gt):
         raise ValueError(f"{len(size)} head boxes for {len(gt)} samples")
     keep = np.isfinite(size) & (size > 0)

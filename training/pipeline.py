@@ -4,7 +4,7 @@ multi-person scenes are composited in ``training.composite``."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -14,7 +14,7 @@ from training.augment import (AugmentConfig, colour_jitter, crop_matrix_tf, crop
 from training.datasets.base import PoseSamples
 from training.distribute import unsharded
 from zoo.codecs.heatmap import HeatmapCodec
-from zoo.skeletons import get_skeleton
+from zoo.skeletons import get_skeleton, joint_mapping
 
 
 def _decode(path):
@@ -30,13 +30,26 @@ def _base_dataset(samples: PoseSamples):
         (samples.image_paths, samples.keypoints, samples.visible, tf.range(len(samples))))
 
 
-def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
-                     augment: Optional[AugmentConfig] = AugmentConfig(), cache: bool = True,
-                     seed: Optional[int] = None, drop_remainder: bool = True) -> tf.data.Dataset:
-    """Infinite dataset of ``(images, heatmaps, joint_weights)`` batches for ``model.fit``.
+def to_skeleton(points, visible, source: str, target: Optional[str]):
+    """Joints of skeleton ``source`` moved into ``target`` by name (``zoo.skeletons.joint_mapping``):
+    a joint ``source`` does not label is unlabelled (visible 0), so it carries no loss."""
+    if not target or target == source:
+        return points, visible
+    mapping = np.asarray(joint_mapping(get_skeleton(source), get_skeleton(target)))
+    index = tf.constant(np.maximum(mapping, 0), tf.int32)
+    known = tf.constant(mapping >= 0, tf.float32)
+    return tf.gather(points, index) * known[:, None], tf.gather(visible, index) * known
 
-    Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; heatmaps ``(B, H, W, K)``;
-    joint weights ``(B, K)`` (0 for unlabelled joints and joints outside the crop).
+
+def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Optional[AugmentConfig] = AugmentConfig(),
+                      cache: bool = True, seed: Optional[int] = None, skeleton: Optional[str] = None
+                      ) -> tf.data.Dataset:
+    """Endless, shuffled, unbatched ``(image, targets, joint_weights)`` examples of one dataset.
+
+    The crop is made in the data's own skeleton (its box from all the person's labelled joints,
+    its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
+    joint the data does not label has weight 0. Images are float32 RGB in ``[0, 255]`` at
+    ``codec.input_size``; joint weights are 0 for unlabelled joints and joints outside the crop.
     """
     flip_index = get_skeleton(samples.skeleton).flip_index
     size = codec.input_size
@@ -48,17 +61,45 @@ def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
 
     def make_example(image, keypoints, visible):
         crop, points, vis, _ = crop_sample(image, keypoints, visible, size, flip_index, augment)
+        points, vis = to_skeleton(points, vis, samples.skeleton, skeleton)
         heatmaps, weights = codec.encode(points, vis)
         return crop, heatmaps, weights
 
-    ds = ds.map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.map(make_example, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
+                     augment: Optional[AugmentConfig] = AugmentConfig(), cache: bool = True,
+                     seed: Optional[int] = None, drop_remainder: bool = True,
+                     skeleton: Optional[str] = None) -> tf.data.Dataset:
+    """Infinite dataset of ``(images, heatmaps, joint_weights)`` batches for ``model.fit``
+    (``training_examples`` of one dataset, batched)."""
+    ds = training_examples(samples, codec, augment, cache, seed, skeleton)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
     # Multi-worker training: no auto-sharding (see unsharded); with a fixed ``seed``, give each
     # worker a different one.
     return unsharded(ds)
 
 
-def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int = 32) -> tf.data.Dataset:
+def mixed_training_dataset(weighted: Sequence[Tuple[PoseSamples, float]], codec: HeatmapCodec, batch_size: int,
+                           augment: Optional[AugmentConfig] = AugmentConfig(), skeleton: Optional[str] = None,
+                           seed: Optional[int] = None) -> tf.data.Dataset:
+    """Batches drawn from several datasets: each example comes from dataset ``i`` with
+    probability ``weight_i / sum(weights)`` (``tf.data.Dataset.sample_from_datasets``), its joints
+    moved into the model's ``skeleton``."""
+    if not weighted:
+        raise ValueError("no datasets to mix")
+    weights = [float(w) for _, w in weighted]
+    if min(weights) <= 0:
+        raise ValueError(f"sampling weights must be > 0, got {weights}")
+    streams = [training_examples(s, codec, augment, seed=seed, skeleton=skeleton) for s, _ in weighted]
+    total = sum(weights)
+    ds = tf.data.Dataset.sample_from_datasets(streams, [w / total for w in weights], seed=seed)
+    return unsharded(ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int = 32,
+                       skeleton: Optional[str] = None) -> tf.data.Dataset:
     """``(images, targets, joint_weights)`` batches of every sample once, in order, as
     ``training_dataset`` encodes them but without augmentation (the protocol crop of
     ``evaluation_dataset``): the validation loss."""
@@ -67,6 +108,7 @@ def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: in
 
     def make_example(path, keypoints, visible, index):
         crop, points, vis, _ = crop_sample(_decode(path), keypoints, visible, size, flip_index, None)
+        points, vis = to_skeleton(points, vis, samples.skeleton, skeleton)
         targets, weights = codec.encode(points, vis)
         return crop, targets, weights
 

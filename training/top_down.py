@@ -23,20 +23,23 @@ from training.experiments.base import Experiment
 from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
 from training.losses import loss_and_stage_metrics
 from training.phases import STAGE_WEIGHTS, Phase, step_offsets
-from training.pipeline import training_dataset, validation_dataset
+from training.pipeline import mixed_training_dataset, training_dataset, validation_dataset
+from training.validation_sets import ValidationSets
 
 
 def load_split(exp: Experiment, split: str, data: Optional[str] = None):
-    """Training or validation samples of the experiment's dataset."""
-    from training.datasets import load_lspet, load_mpii
+    """Training or validation samples of the experiment's (first) dataset."""
+    from training.datasets import load_top_down
 
-    if exp.dataset == "lspet":
-        return load_lspet(data, split=split)
-    if exp.dataset == "mpii":
-        # The MPII release (.mat): its train / val split (training.datasets.mpii.mpii_split).
-        # MPII-format JSON: the same file serves both (users pass their own train/val files).
-        return load_mpii(data, split=split)
-    raise ValueError(f"experiment {exp.name}: unknown dataset {exp.dataset!r}")
+    return load_top_down(exp.training_sets[0][0], split, data)
+
+
+def load_sets(exp: Experiment, split: str, data: Optional[str] = None):
+    """``[(name, samples, sampling weight)]`` of every dataset of the recipe (``data``: the data
+    root of all of them, or the one dataset's file)."""
+    from training.datasets import load_top_down
+
+    return [(name, load_top_down(name, split, data), weight) for name, weight in exp.training_sets]
 
 
 def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_data: Optional[str] = None,
@@ -44,16 +47,25 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
                    max_train: int = 0):
     """Trains a top-down experiment into ``workdir``; returns ``(model, history)`` (the history of
     the last phase trained). Arguments: see ``training.train.train``."""
-    train_samples, val_samples = first_samples(load_split(exp, "train", data),
-                                               load_split(exp, "val", val_data or data), max_train, max_val)
+    train_sets = load_sets(exp, "train", data)
+    val_sets = [first_samples(s, s, 0, max_val)[1] for _, s, _ in load_sets(exp, "val", val_data or data)]
+    train_sets = [(name, first_samples(s, s, max_train, 0)[0], w) for name, s, w in train_sets]
+    train_samples, val_samples = train_sets[0][1], val_sets[0]
     strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
-    steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
+    steps = exp.steps_per_epoch or sum(len(s) for _, s, _ in train_sets) // exp.batch_size
     if steps < 1:
         raise ValueError(f"{len(train_samples)} training samples give no batch of {exp.batch_size}")
     with strat.scope():
         model = start_model(exp)
-    dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment)
-    val_dataset = validation_dataset(val_samples, model.codec)
+    skeleton = model.skeleton.name
+    if len(train_sets) == 1:
+        dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment, skeleton=skeleton)
+    else:
+        dataset = mixed_training_dataset([(s, w) for _, s, w in train_sets], model.codec, exp.batch_size,
+                                         exp.augment, skeleton=skeleton)
+    val_dataset = validation_dataset(val_samples, model.codec, skeleton=skeleton)
+    extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
+                        if len(train_sets) > 1 else [])
     # One TensorBoard run (this worker's <folder>/logs) for every phase, on the global step axis.
     run_log = RunLog.open(mydir / "logs", steps) if tensorboard else None
     t0 = time.time()
@@ -81,7 +93,7 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
         # killed before the backup redoes that epoch, one killed after it resumes with the next).
         log = run_log.phase(offset) if run_log else None
         callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
-        callbacks += [
+        callbacks += extra_validation + [
             PoseValidation(val_samples, log, loss_data=val_dataset, stage_metrics=stage_metrics),
             HistoryCSV(str(pdir / "history.csv")),
         ]
@@ -106,7 +118,8 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
     if chief:
         record_run(workdir, {"experiment": exp.name, "epochs": exp.epochs,
                              "phases": [list(p.as_tuple()) for p in exp.phases], "steps_per_epoch": steps,
-                             "batch_size": exp.batch_size, "train_images": len(train_samples),
+                             "batch_size": exp.batch_size,
+                             "train_images": sum(len(s) for _, s, _ in train_sets),
                              "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync,
                              "precision": exp.precision})
     return model, history

@@ -87,6 +87,8 @@ SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "su
 # Version 3 on: @2 with a 64-filter head, fine-tuned (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64),
 # for phone speed: its int8 file runs as fast as BlazePose Full's on an AMX Xeon, where @2's did not.
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
+# The everyday-photos flagship: simplebaseline-lsp@3's network with COCO-17 outputs.
+SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
                        "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}
@@ -123,6 +125,9 @@ PRESETS: Dict[str, ModelSpec] = {
         ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline",
                   model_args=SIMPLEBASELINE_LSP_HEAD64_ARGS, skeleton="lsp14", input_size=256,
                   normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_lsp_head64"),
+        ModelSpec(name="simplebaseline-coco", architecture="simplebaseline",
+                  model_args=SIMPLEBASELINE_COCO_ARGS, skeleton="coco17", input_size=256,
+                  normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_coco"),
     )
 }
 

@@ -1,11 +1,30 @@
-"""Dataset loaders, one module per dataset."""
+"""Dataset loaders, one module per dataset, and the registry recipes name them by."""
 
 from training.datasets.base import DATA_ROOT_ENV, DatasetError, MultiPersonSamples, PoseSamples, data_root
-from training.datasets.coco import load_coco_keypoints, loss_mask
+from training.datasets.coco import load_coco_keypoints, load_coco_people, load_coco_photos, loss_mask
 from training.datasets.flic import load_flic
 from training.datasets.lspet import load_lspet
-from training.datasets.mpii import load_mpii, load_mpii_json, load_mpii_mat
+from training.datasets.mpii import load_mpii, load_mpii_json, load_mpii_mat, load_mpii_subset
 
-__all__ = ["DATA_ROOT_ENV", "DatasetError", "MultiPersonSamples", "PoseSamples", "data_root",
-           "load_coco_keypoints", "load_flic", "load_lspet", "load_mpii", "load_mpii_json",
-           "load_mpii_mat", "loss_mask"]
+#: Single-person datasets a recipe names (``Experiment.dataset`` / ``datasets``): each a loader
+#: ``(data root or file, split=train|val) -> PoseSamples`` in the dataset's own skeleton.
+TOP_DOWN_DATASETS = {
+    "lspet": load_lspet,            # LSPet, fixed split im00001-08100 / im08101-09000
+    "mpii": load_mpii,              # the MPII release (.mat, its split) or an MPII-format JSON
+    "mpii_subset": load_mpii_subset,  # the shared MPII subset, split by scene
+    "coco_people": load_coco_people,  # people of the shared COCO train2017 photos, split by image id
+}
+
+
+def load_top_down(name: str, split: str, data=None) -> PoseSamples:
+    """Samples of the registered single-person dataset ``name``."""
+    try:
+        loader = TOP_DOWN_DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown single-person dataset {name!r}; known: {sorted(TOP_DOWN_DATASETS)}") from None
+    return loader(data, split=split)
+
+
+__all__ = ["DATA_ROOT_ENV", "DatasetError", "MultiPersonSamples", "PoseSamples", "TOP_DOWN_DATASETS", "data_root",
+           "load_coco_keypoints", "load_coco_people", "load_coco_photos", "load_flic", "load_lspet", "load_mpii",
+           "load_mpii_json", "load_mpii_mat", "load_mpii_subset", "load_top_down", "loss_mask"]

@@ -37,6 +37,9 @@ class PoseSamples:
         head_boxes: float32 ``(N, 4)`` head box ``x1, y1, x2, y2`` of each person in image pixels,
             the normaliser of PCKh (``training.metrics.pckh``), where the dataset labels one (the
             MPII release); None otherwise.
+        head_sizes: float32 ``(N,)`` head segment length of each person in image pixels, the
+            normaliser of PCKh where the dataset gives it directly instead of a head box (the MPII
+            subset's ``head_size``: upper neck to head top); None otherwise.
     """
 
     image_paths: List[str]
@@ -45,6 +48,7 @@ class PoseSamples:
     skeleton: str
     ids: List[str]
     head_boxes: Optional[np.ndarray] = None
+    head_sizes: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.image_paths)
@@ -52,8 +56,15 @@ class PoseSamples:
     def subset(self, index) -> "PoseSamples":
         index = np.asarray(index)
         heads = None if self.head_boxes is None else np.asarray(self.head_boxes)[index]
+        sizes = None if self.head_sizes is None else np.asarray(self.head_sizes)[index]
         return PoseSamples([self.image_paths[i] for i in index], self.keypoints[index],
-                           self.visible[index], self.skeleton, [self.ids[i] for i in index], heads)
+                           self.visible[index], self.skeleton, [self.ids[i] for i in index], heads, sizes)
+
+    @property
+    def pckh_normaliser(self) -> Optional[np.ndarray]:
+        """What PCKh divides by (``training.metrics.pckh``): the head sizes where given, else the
+        head boxes, else None (the dataset has no PCKh)."""
+        return self.head_sizes if self.head_sizes is not None else self.head_boxes
 
 
 @dataclasses.dataclass
@@ -93,6 +104,17 @@ class MultiPersonSamples:
     def num_people(self) -> int:
         """Labelled people over all images."""
         return int(sum(len(k) for k in self.keypoints))
+
+    @staticmethod
+    def concat(parts: List["MultiPersonSamples"]) -> "MultiPersonSamples":
+        """The images of several sample sets of one skeleton, in order."""
+        if not parts or len({p.skeleton for p in parts}) != 1:
+            raise ValueError(f"cannot concatenate {len(parts)} sample sets of skeletons "
+                             f"{sorted({p.skeleton for p in parts})}")
+        lists = {f.name: [v for p in parts for v in getattr(p, f.name)] for f in dataclasses.fields(MultiPersonSamples)
+                 if f.name not in ("sizes", "skeleton")}
+        sizes = np.concatenate([np.asarray(p.sizes, np.int64).reshape(-1, 2) for p in parts])
+        return MultiPersonSamples(sizes=sizes, skeleton=parts[0].skeleton, **lists)
 
     def subset(self, index) -> "MultiPersonSamples":
         index = np.asarray(index, dtype=np.int64).reshape(-1)

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import json
 import math
+import zlib
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from training.datasets.base import DatasetError, MultiPersonSamples, data_root
+from training.datasets.base import DatasetError, MultiPersonSamples, PoseSamples, data_root
 from zoo.skeletons import COCO17, get_skeleton, joint_mapping
 
 NUM_JOINTS = COCO17.num_joints
@@ -266,3 +267,72 @@ def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str]
         ignores.append(ignore[image_id])
     return MultiPersonSamples(paths, ids, np.asarray(sizes, np.int64).reshape(-1, 2), kps_out, vis_out,
                               areas, boxes, target.name, ann_ids, ignores)
+
+
+# --- COCO people as single-person samples (top-down training and evaluation) --------------------
+
+#: The COCO train2017 photos of the shared data, each a COCO-layout folder.
+PHOTO_FOLDERS = ("coco-mini", "coco-extra")
+#: Share (per mille) of the photos held out for validation, chosen by ``photo_split``.
+VAL_PER_MILLE = 153
+
+
+def photo_split(image_id: int) -> str:
+    """``val`` or ``train`` for a COCO photo, by its image id alone (never by its content):
+    ``val`` when ``crc32(str(image_id)) % 1000 < VAL_PER_MILLE`` (about 36 of the 236 photos)."""
+    return "val" if zlib.crc32(str(int(image_id)).encode("ascii")) % 1000 < VAL_PER_MILLE else "train"
+
+
+def people_samples(samples: MultiPersonSamples, min_joints: int = 1, min_body_joints: int = 0) -> PoseSamples:
+    """One single-person sample per labelled person of ``samples`` (in its skeleton), keeping
+    people with at least ``min_joints`` labelled joints and, of COCO-17's 12 body joints (no face
+    points), at least ``min_body_joints``. Ids are ``"<image id>:<annotation id>"``."""
+    skeleton = get_skeleton(samples.skeleton)
+    body = np.asarray([n not in FACE_JOINTS for n in skeleton.joint_names])
+    paths, kps, vis, ids = [], [], [], []
+    for i in range(len(samples)):
+        for p in range(len(samples.keypoints[i])):
+            v = np.asarray(samples.visible[i][p])
+            if v.sum() >= min_joints and v[body].sum() >= min_body_joints:
+                paths.append(samples.image_paths[i])
+                kps.append(samples.keypoints[i][p])
+                vis.append(v)
+                ids.append(f"{samples.image_ids[i]}:{samples.annotation_ids[i][p]}")
+    k = skeleton.num_joints
+    return PoseSamples(paths, np.asarray(kps, np.float32).reshape(-1, k, 2),
+                       np.asarray(vis, np.float32).reshape(-1, k), skeleton.name, ids)
+
+
+def load_coco_photos(root: Optional[str] = None, split: str = "all") -> MultiPersonSamples:
+    """The shared data's COCO photos (``PHOTO_FOLDERS`` under the data root, or ``root``), one
+    sample per photo, COCO-17; ``split`` ``train``, ``val`` (``photo_split``) or ``all``."""
+    if split not in ("train", "val", "all"):
+        raise ValueError(f"unknown COCO photo split {split!r}; choose from ('train', 'val', 'all')")
+    base = Path(root) if root else data_root()
+    parts = [load_coco_keypoints(str(base.joinpath(folder, *DEFAULT_ANNOTATIONS[1:]))) for folder in PHOTO_FOLDERS]
+    merged = MultiPersonSamples.concat(parts)
+    if len(set(merged.image_ids)) != len(merged):
+        raise DatasetError(f"COCO photo folders {PHOTO_FOLDERS} under {base} share image ids")
+    keep = [i for i, image_id in enumerate(merged.image_ids) if split == "all" or photo_split(image_id) == split]
+    return merged.subset(keep)
+
+
+def load_coco_people(root: Optional[str] = None, split: str = "train", min_body_joints: Optional[int] = None
+                     ) -> PoseSamples:
+    """COCO people of the shared photos (``load_coco_photos``) as single-person COCO-17 samples.
+
+    Training (``split="train"``) keeps every person with at least ``TRAIN_MIN_JOINTS`` labelled
+    joints; validation keeps people with at least ``VAL_MIN_BODY_JOINTS`` of the 12 body joints
+    labelled (a person PCK can be scored on), as docs/evaluation.md says."""
+    photos = load_coco_photos(root, split)
+    if min_body_joints is None:
+        min_body_joints = VAL_MIN_BODY_JOINTS if split == "val" else 0
+    return people_samples(photos, min_joints=TRAIN_MIN_JOINTS, min_body_joints=min_body_joints)
+
+
+#: COCO-17's face points; the other 12 joints are the body (limb) joints.
+FACE_JOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+#: A training person needs this many labelled joints: fewer make a crop of a hand or a face.
+TRAIN_MIN_JOINTS = 6
+#: A validation person needs this many of the 12 body joints labelled.
+VAL_MIN_BODY_JOINTS = 8

@@ -45,11 +45,32 @@ NUM_JOINTS = 16
 RELEASE_FILE = "mpii_human_pose_v1_u12_1.mat"
 VAL_MODULUS = 10
 SPLITS = ("train", "val", "all")
+SUBSET_FILE = "annotations.json"
+#: Share of the MPII subset's scenes (so about that share of its images) held out for validation.
+SUBSET_VAL_PERCENT = 12
+
+
+def subset_split(scene: str) -> str:
+    """``val`` or ``train`` for a record of the MPII subset, by its ``scene`` (frames of one video
+    share it, so they stay on one side): ``val`` when ``crc32(scene) % 100 < SUBSET_VAL_PERCENT``."""
+    return "val" if zlib.crc32(scene.encode("utf-8")) % 100 < SUBSET_VAL_PERCENT else "train"
+
+
+def load_mpii_subset(root: Optional[str] = None, split: str = "train", check_images: bool = True) -> PoseSamples:
+    """The MPII subset of the shared data (``<data root>/mpii-subset/annotations.json``): 1,727
+    people of 1,133 images, with ``head_size`` (the PCKh normaliser) and ``scene``; ``split``
+    ``train``, ``val`` (``subset_split``) or ``all``."""
+    path = Path(root) if root else data_root() / "mpii-subset"
+    return load_mpii_json(path / SUBSET_FILE if path.is_dir() else path, check_images=check_images, split=split)
 
 
 def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = None,
-                   check_images: bool = True) -> PoseSamples:
-    """Loads MPII-format records; every malformed record raises naming the file and index."""
+                   check_images: bool = True, split: str = "all") -> PoseSamples:
+    """Loads MPII-format records; every malformed record raises naming the file and index.
+
+    Records with a ``head_size`` field (all of them, or none) give ``PoseSamples.head_sizes``.
+    ``split`` other than ``all`` keeps the records of that side of ``subset_split``, which needs a
+    ``scene`` field in every record."""
     json_path = Path(json_path) if json_path else data_root() / "mpii-sample" / "test_mpii.json"
     image_dir = Path(image_dir) if image_dir else json_path.parent
     try:
@@ -61,15 +82,27 @@ def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = N
         raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
     if not isinstance(records, list):
         raise DatasetError(f"{json_path}: expected a JSON list of records, got {type(records).__name__}")
-    paths, kps, vis, ids = [], [], [], []
+    if split not in SPLITS:
+        raise ValueError(f"unknown MPII split {split!r}; choose from {SPLITS}")
+    paths, kps, vis, ids, heads = [], [], [], [], []  # heads: head_size of each kept record, if any
     for i, r in enumerate(records):
         where = f"{json_path}: record {i}"
         if not isinstance(r, dict):
             raise DatasetError(f"{where}: expected an object, got {type(r).__name__}")
-        for field in ("image", "joints", "joints_vis"):
+        for field in ("image", "joints", "joints_vis") + (("scene",) if split != "all" else ()):
             if field not in r:
-                raise DatasetError(f"{where}: missing field {field!r}")
+                raise DatasetError(f"{where}: missing field {field!r}" +
+                                   (f" (needed for split {split!r})" if field == "scene" else ""))
         where = f"{where} ({r['image']})"
+        if split != "all" and subset_split(str(r["scene"])) != split:
+            continue
+        if paths and ("head_size" in r) != bool(heads):
+            raise DatasetError(f"{where}: field 'head_size' must be in every record or in none")
+        if "head_size" in r:
+            size = r["head_size"]
+            if not isinstance(size, (int, float)) or isinstance(size, bool) or not np.isfinite(size) or size <= 0:
+                raise DatasetError(f"{where}: field 'head_size' must be a positive number, got {size!r}")
+            heads.append(float(size))
         try:
             j = np.asarray(r["joints"], dtype=np.float64)
             v = np.asarray(r["joints_vis"], dtype=np.float64)
@@ -91,7 +124,8 @@ def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = N
         vis.append(v)
         ids.append(f"{i}:{r['image']}")
     return PoseSamples(paths, np.asarray(kps, np.float32).reshape(-1, NUM_JOINTS, 2),
-                       np.asarray(vis, np.float32).reshape(-1, NUM_JOINTS), "mpii16", ids)
+                       np.asarray(vis, np.float32).reshape(-1, NUM_JOINTS), "mpii16", ids,
+                       head_sizes=np.asarray(heads, np.float32) if heads else None)
 
 
 # ------------------------------------------------------------------------ the official release

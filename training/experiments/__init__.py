@@ -1,12 +1,27 @@
-"""Named training recipes. ``get_experiment("hourglass_lsp")`` returns one."""
+"""Named training recipes. ``get_experiment("hourglass_lsp")`` returns one.
 
-from training.experiments import (cpm_lsp, deeppose_lsp, hourglass_lsp, openpose_lsp, simplebaseline_lsp,
-                                  tompson_lsp)
+Every module of this package that defines ``EXPERIMENTS`` (a tuple of ``Experiment``) is a recipe
+module: adding a recipe is adding its module, nothing else."""
+
+import importlib
+import pkgutil
+
 from training.experiments.base import Experiment
 
-#: Every recipe by name; a new recipe module adds its ``EXPERIMENTS`` here.
-EXPERIMENTS = {e.name: e for m in (hourglass_lsp, cpm_lsp, deeppose_lsp, tompson_lsp, openpose_lsp, simplebaseline_lsp)
-               for e in m.EXPERIMENTS}
+
+def _collect():
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for exp in getattr(module, "EXPERIMENTS", ()):
+            if exp.name in found:
+                raise ValueError(f"experiment {exp.name!r} is defined twice ({info.name} and another module)")
+            found[exp.name] = exp
+    return found
+
+
+#: Every recipe by name.
+EXPERIMENTS = _collect()
 
 
 def list_experiments():

@@ -27,8 +27,14 @@ class Experiment:
         architecture: ``zoo.architectures`` name (``hourglass``); its task (``zoo.tasks``) picks
             the training loop: top-down crops or bottom-up scenes.
         model_args: build arguments of the architecture.
-        dataset: ``lspet`` or ``mpii`` (top-down crops) or ``lspet_scenes`` (multi-person scenes
+        dataset: a ``training.datasets.TOP_DOWN_DATASETS`` name (top-down crops: ``lspet``,
+            ``mpii``, ``mpii_subset``, ``coco_people``) or ``lspet_scenes`` (multi-person scenes
             composited from LSPet people, ``training.composite``).
+        datasets: several top-down datasets with sampling weights, ``(("coco_people", 3.0),
+            ("lspet", 1.0))``: each training example comes from a dataset with probability
+            proportional to its weight, its joints moved into the model's skeleton by name (a
+            joint the dataset does not label carries no loss); each dataset's validation split is
+            scored every epoch, the first one's as ``val_pck@0.2``. Empty: ``dataset`` alone.
         batch_size: global batch size (split across replicas).
         epochs: number of epochs.
         steps_per_epoch: optimizer steps per epoch (default: one pass over the training split).
@@ -67,6 +73,7 @@ class Experiment:
     architecture: str
     model_args: Dict
     dataset: str = "lspet"
+    datasets: Tuple[Tuple[str, float], ...] = ()
     batch_size: int = 16
     epochs: int = 16
     steps_per_epoch: int = 0
@@ -93,9 +100,16 @@ class Experiment:
                              f"got {self.loss!r}")
         if not 0.0 <= self.coco_mix < 1.0:
             raise ValueError(f"experiment {self.name}: coco_mix must be in [0, 1), got {self.coco_mix}")
+        if any(float(w) <= 0 for _, w in self.datasets):
+            raise ValueError(f"experiment {self.name}: sampling weights must be > 0, got {self.datasets}")
         if self.precision not in PRECISIONS + ("auto",):
             raise ValueError(f"experiment {self.name}: precision must be one of {PRECISIONS + ('auto',)}, "
                              f"got {self.precision!r}")
+
+    @property
+    def training_sets(self) -> Tuple[Tuple[str, float], ...]:
+        """``(dataset, sampling weight)`` pairs of a top-down recipe."""
+        return tuple((str(n), float(w)) for n, w in self.datasets) or ((self.dataset, 1.0),)
 
     def replace(self, **changes) -> "Experiment":
         return dataclasses.replace(self, **changes)

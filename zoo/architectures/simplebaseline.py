@@ -18,6 +18,7 @@ from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
 from zoo.backbones.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite
+from zoo.skeletons import joint_mapping
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -81,10 +82,13 @@ class SimpleBaseline(HeatmapPoseModel):
         output channels with the largest BatchNorm scale |gamma| (the channel-importance
         criterion of Liu et al., "Learning Efficient Convolutional Networks through Network
         Slimming", ICCV 2017), and the next layer keeps the matching input channels. The input
-        size may differ (the weights do not depend on it)."""
+        size may differ (the weights do not depend on it), and so may the skeleton: a joint of this
+        model's skeleton takes the output channel of the source's joint of the same name
+        (``zoo.skeletons.joint_mapping``, e.g. LSP-14 -> COCO-17's 12 limb joints); a joint the
+        source lacks (COCO's face points) keeps its fresh initialisation."""
         if not isinstance(source, SimpleBaseline):
             raise ValueError(f"cannot start a SimpleBaseline from a {type(source).__name__}")
-        same = ("backbone_name", "backbone_stride", "deconv_layers", "num_joints")
+        same = ("backbone_name", "backbone_stride", "deconv_layers")
         differ = [a for a in same if getattr(source, a) != getattr(self, a)]
         if source.head_filters < self.head_filters:
             differ.append("head_filters")  # a head can be narrowed, not widened
@@ -103,7 +107,13 @@ class SimpleBaseline(HeatmapPoseModel):
             bn.set_weights([gamma[out], beta[out], mean[out], var[out]])
             keep = out
         kernel, bias = (np.asarray(w) for w in source.final.get_weights())
-        self.final.set_weights([kernel if keep is None else kernel[:, :, keep], bias])
+        kernel = kernel if keep is None else kernel[:, :, keep]
+        mapping = np.asarray(joint_mapping(source.skeleton, self.skeleton))
+        own_kernel, own_bias = (np.asarray(w) for w in self.final.get_weights())
+        shared = mapping >= 0
+        own_kernel[..., shared] = kernel[..., mapping[shared]]
+        own_bias[shared] = bias[mapping[shared]]
+        self.final.set_weights([own_kernel, own_bias])
 
     def get_config(self):
         config = {**super().get_config(), "backbone": self.backbone_name, "backbone_stride": self.backbone_stride,

@@ -1,0 +1,35 @@
+"""SimpleBaseline recipes for everyday photos, COCO-17 output (Xiao, Wu, Wei, ECCV 2018): the
+ImageNet EfficientNet-Lite backbone trained on several datasets at once, their joints mapped into
+COCO-17 by name (a joint a dataset does not label carries no loss)."""
+
+from training.augment import AugmentConfig
+from training.experiments.base import Experiment
+from zoo.presets import SIMPLEBASELINE_COCO_ARGS
+
+# Starts from simplebaseline-lsp@3 (same network; its 12 limb-joint maps carry over, the five face
+# points start fresh). COCO and MPII people are the photos users take, LSPet keeps the unusual
+# poses; the small COCO set is sampled well above its share of the data, with wide augmentation.
+SIMPLEBASELINE_COCO = Experiment(
+    name="simplebaseline_coco",
+    architecture="simplebaseline",
+    model_args=SIMPLEBASELINE_COCO_ARGS,
+    datasets=(("coco_people", 0.3), ("mpii_subset", 0.4), ("lspet", 0.3)),
+    init_from="simplebaseline-lsp@3",
+    batch_size=32,
+    epochs=12,
+    steps_per_epoch=150,
+    learning_rate=5e-4,
+    warmup_steps=100,
+    augment=AugmentConfig(scale=0.3, rotation_deg=45.0, flip_prob=0.5, colour=0.2),
+    jit_compile=False,
+)
+
+# A tiny version for smoke tests: two steps on the three datasets, from the ImageNet backbone.
+SIMPLEBASELINE_COCO_TINY = SIMPLEBASELINE_COCO.replace(
+    name="simplebaseline_coco_tiny",
+    model_args=dict(backbone="lite0", backbone_stride=16, deconv_layers=2, head_filters=16, input_size=64,
+                    skeleton="coco17"),
+    init_from="", backbone_weights="imagenet", batch_size=4, epochs=1, steps_per_epoch=2, warmup_steps=1,
+)
+
+EXPERIMENTS = (SIMPLEBASELINE_COCO, SIMPLEBASELINE_COCO_TINY)
