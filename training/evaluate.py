@@ -24,14 +24,27 @@ PROTOCOL = ("docs/evaluation.md top-down protocol: square box of side 1.25 x max
             "labelled joints only; means pooled over all labelled joints")
 
 
+#: The validation sets of a COCO-17 model (docs/evaluation.md, "Everyday photos"): the first is
+#: its headline figure, the COCO photos, the set closest to users' photos.
+EVERYDAY_SETS = {
+    "coco_people": "COCO photos validation split (shared coco-mini + coco-extra, train2017 photos whose "
+                   "crc32(image id) % 1000 < 153; people with >= 8 of the 12 body joints labelled)",
+    "mpii_subset": "MPII subset validation split (scenes with crc32(scene) % 100 < 12); PCKh with its head_size",
+    "lspet": "LSPet validation split (im08101-im09000)",
+}
+
+
 def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0):
     """The evaluation samples for a model's skeleton: LSPet val split; for MPII-16 the validation
     split of the MPII release (``data`` a ``.mat``, ``training.datasets.mpii``) or an MPII-format
-    JSON."""
-    from training.datasets import load_lspet, load_mpii
+    JSON; for COCO-17 the COCO photos' validation people (``EVERYDAY_SETS``' first)."""
+    from training.datasets import load_lspet, load_mpii, load_top_down
     from training.datasets.mpii import VAL_MODULUS, is_release_path
 
-    if skeleton == "lsp14":
+    if skeleton == "coco17":
+        name = next(iter(EVERYDAY_SETS))
+        samples, desc = load_top_down(name, "val", data), EVERYDAY_SETS[name]
+    elif skeleton == "lsp14":
         samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
     elif skeleton == "mpii16":
         samples = load_mpii(data, split="val")
@@ -306,6 +319,34 @@ def _keypoint_summary(name: str, result: Dict) -> str:
     return f"{name}: {result['data']}, {result['num_images']} images\n{format_result(result)}"
 
 
+def evaluate_everyday_sets(model, data=None, limit: int = 0) -> Dict[str, Dict]:
+    """PCK@0.2 / PCK@0.1 (and PCKh@0.5 on MPII) of ``model`` on every ``EVERYDAY_SETS`` validation
+    split, each in its own skeleton: ``{set: {"data", "pck@0.2", "pck@0.1"[, "pckh@0.5"]}}``."""
+    from training.datasets import load_top_down
+
+    out = {}
+    for name, desc in EVERYDAY_SETS.items():
+        samples = load_top_down(name, "val", data)
+        if limit:
+            samples = samples.subset(range(min(limit, len(samples))))
+        result = evaluate(model, samples)
+        out[name] = {"data": desc, "skeleton": samples.skeleton, "num_images": len(samples),
+                     **{k: result[k] for k in ("pck@0.2", "pck@0.1", "pckh@0.5") if k in result}}
+    return out
+
+
+def format_everyday_sets(sets: Dict[str, Dict]) -> str:
+    """One line per validation set: limb and all-joint PCK, PCKh where measured."""
+    lines = []
+    for name, r in sets.items():
+        line = (f"{name:<12} limb joints PCK@0.2 {100 * r['pck@0.2']['mean_limbs']:.1f}  "
+                f"PCK@0.1 {100 * r['pck@0.1']['mean_limbs']:.1f}  all scored joints PCK@0.2 {100 * r['pck@0.2']['mean']:.1f}")
+        if "pckh@0.5" in r:
+            line += f"  PCKh@0.5 {100 * r['pckh@0.5']['mean_limbs']:.1f} (limb joints)"
+        lines.append(line + f"  ({r['num_images']} people)")
+    return "\n".join(lines)
+
+
 def _keypoint_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, str, None]:
     result = evaluate_keypoints(model, data)
     metrics = {"pck@0.2": result["pck@0.2"], "pck@0.1": result["pck@0.1"],
@@ -317,10 +358,19 @@ def _keypoint_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, st
         metrics["per_stage"] = [{k: (round(100 * v, 2) if k != "stage" else v) for k, v in row.items()}
                                 for row in result["stages"]]
     metrics["evaluation"]["command"] = f"python -m tools.evaluate {model.spec.name}@<version>"
-    return metrics, format_result(result), None
+    text = format_result(result)
+    if model.skeleton.name == "coco17":
+        metrics["validation_sets"] = evaluate_everyday_sets(model, data)
+        text += "\n" + format_everyday_sets(metrics["validation_sets"])
+    return metrics, text, None
 
 
 def _keypoint_training_data(skeleton: str) -> Tuple[str, str]:
+    if skeleton == "coco17":
+        return "coco_people+mpii_subset+lspet", ("COCO photos (201 train2017 photos of the shared coco-mini + "
+                                                 "coco-extra), the MPII subset (1,518 people) and LSPet "
+                                                 "im00001-im08100, training splits of docs/evaluation.md, "
+                                                 "sampled by the recipe's weights")
     if skeleton == "lsp14":
         return "lspet", "LSPet im00001-im08100 (fixed train split, 8,100 images)"
     return "mpii", "MPII-format records"

@@ -24,7 +24,10 @@ import numpy as np
 
 from zoo.skeletons import COCO17, FLIC11, MPII16, Skeleton, joint_mapping
 
-LIMB_EXCLUDED = ("neck", "head_top")
+#: Joints outside the "limb joints" mean (docs/evaluation.md: no head or face points, nor MPII's
+#: trunk points): what is left is the 12 joints every skeleton shares, shoulders to ankles.
+LIMB_EXCLUDED = ("neck", "head_top", "nose", "left_eye", "right_eye", "left_ear", "right_ear", "pelvis", "thorax",
+                 "upper_neck")
 
 
 def torso_sizes(gt: np.ndarray, visible: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -219,7 +222,8 @@ def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.n
     ``(N, 4)`` ``x1, y1, x2, y2`` (``PoseSamples.head_boxes``), or ``(N,)`` head segment lengths
     where the data gives them directly (``PoseSamples.head_sizes``). Returns ``{"mean"`` (all labelled
     joints), ``"mean_benchmark"`` (without pelvis and thorax: the official table's and HRNet's
-    "Mean"), ``"per_joint": {name: value}, "samples", "joints"}`` as fractions; samples whose head
+    "Mean"), ``"mean_limbs"`` (the 12 limb joints, ``LIMB_EXCLUDED``), ``"per_joint": {name: value},
+    "samples", "joints"}`` as fractions; samples whose head
     box has no extent are skipped.
     """
     skeleton = skeleton or MPII16
@@ -238,7 +242,9 @@ def pckh(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray, head_boxes: np.n
     correct = (dist <= alpha) & lab
     out = _pooled(correct, lab, skeleton.joint_names)
     cols = [j for j, n in enumerate(skeleton.joint_names) if n not in MPII_MEAN_EXCLUDED]
+    limbs = [j for j, n in enumerate(skeleton.joint_names) if n not in LIMB_EXCLUDED]
     out.update(mean_benchmark=float(correct[:, cols].sum() / max(lab[:, cols].sum(), 1)),
+               mean_limbs=float(correct[:, limbs].sum() / max(lab[:, limbs].sum(), 1)),
                samples=int(keep.sum()), joints=int(lab.sum()))
     return out
 

@@ -26,7 +26,16 @@ DATASET_CITATIONS = {
              "Annotation, CVPR 2011 (LSP extended).",
     "mpii": "Andriluka, Pishchulin, Gehler, Schiele, 2D Human Pose Estimation: New Benchmark and "
             "State of the Art Analysis, CVPR 2014 (MPII Human Pose).",
+    "coco": "Lin et al., Microsoft COCO: Common Objects in Context, ECCV 2014 (COCO keypoints).",
 }
+DATASET_CITATIONS["mpii_subset"] = DATASET_CITATIONS["mpii"]
+DATASET_CITATIONS["coco_people"] = DATASET_CITATIONS["coco"]
+
+
+def dataset_citation(dataset: str) -> str:
+    """The citations of a training-data entry, several datasets joined by ``+``."""
+    parts = [DATASET_CITATIONS.get(d, d) for d in dataset.split("+")] if dataset else ["n/a"]
+    return " ".join(dict.fromkeys(parts))
 
 
 ARCHITECTURE_TITLES = {"hourglass": "Stacked Hourglass", "cpm": "Convolutional Pose Machine",
@@ -50,8 +59,38 @@ def _pck_table(metrics: Dict, skeleton) -> List[str]:
     for name in skeleton.joint_names:
         lines.append(f"| {name} | {_pct(p2['per_joint'].get(name))} | {_pct(p1['per_joint'].get(name))} |")
     lines.append(f"| **all {skeleton.num_joints} joints** | **{_pct(p2['mean'])}** | **{_pct(p1['mean'])}** |")
-    lines.append(f"| **12 limb joints** (no neck, head top) | **{_pct(p2['mean_limbs'])}** | "
+    left_out = "no face points" if "nose" in skeleton.joint_names else "no neck, head top"
+    lines.append(f"| **12 limb joints** ({left_out}) | **{_pct(p2['mean_limbs'])}** | "
                  f"**{_pct(p1['mean_limbs'])}** |")
+    return lines
+
+
+def _validation_sets_section(m: Dict) -> List[str]:
+    """One row per validation set of a model trained on several (``metrics["validation_sets"]``),
+    then the per-joint PCK@0.2 of each, in each set's own skeleton."""
+    sets = m.get("validation_sets")
+    if not sets:
+        return []
+    lines = ["", "## Every validation set", "",
+             "Each set scored in its own skeleton on the joints it shares with the model "
+             "(docs/evaluation.md, \"Everyday photos\"); PCKh@0.5 uses the MPII subset's head size.", "",
+             "| validation set | people | limb PCK@0.2 (%) | limb PCK@0.1 (%) | limb PCKh@0.5 (%) | scored joints PCK@0.2 (%) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in sets.items():
+        pckh = _pct(r["pckh@0.5"]["mean_limbs"]) if "pckh@0.5" in r else ""
+        lines.append(f"| {r['data']} | {r['num_images']} | {_pct(r['pck@0.2']['mean_limbs'])} | "
+                     f"{_pct(r['pck@0.1']['mean_limbs'])} | {pckh} | {_pct(r['pck@0.2']['mean'])} |")
+    lines += ["", "Per joint, PCK@0.2 (%) (PCKh@0.5 on MPII in brackets):", ""]
+    joints = list(dict.fromkeys(n for r in sets.values() for n, v in r["pck@0.2"]["per_joint"].items() if v == v))
+    lines += ["| joint | " + " | ".join(sets) + " |", "| --- | " + " | ".join("---:" for _ in sets) + " |"]
+    for joint in joints:
+        cells = []
+        for r in sets.values():
+            cell = _pct(r["pck@0.2"]["per_joint"].get(joint))
+            if "pckh@0.5" in r and joint in r["pckh@0.5"]["per_joint"]:
+                cell += f" ({_pct(r['pckh@0.5']['per_joint'][joint])})"
+            cells.append(cell)
+        lines.append(f"| {joint} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -134,7 +173,7 @@ def render_model_card(spec: ModelSpec) -> str:
         "",
         "## Training",
         f"- Data: {tr.get('data', 'n/a')}",
-        f"- Dataset citation: {DATASET_CITATIONS.get(tr.get('dataset', ''), tr.get('dataset', 'n/a'))}",
+        f"- Dataset citation: {dataset_citation(tr.get('dataset', ''))}",
         f"- Recipe: `python -m training.train {spec.experiment}`; {tr.get('recipe', '')}",
         f"- Epochs: {tr.get('epochs', 'n/a')}, steps/epoch: {tr.get('steps_per_epoch', 'n/a')}, "
         f"batch {tr.get('batch_size', 'n/a')}"
@@ -157,6 +196,7 @@ def render_model_card(spec: ModelSpec) -> str:
         "",
     ]
     lines += _pck_table(m, sk)
+    lines += _validation_sets_section(m)
     lines += _target_section(spec, m, tr)
     if tr.get("validation_curve"):
         lines += ["", "## Training curve", "",

@@ -165,3 +165,24 @@ def test_simplebaseline_starts_from_another_skeleton_by_joint_name():
         assert new_bias[COCO17.index(name)] == MPII16.index(name)
         np.testing.assert_array_equal(new_kernel[..., COCO17.index(name)], src_kernel[..., MPII16.index(name)])
     assert new_bias[COCO17.index("nose")] == fresh_bias[COCO17.index("nose")]
+
+
+def test_limb_means_leave_out_face_and_trunk_points():
+    """"Limb joints" are the 12 joints shoulders to ankles in every skeleton: COCO's face points
+    and MPII's pelvis, thorax, upper neck and head top are not among them."""
+    from training.metrics import pck
+
+    gt = np.zeros((1, 17, 2))
+    gt[0, :, 0] = np.arange(17) * 10.0
+    gt[0, COCO17.index("left_shoulder")] = (0, 0)
+    gt[0, COCO17.index("right_hip")] = (0, 100)  # torso 100 px
+    pred = gt.copy()
+    face = [COCO17.index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
+    pred[0, face, 0] += 50.0  # every face point wrong, every body joint right
+    result = pck(pred, gt, np.ones((1, 17)), COCO17, 0.2)
+    assert result["mean_limbs"] == 1.0 and result["mean"] == pytest.approx(12 / 17)
+    gt16 = np.zeros((1, 16, 2))
+    pred16 = gt16.copy()
+    trunk = [MPII16.index(n) for n in ("pelvis", "thorax", "upper_neck", "head_top")]
+    pred16[0, trunk, 0] = 100.0
+    assert pckh(pred16, gt16, np.ones((1, 16)), np.array([10.0]))["mean_limbs"] == 1.0
