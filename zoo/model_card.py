@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from zoo.io import write_atomic
-from zoo.presets import ACCURACY_TARGETS
 from zoo.registry import task_of
 from zoo.skeletons import get_skeleton
 from zoo.specs import ModelSpec
@@ -118,9 +117,10 @@ _TARGET_METRICS = {
 
 
 def _target_section(spec: ModelSpec, m: Dict, tr: Dict) -> List[str]:
-    """The issue's accuracy targets of this version (``zoo.presets.ACCURACY_TARGETS``) against the
+    """The issue's accuracy targets of this version (its ``accuracy_target`` measurement: targets,
+    issue, next steps, stored beside ``model.json`` by ``record_accuracy_target``) against the
     measured figures, with what the last epochs of the validation curve did."""
-    target = ACCURACY_TARGETS.get(spec.id)
+    target = measurements(spec).get(ACCURACY_TARGET)
     if not target:
         return []
     lines = ["", "## Accuracy target", ""]
@@ -295,6 +295,20 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
         lines.append(f"- {lim}")
     lines.append("")
     return lines
+
+
+#: The measurement name of a version's accuracy target (``record_accuracy_target``).
+ACCURACY_TARGET = "accuracy_target"
+
+
+def record_accuracy_target(spec: ModelSpec, targets: Dict[str, float], issue: str, next_steps: str = "") -> Path:
+    """Stores the accuracy targets an issue set for a published version (``{metric: least value in
+    %}``, keys of ``_TARGET_METRICS``) and what the training showed would close a gap; the card
+    states the measured figure (from ``model.json``) against them."""
+    unknown = sorted(set(targets) - set(_TARGET_METRICS))
+    if unknown:
+        raise ValueError(f"unknown target metrics {unknown}; known: {sorted(_TARGET_METRICS)}")
+    return record_measurement(spec, ACCURACY_TARGET, {"targets": dict(targets), "issue": issue, "next_steps": next_steps})
 
 
 def record_measurement(spec: ModelSpec, name: str, report: Dict) -> Path:
