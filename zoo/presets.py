@@ -89,6 +89,8 @@ SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "su
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # The everyday-photos flagship: simplebaseline-lsp@3's network with COCO-17 outputs.
 SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
+# Its phone variant: the same network on 192 px crops (48x48 heatmaps), about half the arithmetic.
+SIMPLEBASELINE_COCO_FAST_ARGS = {**SIMPLEBASELINE_COCO_ARGS, "input_size": 192}
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
                        "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}
@@ -128,5 +130,9 @@ PRESETS: Dict[str, ModelSpec] = {
         ModelSpec(name="simplebaseline-coco", architecture="simplebaseline",
                   model_args=SIMPLEBASELINE_COCO_ARGS, skeleton="coco17", input_size=256,
                   normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_coco"),
+        ModelSpec(name="simplebaseline-coco-fast", architecture="simplebaseline",
+                  model_args=SIMPLEBASELINE_COCO_FAST_ARGS, skeleton="coco17", input_size=192,
+                  normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER,
+                  experiment="simplebaseline_coco_fast"),
     )
 }

@@ -4,7 +4,7 @@ COCO-17 by name (a joint a dataset does not label carries no loss)."""
 
 from training.augment import AugmentConfig
 from training.experiments.base import Experiment
-from zoo.presets import SIMPLEBASELINE_COCO_ARGS
+from zoo.presets import SIMPLEBASELINE_COCO_ARGS, SIMPLEBASELINE_COCO_FAST_ARGS
 
 # Starts from simplebaseline-lsp@3 (same network; its 12 limb-joint maps carry over, the five face
 # points start fresh). COCO and MPII people are the photos users take, LSPet keeps the unusual
@@ -24,6 +24,16 @@ SIMPLEBASELINE_COCO = Experiment(
     jit_compile=False,
 )
 
+# The phone variant: the flagship's weights fine-tuned on 192 px crops (the weights do not depend on
+# the input size), a short fresh cosine cycle on the same data.
+SIMPLEBASELINE_COCO_FAST = SIMPLEBASELINE_COCO.replace(
+    name="simplebaseline_coco_fast",
+    model_args=SIMPLEBASELINE_COCO_FAST_ARGS,
+    init_from="simplebaseline-coco@1",
+    epochs=4,
+    learning_rate=3e-4,
+)
+
 # A tiny version for smoke tests: two steps on the three datasets, from the ImageNet backbone.
 SIMPLEBASELINE_COCO_TINY = SIMPLEBASELINE_COCO.replace(
     name="simplebaseline_coco_tiny",
@@ -32,4 +42,4 @@ SIMPLEBASELINE_COCO_TINY = SIMPLEBASELINE_COCO.replace(
     init_from="", backbone_weights="imagenet", batch_size=4, epochs=1, steps_per_epoch=2, warmup_steps=1,
 )
 
-EXPERIMENTS = (SIMPLEBASELINE_COCO, SIMPLEBASELINE_COCO_TINY)
+EXPERIMENTS = (SIMPLEBASELINE_COCO, SIMPLEBASELINE_COCO_FAST, SIMPLEBASELINE_COCO_TINY)
