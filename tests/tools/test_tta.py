@@ -1,11 +1,11 @@
-"""tools.test_time: flip test and DARK decoding measured on validation crops of a published model."""
+"""tools.tta: flip test and DARK decoding measured on validation crops of a published model."""
 
 import json
 
 import pytest
 
-from edge.test_time import VARIANTS, measure_test_time
-from tools.test_time import main
+from edge.tta import VARIANTS, measure_test_time
+from tools.tta import main
 from training.evaluate import evaluate_keypoints
 
 

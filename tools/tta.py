@@ -1,10 +1,10 @@
 """Measures the test-time options of a heatmap model: flip test and DARK decoding, alone and
 together, in Keras and in the int8 file (PCK on the validation split, invoke latency).
 
-    python -m tools.test_time hourglass-lsp [--count 0] [--no-int8] [--output report.json] [--record]
+    python -m tools.tta hourglass-lsp [--count 0] [--no-int8] [--output report.json] [--record]
 
 ``--record`` stores the report with the published version (measurement ``test_time``) and
-regenerates its model card. See ``edge.test_time``.
+regenerates its model card. See ``edge.tta``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tools._cli import run, save_report
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tools.test_time", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m tools.tta", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version] of a published heatmap model")
     p.add_argument("--count", type=int, default=0, help="first N validation images (0: the whole split)")
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     if args.count < 0:
         p.error(f"--count must be >= 0, got {args.count}")
     import zoo
-    from edge.test_time import measure_test_time
+    from edge.tta import measure_test_time
 
     spec = zoo.get_spec(args.model)
     if args.record and (args.count or args.no_int8):

@@ -1,4 +1,5 @@
-"""What the test-time options of a heatmap model buy, in Keras and in the int8 file, and cost.
+"""Test-time augmentation: what the test-time options of a heatmap model buy and cost, in Keras
+and in the int8 file.
 
 The options (``zoo.registry.TEST_TIME_OPTIONS``) are the flip test (the mirrored crop's heatmaps,
 flipped back with left/right joints swapped, averaged in: Newell et al. 2016, Xiao et al. 2018)
@@ -50,7 +51,7 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
     crops = None
     calibration = None
     rows = []
-    with tempfile.TemporaryDirectory(prefix="posezoo_test_time_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="posezoo_tta_") as tmp:
         for label, options in variants:
             model = zoo.load(spec.id, **options)
             if crops is None:
