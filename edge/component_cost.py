@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from edge.tflite import DEFAULT_THREADS
+
 TOMPSON_NOTES = {"formulation": "the spatial model as depthwise convolutions",
                  "int8": "full-integer with the decoder in float32"}
 
@@ -40,8 +42,9 @@ def multiply_adds(model, decode: bool = True) -> int:
 
 
 def component_cost(model, component: str, bypass: Optional[str] = None,
-                   precisions: Sequence[str] = ("float32", "int8"), calibration=None, threads: int = 2,
-                   runs: int = 100, warmup: int = 10, extra_models: Sequence = (), extra_files: Sequence = (),
+                   precisions: Sequence[str] = ("float32", "int8"), calibration=None,
+                   threads: int = DEFAULT_THREADS, runs: int = 100, warmup: int = 10,
+                   extra_models: Sequence = (), extra_files: Sequence = (),
                    notes: Dict = TOMPSON_NOTES) -> Dict:
     """Rows of multiply-adds and LiteRT latency for ``model`` and for the model without
     ``component``, and the component's share of each. ``bypass``: the entry of
@@ -111,8 +114,8 @@ GROUPING_NOTES = {
 }
 
 
-def grouping_cost(model, calibration=None, precisions: Sequence[str] = ("float32", "int8"), threads: int = 2,
-                  runs: int = 100, warmup: int = 10) -> Dict:
+def grouping_cost(model, calibration=None, precisions: Sequence[str] = ("float32", "int8"),
+                  threads: int = DEFAULT_THREADS, runs: int = 100, warmup: int = 10) -> Dict:
     """What the in-graph grouping of a bottom-up model (OpenPose) costs: ``component_cost`` of
     the whole file (decoder + ``PafGrouping`` inside) against the network alone
     (``decode=False``: images -> last-stage maps at stride 8), plus the grouping layer

@@ -181,10 +181,10 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
                      calibration=calib_desc)
         extra.update(task.tflite_metadata(precision))
     else:
-        from edge.onnx import convert_onnx
+        from edge.onnx import ONNX_OPSET, convert_onnx
 
-        data = convert_onnx(model)
-        extra.update(input_name=INPUT_NAME, output_names=list(model.export_output_names()), opset=17)
+        data = convert_onnx(model, opset=ONNX_OPSET)
+        extra.update(input_name=INPUT_NAME, output_names=list(model.export_output_names()), opset=ONNX_OPSET)
     import tensorflow as tf
 
     extra.update(file=path.name, file_sha256=hashlib.sha256(data).hexdigest(), file_bytes=len(data),

@@ -20,7 +20,9 @@ import numpy as np
 
 from zoo.tasks import INPUT_NAME, KEYPOINT_OUTPUTS, PEOPLE_OUTPUTS
 
-MIN_OPSET = 17
+#: The ONNX opset every export is written with, and the oldest ``convert_onnx`` accepts.
+ONNX_OPSET = 17
+MIN_OPSET = ONNX_OPSET
 BATCH_DIM = "N"
 
 
@@ -45,7 +47,7 @@ def _select_as_where(graph, ops):
     return ops
 
 
-def convert_onnx(model, opset: int = 17, decode: bool = True) -> bytes:
+def convert_onnx(model, opset: int = ONNX_OPSET, decode: bool = True) -> bytes:
     """Converts a zoo model to a serialized ONNX ``ModelProto``.
 
     The converted function is ``model.export_outputs(tf.cast(images, tf.float32), decode)`` on
@@ -55,7 +57,7 @@ def convert_onnx(model, opset: int = 17, decode: bool = True) -> bytes:
 
     Args:
         model: a built zoo model (``zoo.architectures.base.PoseModel``).
-        opset: ONNX opset, at least 17 and at most what the installed tf2onnx can write.
+        opset: ONNX opset, at least ``MIN_OPSET`` and at most what the installed tf2onnx can write.
         decode: the task's outputs; False: the network alone (``model.raw_output_names``).
     """
     if isinstance(opset, bool) or not isinstance(opset, (int, np.integer)) or opset < MIN_OPSET:

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from edge.tasks import edge_task
+from edge.tflite import DEFAULT_THREADS
 
 
-def runner_for(path: Path, num_threads: int = 2):
+def runner_for(path: Path, num_threads: int = DEFAULT_THREADS):
     """A runner with ``predict(uint8 images) -> (keypoints, scores)`` (or ``(people, scores)``)
     for a .tflite or .onnx file."""
     path = Path(path)

@@ -26,6 +26,9 @@ from zoo.tasks import INPUT_NAME, KEYPOINT_OUTPUTS, PEOPLE_OUTPUTS
 
 #: TFLite precisions, the one list (exports, benchmarks, CLIs).
 PRECISIONS = ("float32", "float16", "dynamic", "int8")
+#: Threads of the runners (``TFLiteRunner``, ``edge.parity.runner_for``) and of the latency
+#: measurements unless told otherwise.
+DEFAULT_THREADS = 2
 
 
 def _saved_model_for_conversion(model, float_input: bool, folder: str, decode: bool = True):
@@ -331,7 +334,7 @@ class TFLiteRunner:
     people), not the model it came from.
     """
 
-    def __init__(self, path_or_bytes, num_threads: int = 2, xnnpack: bool = True):
+    def __init__(self, path_or_bytes, num_threads: int = DEFAULT_THREADS, xnnpack: bool = True):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         kwargs = {"num_threads": num_threads}

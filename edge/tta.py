@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple
 
+from edge.tflite import DEFAULT_THREADS
+
 #: (label, options): the plain model, each option alone, both.
 VARIANTS: Tuple[Tuple[str, Dict], ...] = (
     ("quarter", {"flip_test": False, "subpixel": "quarter"}),
@@ -33,8 +35,8 @@ def _scores(p2: Dict, p1: Dict) -> Dict[str, float]:
 
 
 def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS, count: int = 0,
-                      data: Optional[str] = None, int8: bool = True, threads: int = 2, runs: int = 100,
-                      warmup: int = 10, progress=print) -> Dict:
+                      data: Optional[str] = None, int8: bool = True, threads: int = DEFAULT_THREADS,
+                      runs: int = 100, warmup: int = 10, progress=print) -> Dict:
     """Every variant of published model ``name``: PCK of the Keras model on the first ``count``
     validation crops (0: all), and with ``int8`` the int8 file's PCK and median ``invoke()``
     latency (``threads``, ``runs`` after ``warmup``, a fresh process each). Returns a JSON-able

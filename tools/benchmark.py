@@ -13,10 +13,10 @@ in the same run, with the same settings (its row's precision reads ``reference b
     python -m tools.benchmark openpose-lsp --grouping-cost [--record]
 
 measures instead what a bottom-up model's in-graph post-processing (x2 upsampling + grouping)
-costs: LiteRT latency (2 threads unless ``--threads``) of the whole float32 / int8 file against
-the network alone, and of the grouping converted alone (``edge.component_cost.grouping_cost``);
-writes ``<output>/grouping_cost_<name>-v<version>.json``; ``--record`` stores it as the
-``component_cost`` measurement.
+costs: LiteRT latency (``edge.tflite.DEFAULT_THREADS`` threads unless ``--threads``) of the whole
+float32 / int8 file against the network alone, and of the grouping converted alone
+(``edge.component_cost.grouping_cost``); writes ``<output>/grouping_cost_<name>-v<version>.json``;
+``--record`` stores it as the ``component_cost`` measurement.
 """
 
 from __future__ import annotations
@@ -141,13 +141,14 @@ def grouping_cost_main(args) -> int:
     import zoo
     from edge.component_cost import grouping_cost
     from edge.tasks import edge_task
+    from edge.tflite import DEFAULT_THREADS
     from tools._cli import save_report
 
     model = zoo.load(args.model)
     task = edge_task(model.task)
     if not task.grouping:
         raise ValueError(f"{args.model} is not a bottom-up model: it has no grouping to measure")
-    threads = [2] if args.threads is None else args.threads
+    threads = [DEFAULT_THREADS] if args.threads is None else args.threads
     if len(threads) != 1:
         raise ValueError(f"--grouping-cost measures one thread count, got --threads {' '.join(map(str, threads))}")
     runs = 100 if args.runs is None else args.runs

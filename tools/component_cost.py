@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edge.tflite import DEFAULT_THREADS
 from tools._cli import run, save_report
 
 
@@ -17,7 +18,7 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
     p.add_argument("--runs", type=int, default=100)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS)
     p.add_argument("--output", help="write the report JSON here")
     p.add_argument("--record", action="store_true", help="store the report with the published version")
     args = p.parse_args(argv)

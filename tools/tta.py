@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from edge.tflite import DEFAULT_THREADS
 from tools._cli import run, save_report
 
 
@@ -22,7 +23,8 @@ def main(argv=None) -> int:
     p.add_argument("--count", type=int, default=0, help="first N validation images (0: the whole split)")
     p.add_argument("--data", help="dataset folder (default: $POSEZOO_DATA)")
     p.add_argument("--no-int8", action="store_true", help="Keras only: no int8 conversion and timing")
-    p.add_argument("--threads", type=int, default=2, help="LiteRT threads of the latency measurement")
+    p.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                   help="LiteRT threads of the latency measurement")
     p.add_argument("--runs", type=int, default=100, help="timed invoke() calls per int8 file")
     p.add_argument("--output", help="write the report JSON here")
     p.add_argument("--record", action="store_true", help="store the report with the published version")
