@@ -5,21 +5,9 @@ What is measured, for every artifact (or the Keras model) and every thread count
 * **Latency** (``median_ms``, ``p90_ms``, ``mean_ms``, ``min_ms``): wall time
   (``time.perf_counter_ns``) of one batch-1 inference on one fixed uint8 RGB image (NumPy seed
   ``seed``, so every runtime sees the same pixels), ``runs`` timed calls after ``warmup`` untimed
-  ones, Python's garbage collector paused while timing. One call is, per runtime:
-
-  - ``litert-xnnpack`` (``.tflite``): one call of the ``serving_default`` signature runner of
-    ``edge.tflite.TFLiteRunner(path, num_threads=n)`` (stock LiteRT interpreter with its default
-    XNNPACK delegate): input copy, ``Invoke``, output copy. A bottom-up file (OpenPose) has the
-    same one-image input (noise: the grouping's static shapes make its work independent of the
-    image); a file without an ``images`` input (a component alone) gets uniform noise in
-    ``[0, 1)`` for each input (``fixed_inputs``).
-  - ``onnxruntime`` (``.onnx``): one ``InferenceSession.run`` of ``edge.onnx.OnnxRunner`` on the
-    ``CPUExecutionProvider`` with ``intra_op_num_threads=n``.
-  - ``keras-xla``: the model's exported graph ``export_outputs(tf.cast(images, tf.float32))``
-    (decoding included; for a bottom-up model the grouping too) compiled with ``tf.function(jit_compile=True)`` for a
-    ``(1, S, S, 3)`` uint8 input, outputs copied to NumPy; TensorFlow's intra-op pool set to ``n``
-    threads (inter-op 1).
-
+  ones, Python's garbage collector paused while timing. What one call is, per runtime
+  (``litert-xnnpack`` for ``.tflite``, ``onnxruntime`` for ``.onnx``, ``keras-xla`` for the Keras
+  model), is in ``edge.runtimes``.
 * ``load_ms``: creating the interpreter / session / Keras model; ``first_run_ms``: the first call
   (includes XLA compilation for Keras).
 * ``cpu_util``: process CPU time / wall time over the timed calls (about how many cores were busy).
@@ -30,21 +18,16 @@ What is measured, for every artifact (or the Keras model) and every thread count
   (falls back to ``getrusage(RUSAGE_SELF).ru_maxrss`` without ``/proc``): on Linux ``ru_maxrss``
   keeps the peak of the parent that spawned the process, which would count the benchmark driver.
 
-Timings depend on the load of the machine: ``write_results`` records the load average next to the
-machine description and package versions.
+Timings depend on the load of the machine: ``edge.benchmark_results.write_results`` records the
+load average next to the machine description and package versions.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import datetime
 import gc
-import io
 import json
 import os
-import platform
-import re
 import shutil
 import subprocess
 import sys
@@ -55,21 +38,10 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from edge.benchmark_results import ROW_FIELDS, slug
+from edge.runtimes import FORMATS, KERAS_XLA, RUNTIMES, load
 from edge.tflite import PRECISIONS
-from training.records import cpu_model
 
-LITERT = "litert-xnnpack"
-ONNXRUNTIME = "onnxruntime"
-KERAS_XLA = "keras-xla"
-RUNTIMES = (LITERT, ONNXRUNTIME, KERAS_XLA)
-FORMATS = {".tflite": (LITERT, "tflite"), ".onnx": (ONNXRUNTIME, "onnx")}
-
-ROW_FIELDS = ("runtime", "artifact", "format", "precision", "threads", "median_ms", "p90_ms",
-              "mean_ms", "min_ms", "runs", "warmup", "file_bytes", "peak_rss_mb", "cpu_util",
-              "load_ms", "first_run_ms")
-CSV_HEADER_FIELDS = ("machine", "date", "tensorflow", "keras", "ai_edge_litert", "onnxruntime")
-PACKAGES = {"tensorflow": "tensorflow", "keras": "keras", "ai_edge_litert": "ai-edge-litert",
-            "onnxruntime": "onnxruntime", "tf2onnx": "tf2onnx", "numpy": "numpy"}
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -129,80 +101,6 @@ def peak_rss_mb() -> float:
     return maxrss / (1024.0 ** 2) if sys.platform == "darwin" else maxrss / 1024.0  # bytes / kB
 
 
-def fixed_image(size: Tuple[int, int], seed: int = 0) -> np.ndarray:
-    """The benchmark input: one uint8 RGB image ``(1, H, W, 3)`` of uniform noise from ``seed``."""
-    h, w = size
-    return np.random.RandomState(seed).randint(0, 256, (1, h, w, 3)).astype(np.uint8)
-
-
-def fixed_inputs(details: Dict, seed: int = 0) -> Dict[str, np.ndarray]:
-    """Inputs of a file that takes something else than an image (e.g. the grouping alone on
-    ``heatmaps`` / ``pafs``): uniform noise in ``[0, 1)`` of each input's shape and dtype, seeded."""
-    rng = np.random.RandomState(seed)
-    return {name: rng.uniform(0, 1, tuple(d["shape"])).astype(d["dtype"]) for name, d in sorted(details.items())}
-
-
-def _load_litert(path: str, threads: int, seed: int):
-    from ai_edge_litert.interpreter import Interpreter
-
-    from edge.tflite import TFLiteRunner
-    from zoo.tasks import INPUT_NAME
-
-    try:
-        runner = TFLiteRunner(path, num_threads=threads)
-    except ValueError:  # no `images` input: a component alone, or another project's file
-        interpreter = Interpreter(model_path=path, num_threads=threads)
-        signatures = interpreter.get_signature_list()
-        if signatures:
-            signature = interpreter.get_signature_runner("serving_default" if "serving_default" in signatures else None)
-            inputs = fixed_inputs(signature.get_input_details(), seed)
-            return lambda: signature(**inputs)
-        # No signature (e.g. MediaPipe's files): the input tensors by index, then invoke().
-        interpreter.allocate_tensors()
-        details = {str(d["index"]): d for d in interpreter.get_input_details()}
-        for index, value in fixed_inputs(details, seed).items():
-            interpreter.set_tensor(int(index), value)
-        return interpreter.invoke
-    x = fixed_image(runner.input_shape[1:3], seed)
-    if runner.input_dtype == np.int8:  # int8_io files take pixel - 128
-        x = (x.astype(np.int16) - 128).astype(np.int8)
-    signature = runner.runner
-    return lambda: signature(**{INPUT_NAME: x})
-
-
-def _load_onnxruntime(path: str, threads: int, seed: int):
-    from edge.onnx import OnnxRunner
-    from zoo.tasks import INPUT_NAME
-
-    runner = OnnxRunner(path, num_threads=threads)
-    _, h, w, _ = runner.input_shape
-    x = fixed_image((h, w), seed)
-    session = runner.session
-    return lambda: session.run(None, {INPUT_NAME: x})
-
-
-def _load_keras_xla(path: str, threads: int, seed: int, import_module: Optional[str] = None):
-    import importlib
-
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    if import_module:  # registers the model's class for deserialisation
-        importlib.import_module(import_module)
-    import keras
-
-    model = keras.saving.load_model(path, compile=False)
-    s = int(model.input_size)
-
-    @tf.function(jit_compile=True, input_signature=[tf.TensorSpec((1, s, s, 3), tf.uint8)])
-    def serve(images):
-        return model.export_outputs(tf.cast(images, tf.float32))
-
-    x = fixed_image((s, s), seed)
-    return lambda: [t.numpy() for t in serve(x).values()]
-
-
 def measure(runtime: str, path, threads: int, runs: int, warmup: int, seed: int = 0,
             import_module: Optional[str] = None) -> Dict:
     """Loads ``path`` in ``runtime`` in this process and measures it (see the module docstring).
@@ -218,12 +116,7 @@ def measure(runtime: str, path, threads: int, runs: int, warmup: int, seed: int 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{runtime}: file not found: {path}")
     t0 = time.perf_counter_ns()
-    if runtime == LITERT:
-        call = _load_litert(path, threads, seed)
-    elif runtime == ONNXRUNTIME:
-        call = _load_onnxruntime(path, threads, seed)
-    else:
-        call = _load_keras_xla(path, threads, seed, import_module)
+    call = load(runtime, path, threads, seed, import_module)
     t1 = time.perf_counter_ns()
     call()
     t2 = time.perf_counter_ns()
@@ -333,7 +226,7 @@ def run_benchmarks(artifacts: Dict[str, object], model=None, runs: int = 200, wa
     tmp = tempfile.mkdtemp(prefix="posezoo_benchmark_") if model is not None else None
     try:
         if model is not None:
-            keras_path = Path(tmp) / f"{_slug(model.name)}.keras"
+            keras_path = Path(tmp) / f"{slug(model.name)}.keras"
             model.save(str(keras_path))
             label = model.spec.id if model.spec is not None else model.name
             jobs.insert(0, (KERAS_XLA, keras_path, {"artifact": label, "format": "keras",
@@ -353,106 +246,6 @@ def run_benchmarks(artifacts: Dict[str, object], model=None, runs: int = 200, wa
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-# ------------------------------------------------------------------------------------- results
-
-def _slug(text: str) -> str:
-    text = re.sub(r"\((r|tm)\)", "", str(text).lower())
-    return re.sub(r"[^a-z0-9.]+", "-", text).strip("-.") or "unknown"
-
-
-def machine_slug() -> str:
-    """File-name-safe machine id from the CPU model and core count, e.g.
-    ``intel-xeon-platinum-8481c-2.70ghz-2cores`` (the host name when the CPU is unknown)."""
-    cpu = re.sub(r"\bcpu\b|@", " ", cpu_model().lower())
-    base = _slug(cpu) if cpu_model() != "unknown CPU" else _slug(platform.node())
-    return f"{base}-{os.cpu_count()}cores"
-
-
-def package_versions() -> Dict[str, Optional[str]]:
-    """Installed versions of the measured runtimes (None when a package is missing)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for key, dist in PACKAGES.items():
-        try:
-            out[key] = version(dist)
-        except PackageNotFoundError:
-            out[key] = None
-    return out
-
-
-def machine_header(**extra) -> Dict:
-    """Machine description (``training.records.hardware()``), versions, date and load average."""
-    from training.records import hardware
-
-    try:
-        load = [round(v, 2) for v in os.getloadavg()]
-    except (AttributeError, OSError):
-        load = None
-    return {"machine": hardware(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
-            "hostname": platform.node(), "platform": platform.platform(),
-            "python": platform.python_version(), "versions": package_versions(),
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "load_average_1_5_15min": load, **extra}
-
-
-def results_basename(header: Dict, name: Optional[str] = None) -> str:
-    """``benchmark_[<name>_]<machine>_litert-<v>_tf-<v>`` (no extension)."""
-    versions = header.get("versions", {})
-    parts = ["benchmark"] + ([_slug(name)] if name else []) + [
-        header.get("machine_slug") or machine_slug(),
-        f"litert-{versions.get('ai_edge_litert') or 'none'}", f"tf-{versions.get('tensorflow') or 'none'}"]
-    return "_".join(parts)
-
-
-def write_results(rows: List[Dict], out_dir, name: Optional[str] = None,
-                  header: Optional[Dict] = None) -> Tuple[Path, Path]:
-    """Writes ``rows`` to ``<out_dir>/<results_basename>.json`` and ``.csv``; returns both paths.
-
-    The JSON holds ``{"header": machine_header(), "rows": rows}``; every CSV row repeats the
-    header's machine, date and runtime versions (``CSV_HEADER_FIELDS``) so the CSV stands alone.
-    Each file is written atomically (``zoo.io.write_atomic``): a reader never sees half a file.
-    """
-    from zoo.io import write_atomic
-
-    if not rows:
-        raise ValueError("no benchmark rows to write")
-    header = dict(header) if header is not None else machine_header()
-    header.setdefault("machine_slug", machine_slug())
-    if name:
-        header.setdefault("model", name)
-    base = Path(out_dir) / results_basename(header, name)
-    json_path, csv_path = Path(f"{base}.json"), Path(f"{base}.csv")  # not with_suffix: "tf-2.21.0"
-    write_atomic(json_path, json.dumps({"header": header, "rows": rows}, indent=2) + "\n")
-
-    versions = header.get("versions", {})
-    common = {"machine": header.get("machine"), "date": header.get("date"),
-              **{k: versions.get(k) for k in CSV_HEADER_FIELDS[2:]}}
-    fields = list(ROW_FIELDS) + [k for k in rows[0] if k not in ROW_FIELDS] + list(CSV_HEADER_FIELDS)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, **common})
-    write_atomic(csv_path, buf.getvalue())
-    return json_path, csv_path
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e6:.2f} MB" if n >= 1e6 else f"{n / 1e3:.1f} kB"
-
-
-def markdown_table(rows: List[Dict]) -> str:
-    """The rows as a Markdown table (latency in ms, file size, peak RSS in MiB)."""
-    lines = ["| runtime | artifact | precision | threads | median ms | p90 ms | mean ms | file | peak RSS MiB |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['runtime']} | {r['artifact']} | {r['precision']} | {r['threads']} | "
-                     f"{r['median_ms']:.2f} | {r['p90_ms']:.2f} | {r['mean_ms']:.2f} | "
-                     f"{_size(r['file_bytes'])} | {r['peak_rss_mb']:.0f} |")
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ measuring CLI

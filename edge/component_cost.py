@@ -55,7 +55,8 @@ def component_cost(model, component: str, bypass: Optional[str] = None,
     formulation of the component). ``extra_files``: ``(label, tflite bytes)`` timed the same way
     (e.g. the component converted alone). ``notes``: ``formulation`` (what graph the profiler
     counts) and ``int8`` (how the int8 files are quantised), for the description."""
-    from edge.benchmark import machine_header, measure_in_subprocess
+    from edge.benchmark import measure_in_subprocess
+    from edge.benchmark_results import machine_header
     from edge.tflite import convert
 
     rows: List[Dict] = []

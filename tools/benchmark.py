@@ -94,7 +94,8 @@ def main(argv=None):
     args.threads = [1, 2] if args.threads is None else args.threads
 
     import zoo
-    from edge.benchmark import BenchmarkError, markdown_table, run_benchmarks, write_results
+    from edge.benchmark import BenchmarkError, run_benchmarks
+    from edge.benchmark_results import markdown_table, write_results
 
     spec = zoo.get_spec(args.model)
     if spec.version is None:

@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from edge import benchmark as bench
-from edge.benchmark import (BenchmarkError, ROW_FIELDS, latency_stats, markdown_table,
-                            measure_in_subprocess, run_benchmarks, write_results)
+from edge import benchmark_results as bench_results
+from edge.benchmark import BenchmarkError, latency_stats, measure_in_subprocess, run_benchmarks
+from edge.benchmark_results import ROW_FIELDS, markdown_table, write_results
 
 SIZE = 32
 
@@ -76,8 +76,8 @@ def test_results_are_written_as_json_and_csv(rows, tmp_path):
     out = tmp_path / "benchmarks"
     json_path, csv_path = write_results(rows, out, name="tiny-v1")
     assert json_path.parent == out and json_path.stem == csv_path.stem
-    versions = bench.package_versions()
-    assert json_path.name.startswith(f"benchmark_tiny-v1_{bench.machine_slug()}_")
+    versions = bench_results.package_versions()
+    assert json_path.name.startswith(f"benchmark_tiny-v1_{bench_results.machine_slug()}_")
     assert json_path.name.endswith(f"_litert-{versions['ai_edge_litert']}_tf-{versions['tensorflow']}.json")
     data = json.loads(json_path.read_text())
     header = data["header"]
