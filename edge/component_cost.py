@@ -56,7 +56,6 @@ def component_cost(model, component: str, bypass: Optional[str] = None,
     (e.g. the component converted alone). ``notes``: ``formulation`` (what graph the profiler
     counts) and ``int8`` (how the int8 files are quantised), for the description."""
     from edge.benchmark import measure_in_subprocess
-    from edge.benchmark_results import machine_header
     from edge.tflite import convert
 
     rows: List[Dict] = []
@@ -95,16 +94,23 @@ def component_cost(model, component: str, bypass: Optional[str] = None,
             r = measure_in_subprocess("litert-xnnpack", path, threads, runs, warmup)
             rows.append({"graph": label, "M multiply-adds": "n/a",
                          f"{precisions[0]} median ms ({threads} threads)": r["median_ms"]})
+    return {"component": component, "threads": threads, "runs": runs,
+            "description": _description(notes, runs, warmup), "rows": rows}
+
+
+def _description(notes: Dict, runs: int, warmup: int) -> str:
+    """How ``component_cost`` measured, on which machine, with which packages, by which command."""
+    from edge.benchmark_results import machine_header
+
     header = machine_header()
     versions = ", ".join(f"{k} {v}" for k, v in header.get("versions", {}).items())
-    description = (f"Multiply-adds: TensorFlow's profiler on the graph the exporters trace ({notes['formulation']}), "
-                   f"batch 1, decoding included. Latency: LiteRT + "
-                   f"XNNPACK, batch 1, median of {runs} runs after {warmup} warm-up calls, each file in a "
-                   f"fresh process, on {header.get('machine', 'n/a')} ({header.get('date', '')}, {versions}, "
-                   f"load average {header.get('load_average_1_5_15min', 'n/a')}). int8: {notes['int8']}, "
-                   f"calibrated as the published int8 export. Command: "
-                   f"`{notes.get('command', 'python -m tools.component_cost MODEL --record')}`.")
-    return {"component": component, "threads": threads, "runs": runs, "description": description, "rows": rows}
+    return (f"Multiply-adds: TensorFlow's profiler on the graph the exporters trace ({notes['formulation']}), "
+            f"batch 1, decoding included. Latency: LiteRT + "
+            f"XNNPACK, batch 1, median of {runs} runs after {warmup} warm-up calls, each file in a "
+            f"fresh process, on {header.get('machine', 'n/a')} ({header.get('date', '')}, {versions}, "
+            f"load average {header.get('load_average_1_5_15min', 'n/a')}). int8: {notes['int8']}, "
+            f"calibrated as the published int8 export. Command: "
+            f"`{notes.get('command', 'python -m tools.component_cost MODEL --record')}`.")
 
 
 GROUPING_NOTES = {

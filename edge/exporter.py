@@ -118,6 +118,44 @@ def artifact_path(spec: ModelSpec, output_dir, format: str, precision: str = "fl
     return folder
 
 
+def _check_export_options(format: str, precision: str, int8_io: bool) -> None:
+    from edge.tflite import PRECISIONS
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}; choose from {list(FORMATS)}")
+    if format == "tflite" and precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+    if format != "tflite" and precision != "float32":
+        raise ValueError(f"precision {precision!r} applies to TFLite only ({format} is float32)")
+    if int8_io and precision != "int8":
+        raise ValueError("int8_io applies to precision='int8' only")
+
+
+def _convert(model, spec: ModelSpec, task, format: str, precision: str, int8_io: bool,
+             calibration_size: int):
+    """The file's bytes and its format's metadata entries (``tflite`` or ``onnx``)."""
+    extra = {"format": format, "precision": precision}
+    if format == "tflite":
+        from edge.tflite import check_builtin_only, convert
+
+        calib, calib_desc = (task.calibration(spec, calibration_size) if precision == "int8"
+                             else (None, None))
+        data = convert(model, precision, calibration=calib, int8_io=int8_io)
+        extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
+                     output_names=list(model.export_output_names()), batch=1,
+                     input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
+                     output_dtype=("int8 (dequantise with each output's scale and zero point)"
+                                   if int8_io else "float32"),
+                     calibration=calib_desc)
+        extra.update(task.tflite_metadata(precision))
+    else:
+        from edge.onnx import ONNX_OPSET, convert_onnx
+
+        data = convert_onnx(model, opset=ONNX_OPSET)
+        extra.update(input_name=INPUT_NAME, output_names=list(model.export_output_names()), opset=ONNX_OPSET)
+    return data, extra
+
+
 def export(name: str, format: str = "tflite", precision: str = "float32", output_dir="exports",
            int8_io: bool = False, calibration_size: int = 300, overwrite: bool = False,
            model=None) -> Path:
@@ -139,17 +177,9 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
     """
     import hashlib
 
-    from edge.tflite import PRECISIONS
     from zoo.io import write_atomic
 
-    if format not in FORMATS:
-        raise ValueError(f"unknown export format {format!r}; choose from {list(FORMATS)}")
-    if format == "tflite" and precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
-    if format != "tflite" and precision != "float32":
-        raise ValueError(f"precision {precision!r} applies to TFLite only ({format} is float32)")
-    if int8_io and precision != "int8":
-        raise ValueError("int8_io applies to precision='int8' only")
+    _check_export_options(format, precision, int8_io)
     if format == "saved_model":
         return export_saved_model(name, output_dir, model=model, overwrite=overwrite)
     spec = zoo.get_spec(name)
@@ -166,25 +196,7 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
         raise FileExistsError(f"{path} already exists (pass overwrite=True / --overwrite to replace it)")
     _check_writable(path.parent)
     model = model if model is not None else zoo.load(spec.id)
-    extra = {"format": format, "precision": precision}
-    if format == "tflite":
-        from edge.tflite import check_builtin_only, convert
-
-        calib, calib_desc = (task.calibration(spec, calibration_size) if precision == "int8"
-                             else (None, None))
-        data = convert(model, precision, calibration=calib, int8_io=int8_io)
-        extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
-                     output_names=list(model.export_output_names()), batch=1,
-                     input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
-                     output_dtype=("int8 (dequantise with each output's scale and zero point)"
-                                   if int8_io else "float32"),
-                     calibration=calib_desc)
-        extra.update(task.tflite_metadata(precision))
-    else:
-        from edge.onnx import ONNX_OPSET, convert_onnx
-
-        data = convert_onnx(model, opset=ONNX_OPSET)
-        extra.update(input_name=INPUT_NAME, output_names=list(model.export_output_names()), opset=ONNX_OPSET)
+    data, extra = _convert(model, spec, task, format, precision, int8_io, calibration_size)
     import tensorflow as tf
 
     extra.update(file=path.name, file_sha256=hashlib.sha256(data).hexdigest(), file_bytes=len(data),

@@ -86,27 +86,34 @@ def convert(model, precision: str = "float32", calibration: Optional[Iterable[np
     try:
         _saved_model_for_conversion(model, float_input=full_int, folder=folder, decode=decode)
         conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if precision == "float16":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.target_spec.supported_types = [tf.float16]
-        elif precision == "dynamic":
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        elif full_int:
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-
-            def representative():
-                for image in calibration:
-                    yield {INPUT_NAME: np.asarray(image, np.float32)[None]}
-
-            conv.representative_dataset = representative
-            conv.inference_input_type = tf.int8 if int8_io else tf.uint8
-            # int8_io: int8 input *and* outputs (quantised keypoints/scores, each with its own scale)
-            conv.inference_output_type = tf.int8 if int8_io else tf.float32
+        _set_precision(conv, precision, calibration, int8_io)
         return conv.convert()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _set_precision(conv, precision: str, calibration: Optional[List[np.ndarray]], int8_io: bool) -> None:
+    """The options of ``convert``'s converter: builtin ops only, and each precision's quantisation."""
+    import tensorflow as tf
+
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "float16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif precision == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision == "int8":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+
+        def representative():
+            for image in calibration:
+                yield {INPUT_NAME: np.asarray(image, np.float32)[None]}
+
+        conv.representative_dataset = representative
+        conv.inference_input_type = tf.int8 if int8_io else tf.uint8
+        # int8_io: int8 input *and* outputs (quantised keypoints/scores, each with its own scale)
+        conv.inference_output_type = tf.int8 if int8_io else tf.float32
 
 
 def _float_region(tflite: bytes, fragments) -> Tuple[List[str], List[str], List[str]]:
