@@ -24,10 +24,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-# Accepted PCK@0.2 drops, in points, per precision (the edge issue's targets).
+# Accepted PCK@0.2 drops, in points, per precision (the edge contract's targets).
 DROP_TARGETS = {"float32": 0.05, "float16": 0.2, "dynamic": 1.0, "int8": 1.0, "onnx": 0.05}
 # Bottom-up files: these must find the same people as the Keras model (same number per image,
-# every joint present in both, keypoints within SAME_PEOPLE_MAX_PX input pixels; the bar).
+# every joint present in both, keypoints within SAME_PEOPLE_MAX_PX input pixels).
 SAME_PEOPLE_PRECISIONS = ("float32", "onnx")
 SAME_PEOPLE_MAX_PX = 1.0
 # The others: accepted OKS AP drops in AP points (the top-down PCK@0.2 drop targets, reused).

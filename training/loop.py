@@ -103,7 +103,7 @@ def save_weights(model, path) -> None:
 
 def record_run(workdir: Path, info: dict) -> None:
     """Appends one finished run to ``<workdir>/train_runs.jsonl``, with the machine it ran on (a
-    training resumed across sessions may run on several)."""
+    resumed training may run on several)."""
     from training.records import hardware
 
     with open(Path(workdir) / "train_runs.jsonl", "a") as f:

@@ -30,7 +30,7 @@ _TOMPSON_PAPER = ("Tompson, Jain, LeCun, Bregler. Joint Training of a Convolutio
 # Build arguments of the presets, defined once: the training recipes (training.experiments) use them.
 CPM_LSP_ARGS = dict(num_stages=3, feature_filters=(32, 48, 96), stage_filters=48, kernel_size=7, decoder_blur=1.0,
                     input_size=128, skeleton="lsp14")
-# cpm-lsp@2 (#14): the image feature stage is ImageNet EfficientNet-Lite0 (strides 8 + 16), as the
+# cpm-lsp@2: the image feature stage is ImageNet EfficientNet-Lite0 (strides 8 + 16), as the
 # released CPM models start from ImageNet VGG-19; belief maps at the paper's stride 8 on 256 px crops
 # (32x32 maps, 7x7 kernels: the paper's 11x11 on 46x46 in proportion), sigma 1.5 cells, DARK decoding.
 CPM_LSP_IMAGENET_ARGS = dict(num_stages=3, feature_filters=(32, 48, 128), stage_filters=64, kernel_size=7,
@@ -38,15 +38,15 @@ CPM_LSP_IMAGENET_ARGS = dict(num_stages=3, feature_filters=(32, 48, 128), stage_
 DEEPPOSE_LSP_ARGS = dict(num_stages=2, filters=(32, 64, 96, 128, 128), units=256, patch_size=32,
                          patch_filters=(32, 64, 96), patch_units=256, sigma=2.5, min_patch=0.3, dropout=0.3,
                          input_size=128, skeleton="lsp14")
-# deeppose-lsp@2 (#14): the holistic regressor reads ImageNet EfficientNet-Lite0 features (stride 32,
+# deeppose-lsp@2: the holistic regressor reads ImageNet EfficientNet-Lite0 features (stride 32,
 # 6x6 on 192 px crops), one conv block to 3x3x128, then the paper's two fully connected layers;
 # the cascade stage as @1.
 DEEPPOSE_LSP_IMAGENET_ARGS = {**DEEPPOSE_LSP_ARGS, "backbone": "lite0", "filters": (128,), "input_size": 192}
 # Messages on a 16x16 grid (message_stride=2, 31x31 kernels): see the tompson-lsp card's cost table.
-# initial_message_bias 1.0: chosen on 400 training crops with the histogram kernels on the trained
-# detector (refined PCK@0.2 28.7, 32.8, 36.1, 37.7, 38.7, 39.4 % for 0.03, 0.1, 0.2, 0.3, 0.5, 1.0,
-# against 40.3 % for the detector alone); the paper's formula with a small bias lets 13 broad
-# priors overrule this detector's evidence.
+# initial_message_bias 1.0: chosen on training crops with the histogram kernels on the trained
+# detector, where the refined PCK@0.2 rose with the bias over the values tried (the card's
+# limitations); the paper's formula with a small bias lets broad priors overrule this detector's
+# evidence.
 TOMPSON_LSP_ARGS = dict(bank_filters=(32, 32, 64), num_scales=3, head_filters=64, head_kernel=9, spatial="full",
                         spatial_root=12, message_stride=2, initial_message_bias=1.0, positive="relu",
                         input_size=128, skeleton="lsp14")
@@ -58,13 +58,13 @@ OPENPOSE_LSP_ARGS = dict(backbone_filters=(16, 32, 64), stage_filters=64, stage_
                          heatmap_stages=1, upsample=2, max_people=10, max_candidates=10, input_size=256,
                          skeleton="lsp14")
 
-# openpose-lsp@2 (#15): ImageNet EfficientNet-Lite0 (strides 8 + 16) in VGG-19's role, reduced to
+# openpose-lsp@2: ImageNet EfficientNet-Lite0 (strides 8 + 16) in VGG-19's role, reduced to
 # 128 channels for the stages (only the last of backbone_filters is used with a backbone); the
 # stages and grouping as @1.
 OPENPOSE_LSP_LITE_ARGS = {**OPENPOSE_LSP_ARGS, "backbone": "lite0", "backbone_filters": (16, 32, 128)}
 # Published @2: the same network with the grouping thresholds chosen on 100 held-out validation
 # scenes after training (peaks >= 0.05 instead of 0.15, limbs' mean PAF score >= 0.15 instead of
-# 0.25: OKS AP 21.5 -> 22.8 %, recall 24.9 -> 27.6 %; the held-out photos stayed at 0).
+# 0.25), which raised the scenes' OKS AP and recall.
 OPENPOSE_LSP_PHOTOS_ARGS = {**OPENPOSE_LSP_LITE_ARGS, "peak_threshold": 0.05, "min_mean_score": 0.15}
 _OPENPOSE_LITE_PAPER = _OPENPOSE_CITATION + (" (backbone: ImageNet EfficientNet-Lite0, Tan & Le, ICML 2019, "
                                               "https://arxiv.org/abs/1905.11946, in VGG-19's role)")
@@ -79,13 +79,14 @@ SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_laye
 # Version 2 on: the same network at 256 px (64x64 heatmaps), fine-tuned from @1
 # (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_256); each published version keeps
 # its own build arguments in its model.json, so @1 still loads at 192 px.
-# DARK decoding by default: on @2's weights (tools.test_time, whole split, 2-core AMD EPYC) it adds
-# 0.6 / 0.5 points of limb PCK@0.1 (Keras / int8) for 0.05 ms of int8 latency; flip test adds
-# 1.4 points of PCK@0.2 but doubles the latency (12.2 ms, over BlazePose Full's 11.2), so it stays
-# an option (zoo.load(..., flip_test=True)).
+# DARK decoding by default: on @2's weights (tools.tta) it raises limb PCK@0.1 in Keras and in
+# int8 for a negligible int8 latency; the flip test raises PCK@0.2 more but doubles the latency,
+# past BlazePose Full's, so it stays an option (zoo.load(..., flip_test=True)). The figures: the
+# test-time table of simplebaseline-lsp@2's card.
 SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "subpixel": "dark"}
 # Version 3 on: @2 with a 64-filter head, fine-tuned (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64),
-# for phone speed: its int8 file runs as fast as BlazePose Full's on an AMX Xeon, where @2's did not.
+# for phone speed: its int8 file keeps up with BlazePose Full's where @2's did not (the cards' latency
+# tables).
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # The everyday-photos flagship: simplebaseline-lsp@3's network with COCO-17 outputs.
 SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
@@ -97,29 +98,29 @@ _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 -
 
 PRESETS: Dict[str, ModelSpec] = {
     p.name: p for p in (
-        # From version 2 on, the paper's flip test and DARK decoding by default (tools.test_time on
-        # hourglass-lsp@1, whole validation split, 12 limb joints, Keras: PCK@0.2 52.91 % quarter,
-        # 53.17 % DARK, 54.19 % flip, 54.86 % both; the int8 file stays a few ms). @1 keeps its own.
+        # From version 2 on, the paper's flip test and DARK decoding by default (tools.tta on
+        # hourglass-lsp@1's weights: each raised limb PCK@0.2, both together most, and the int8 file
+        # stays fast). @1 keeps its own.
         _hourglass_preset("hourglass-lsp", "lsp14", "hourglass_lsp_long", flip_test=True, subpixel="dark"),
         _hourglass_preset("hourglass-mpii", "mpii16", "hourglass_mpii"),
-        # Version 2 on (#14): the ImageNet EfficientNet-Lite0 feature stage, 256 px, DARK decoding
-        # (the paper has no flip test; tools.test_time on @2's weights, whole split, AMX Xeon: it adds
-        # 0.6 points of limb PCK@0.2 over DARK alone but doubles the int8 latency, 4.7 -> 8.8 ms, so
-        # it stays an option: zoo.load("cpm-lsp@2", flip_test=True)).
+        # Version 2 on: the ImageNet EfficientNet-Lite0 feature stage, 256 px, DARK decoding (the
+        # paper has no flip test; on @2's weights it adds little limb PCK@0.2 over DARK alone but
+        # doubles the int8 latency, the test-time table of its card, so it stays an option:
+        # zoo.load("cpm-lsp@2", flip_test=True)).
         ModelSpec(name="cpm-lsp", architecture="cpm", model_args=CPM_LSP_IMAGENET_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_LITE_NORMALISATION, paper=_CPM_PAPER,
                   experiment="cpm_lsp_imagenet"),
-        # Version 2 on (#14): the holistic regressor on the ImageNet EfficientNet-Lite0 backbone
+        # Version 2 on: the holistic regressor on the ImageNet EfficientNet-Lite0 backbone
         # (AlexNet's role in the paper), 192 px (training.experiments.deeppose_lsp.DEEPPOSE_LSP_IMAGENET);
         # version 3: the same network, @2 trained on with the L1 loss (DEEPPOSE_LSP_L1).
         ModelSpec(name="deeppose-lsp", architecture="deeppose", model_args=DEEPPOSE_LSP_IMAGENET_ARGS, skeleton="lsp14",
                   input_size=192, normalisation=_LITE_NORMALISATION, paper=_DEEPPOSE_PAPER,
                   experiment="deeppose_lsp_l1"),
-        # Version 2 on (#14): the same network, @1 trained on for 16 more part-detector epochs, then
+        # Version 2 on: the same network, @1 trained on for 16 more part-detector epochs, then
         # its spatial model again (training.experiments.tompson_lsp.TOMPSON_LSP_LONG).
         ModelSpec(name="tompson-lsp", architecture="tompson", model_args=TOMPSON_LSP_ARGS, skeleton="lsp14",
                   input_size=128, normalisation=_NORMALISATION, paper=_TOMPSON_PAPER, experiment="tompson_lsp_long"),
-        # Version 2 on (#15): the ImageNet backbone, trained on scenes closer to group photos and on
+        # Version 2 on: the ImageNet backbone, trained on scenes closer to group photos and on
         # coco-mini photos (training.experiments.openpose_lsp.OPENPOSE_LSP_PHOTOS).
         ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_PHOTOS_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_LITE_NORMALISATION, paper=_OPENPOSE_LITE_PAPER,

@@ -21,7 +21,7 @@ CPM_TINY = CPM_LSP.replace(
     batch_size=4, epochs=2, steps_per_epoch=3, warmup_steps=1, jit_compile=False,
 )
 
-# The @2 recipe (#14): the paper's initialisation, an ImageNet feature stage (CPM_LSP_IMAGENET_ARGS).
+# The @2 recipe: the paper's initialisation, an ImageNet feature stage (CPM_LSP_IMAGENET_ARGS).
 CPM_LSP_IMAGENET = CPM_LSP.replace(name="cpm_lsp_imagenet", model_args=CPM_LSP_IMAGENET_ARGS, epochs=16,
                                    **IMAGENET_FINE_TUNING)
 

@@ -28,14 +28,14 @@ DEEPPOSE_TINY = DEEPPOSE_LSP.replace(
     jit_compile=False,
 )
 
-# The @2 recipe (#14): the holistic regressor on an ImageNet backbone (the paper's AlexNet role),
+# The @2 recipe: the holistic regressor on an ImageNet backbone (the paper's AlexNet role),
 # trained longer, then the cascade stage.
 DEEPPOSE_LSP_IMAGENET = DEEPPOSE_LSP.replace(name="deeppose_lsp_imagenet", model_args=DEEPPOSE_LSP_IMAGENET_ARGS,
                                              epochs=20, phases=(CascadeStage(1, 14), CascadeStage(2, 6)),
                                              **IMAGENET_FINE_TUNING)
 
-# deeppose-lsp@3 (#14): @2 underfits (train loss = val loss) and regresses extreme poses to the
-# mean pose (its worst cases are shrunk skeletons, near misses outnumber far ones 4 to 1), its
+# deeppose-lsp@3: @2 underfits (train loss = val loss) and regresses extreme poses to the
+# mean pose (its worst cases are shrunk skeletons, near misses outnumber far ones), its
 # curve still rising at the end of the cosine schedule. So: a second cosine schedule from its
 # weights at half the peak learning rate, on the L1 loss (the median instead of the mean: less pull
 # toward the mean pose), then the cascade stage again on the new stage 1's errors.

@@ -36,12 +36,11 @@ HOURGLASS_LSP_LONG = HOURGLASS_LSP.replace(
     epochs=16,
     learning_rate=1e-3,
     warmup_steps=500,
-    # Measured on an Intel Xeon (Cascade Lake, 2 cores, no AMX): eager oneDNN 1.02 s/step,
-    # XLA 2.05 s/step for this model at batch 16.
+    # Eager: XLA trained this model slower on a CPU (tools.train_speed).
     jit_compile=False,
-    # bfloat16 where the CPU has AMX-BF16 (tools.train_speed on a Xeon with AMX: 36.3 vs 31.4
-    # images/s in float32); two epochs of this recipe reached val PCK@0.2 55.9 % in bfloat16 and
-    # 56.3 % in float32 (benchmarks/train_speed/precision_accuracy_hourglass_lsp_long-*.json).
+    # bfloat16 where the CPU has AMX-BF16: faster there than float32, and as accurate after two
+    # epochs of this recipe (benchmarks/train_speed/hourglass_lsp_long-*.json and
+    # precision_accuracy_hourglass_lsp_long-*.json).
     precision="auto",
 )
 

@@ -20,13 +20,14 @@ OPENPOSE_LSP = Experiment(
     val_scenes=64,
 )
 
-# The @2 recipe (#15): the ImageNet backbone, and training scenes closer to everyday group photos:
+# The @2 recipe: the ImageNet backbone, and training scenes closer to everyday group photos:
 # people from small in the distance to close-ups cut by the frame, half the time standing in a
 # row, real LSPet photos as half the backgrounds (their own person labelled), and a quarter of
 # the examples real COCO photos (coco-mini less its 20 held-out ones; head top and neck masked).
 # Photos: zoom +-30 %, rotation +-15 degrees, flip, colour. Float32 and eager: SimpleBaseline on
-# the same backbone trained slower in bfloat16 (12.7 vs 9.0 images/s, AMX Xeon), and XLA ran
-# EfficientNet-Lite's depthwise convolutions several times slower (IMAGENET_FINE_TUNING).
+# the same backbone trained slower in bfloat16 even on a CPU with AMX-BF16
+# (benchmarks/train_speed/simplebaseline_lsp_head64-*.json), and XLA ran EfficientNet-Lite's
+# depthwise convolutions several times slower (IMAGENET_FINE_TUNING).
 OPENPOSE_LSP_PHOTOS = OPENPOSE_LSP.replace(
     name="openpose_lsp_photos",
     model_args=OPENPOSE_LSP_LITE_ARGS,

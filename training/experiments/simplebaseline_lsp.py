@@ -5,10 +5,10 @@ from training.experiments.base import Experiment
 from zoo.presets import SIMPLEBASELINE_LSP_256_ARGS, SIMPLEBASELINE_LSP_ARGS, SIMPLEBASELINE_LSP_HEAD64_ARGS
 
 # The model: SIMPLEBASELINE_LSP_ARGS (zoo.presets); sigma 2 on the 48x48 maps is the paper's value
-# for its 64x48 maps. Adam at 1e-3 with warm-up and cosine decay
-# over 24 epochs: at the 18 img/s measured on a 2-core AMD EPYC (float32 eager, the fastest there,
-# benchmarks/train_speed/) one epoch of the 8,100 crops is about 7.5 min, so the schedule spans
-# two sessions, resumed from the committed checkpoint.
+# for its 64x48 maps. Adam at 1e-3 with warm-up and cosine decay over 24 epochs, float32 and eager
+# (the fastest setting on a CPU without AMX-BF16, benchmarks/train_speed/); on a 2-core CPU the
+# schedule is long enough to be resumed from its checkpoint (the speed: simplebaseline-lsp@1's
+# model.json).
 SIMPLEBASELINE_LSP = Experiment(
     name="simplebaseline_lsp",
     architecture="simplebaseline",
@@ -24,10 +24,10 @@ SIMPLEBASELINE_LSP = Experiment(
 
 # The @2 recipe: simplebaseline-lsp@1 fine-tuned at 256 px (64x64 heatmaps, 8x8 stride-32
 # features instead of 6x6), a fresh cosine cycle from half @1's peak rate. Why: @1's validation
-# loss still fell at its last epoch while PCK@0.2 was flat, and its misses (tools.evaluate
-# --failures) are 10.8 % "near" (within 2x the threshold: localisation) and many inverted
-# gymnasts (rotation beyond @1's +-30 degrees). The int8 file of @1 runs 3.8 ms against
-# BlazePose Full's 11.2 ms (2 threads, AMD EPYC), so 1.8x the arithmetic stays under it.
+# loss still fell at its last epoch while PCK@0.2 was flat, and among its misses (tools.evaluate
+# --failures) are "near" ones (within 2x the threshold: localisation) and many inverted gymnasts
+# (rotation beyond @1's +-30 degrees). @1's int8 file ran well under BlazePose Full's latency,
+# room for the 1.8x arithmetic of the larger input.
 SIMPLEBASELINE_LSP_256 = SIMPLEBASELINE_LSP.replace(
     name="simplebaseline_lsp_256",
     model_args=SIMPLEBASELINE_LSP_256_ARGS,
@@ -40,11 +40,10 @@ SIMPLEBASELINE_LSP_256 = SIMPLEBASELINE_LSP.replace(
 )
 
 # The @3 recipe: @2 with its head narrowed to 64 filters (SimpleBaseline.initialise_from keeps each
-# deconvolution's 64 channels of largest BatchNorm scale), fine-tuned. Why: on an Intel Xeon with
-# AMX (session 2026-12-05), in one run, @2's int8 file took 6.0-6.2 ms against BlazePose Full's
-# 5.2 ms (2 threads); the same network with a 64-filter head took 5.2 ms, the network alone
-# without decoding 5.4 ms: the head's last 4x4 deconvolution (268 M multiply-adds at 128 filters)
-# is the largest single layer.
+# deconvolution's 64 channels of largest BatchNorm scale), fine-tuned. Why: @2's int8 file ran
+# slower than BlazePose Full's (its card's latency table), and the head's last 4x4 deconvolution,
+# at 128 filters, is the network's largest single layer: with 64 filters the int8 file keeps up
+# with BlazePose Full's (simplebaseline-lsp@3's card).
 SIMPLEBASELINE_LSP_HEAD64 = SIMPLEBASELINE_LSP_256.replace(
     name="simplebaseline_lsp_head64",
     model_args=SIMPLEBASELINE_LSP_HEAD64_ARGS,

@@ -10,20 +10,21 @@ the ablation:
 
 ``tompson_joint_lsp``: phases 1-2, then both jointly (4 epochs at 1e-3, MSE on both outputs): with
 ReLU unaries the gradient of ``log(ReLU(p) + eps)`` (up to ``1 / eps``) wrecked the detector
-(PCK@0.2 6.7 % after one epoch; stopped).
+(stopped after one epoch).
 ``tompson_softplus_lsp``: the same three phases with SoftPlus unaries (bounded gradient) and a
 joint phase of 3 epochs at 3e-4.
 ``tompson_e2e_lsp``: SoftPlus model trained jointly from the start, 6 epochs (about half of the
-three phases' CPU time): 4.8, 4.7, 4.8, 5.2, 5.3, 5.4 % after epochs 1-6, where the detector alone
-had 22.6 % after one epoch.
+three phases' CPU time): it stayed far below the part detector trained alone.
 ``tompson_star_lsp``: the star-shaped spatial model (every joint linked to the neck) on the same
 frozen detector.
 
 ``tompson_lsp_long`` (for ``tompson-lsp@2``): ``tompson-lsp@1`` trained on, 16 more detector epochs
 and the spatial model again.
 
+Every variant's PCK is in the ablation table of the tompson-lsp@1 card.
+
 Messages run on a 16x16 grid (``message_stride=2``, 31x31 kernels): the (2H-1)^2 kernels on the
-32x32 heatmaps cost 0.80 G multiply-adds per crop against about 0.05 G (see the model card).
+32x32 heatmaps cost many times more multiply-adds (see the model card's cost table).
 """
 
 from training.experiments.base import Experiment
@@ -54,11 +55,11 @@ TOMPSON_E2E_LSP = TOMPSON_LSP.replace(name="tompson_e2e_lsp", epochs=6, model_ar
 
 TOMPSON_STAR_LSP = TOMPSON_LSP.replace(name="tompson_star_lsp", model_args={**_MODEL, "spatial": "star"})
 
-# The @2 schedule (#14): tompson-lsp@1's weights (10 detector epochs, 2 spatial-model epochs)
-# trained on, as the paper trains far longer: 16 more epochs of the part detector, then the spatial
-# model fitted again on the better detector (its @1 kernels as the start, 2 epochs at 1e-2). Eager
-# float32: 32.2 images/s on an AMX Xeon, where mixed_bfloat16 ran at 25.1
-# (benchmarks/train_speed/tompson_lsp-intel-xeon-amx.json).
+# The @2 schedule: tompson-lsp@1's weights (10 detector epochs, 2 spatial-model epochs) trained
+# on, as the paper trains far longer: 16 more epochs of the part detector, then the spatial model
+# fitted again on the better detector (its @1 kernels as the start, 2 epochs at 1e-2). Eager
+# float32: mixed_bfloat16 trained this model slower even on a CPU with AMX-BF16
+# (benchmarks/train_speed/tompson_lsp-*.json).
 TOMPSON_LSP_LONG = TOMPSON_LSP.replace(
     name="tompson_lsp_long", init_from="tompson-lsp@1", epochs=18, warmup_steps=500, jit_compile=False,
     phases=(TompsonPhase(1, 16), TompsonPhase(2, 2, 1e-2)))

@@ -96,7 +96,7 @@ class StackedHourglass(HeatmapPoseModel):
                                   ConvBNReLU(f, 1, name=f"stack{i}_lin")])
             # Heads start near zero (N(0, 0.001), as in Xiao et al. 2018 / mmpose): with the default
             # Glorot init the first outputs are ~+-1 and the network spends thousands of steps
-            # pushing them down (measured: 8 % vs 89 % train PCK after 50 steps on one batch).
+            # pushing them down (with this init it fits a batch many times faster).
             self.heads.append(layers.Conv2D(
                 self.num_joints, 1, name=f"stack{i}_heatmaps",
                 kernel_initializer=keras.initializers.RandomNormal(stddev=0.001)))

@@ -58,10 +58,10 @@ def imagenet_origin(variant: str = "lite0") -> str:
 
 
 #: Op-name fragments of the backbone that full-integer files are better off keeping in float32:
-#: block 0's depthwise convolution (32 channels at stride 2) loses 5.8 quantisation steps (rms) in
-#: int8 where rounding alone is 0.29 and the next worst op 1.2 (``python -m tools.quant_debug
-#: openpose-lsp@2``); kept float, openpose-lsp@2's int8 AP drop on 300 held-out scenes went from
-#: 1.17 to 0.88 points for 1 KB more. A model opts in through its ``float_layers``.
+#: block 0's depthwise convolution (32 channels at stride 2) loses far more in int8 than rounding
+#: alone and than any other op (``python -m tools.quant_debug openpose-lsp@2``); kept float, it
+#: shrank openpose-lsp@2's int8 AP drop for a slightly larger file. A model opts in through its
+#: ``float_layers``.
 INT8_FLOAT_LAYERS = ("/block0_",)
 
 

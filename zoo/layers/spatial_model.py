@@ -177,10 +177,9 @@ class SpatialModel(layers.Layer):
 
         ``fft=False``: one depthwise convolution (builtin DEPTHWISE_CONV_2D in TFLite).
         ``fft=True``: the same linear convolution through zero-padded 2D FFTs, as the paper
-        computes it. With 63x63 kernels on CPU the depthwise form took 38 s per training step of
-        16 crops and 1.6 s per crop in inference (XLA), the FFT form 1.0 s and a few ms, so
-        TensorFlow uses the FFT; TFLite / ONNX graphs use the depthwise form (``edge_ops``),
-        which LiteRT runs in 25 ms."""
+        computes it. With 63x63 kernels on a CPU the FFT form trains and runs many times faster
+        in TensorFlow, so TensorFlow uses the FFT; TFLite / ONNX graphs use the depthwise form
+        (``edge_ops``), which LiteRT runs fast."""
         k, side = self.num_joints, self.kernel_side
         sent = ops.take(self._positive(unaries), self._senders, axis=-1)  # (N, H, W, P)
         h, w = sent.shape[1], sent.shape[2]
