@@ -67,7 +67,7 @@ def parse_references(values) -> Dict[str, Path]:
     return found
 
 
-def main(argv=None):
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tools.benchmark", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
@@ -87,7 +87,30 @@ def main(argv=None):
     p.add_argument("--grouping-cost", action="store_true",
                    help="bottom-up models: time the whole file against the network alone and the grouping alone "
                         "(float32, int8) instead of the exports")
-    args = p.parse_args(argv)
+    return p
+
+
+def _exports_of(spec, exports: str) -> Dict[str, Path]:
+    """The exported files of published ``spec`` under ``exports`` (clear errors when there are none)."""
+    import zoo
+
+    if spec.version is None:
+        raise zoo.WeightsNotPublishedError(
+            f"{spec.name} has no published version, so it has no exports to benchmark; published: "
+            f"{', '.join(zoo.list_models(published_only=True)) or 'none'}")
+    folder = Path(exports) / spec.name / str(spec.version)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no exports of {spec.id} at {folder}; export it first "
+                                f"(python -m tools.export {spec.id} --output {exports})")
+    artifacts = find_artifacts(folder, prefix=f"{spec.name}-v{spec.version}")
+    if not artifacts:
+        raise FileNotFoundError(f"no .tflite or .onnx file under {folder}; export them first "
+                                f"(python -m tools.export {spec.id} --output {exports})")
+    return artifacts
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     if args.grouping_cost:
         return grouping_cost_main(args)
     args.runs = 200 if args.runs is None else args.runs
@@ -98,18 +121,7 @@ def main(argv=None):
     from edge.benchmark_results import markdown_table, write_results
 
     spec = zoo.get_spec(args.model)
-    if spec.version is None:
-        raise zoo.WeightsNotPublishedError(
-            f"{spec.name} has no published version, so it has no exports to benchmark; published: "
-            f"{', '.join(zoo.list_models(published_only=True)) or 'none'}")
-    folder = Path(args.exports) / spec.name / str(spec.version)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no exports of {spec.id} at {folder}; export it first "
-                                f"(python -m tools.export {spec.id} --output {args.exports})")
-    artifacts = find_artifacts(folder, prefix=f"{spec.name}-v{spec.version}")
-    if not artifacts:
-        raise FileNotFoundError(f"no .tflite or .onnx file under {folder}; export them first "
-                                f"(python -m tools.export {spec.id} --output {args.exports})")
+    artifacts = _exports_of(spec, args.exports)
     artifacts.update(parse_references(args.reference))
     model = None if args.no_keras else zoo.load(spec.id)
     print(f"benchmarking {spec.id}: {', '.join(artifacts)}{'' if model is None else ' + Keras (XLA)'}; "
