@@ -15,23 +15,23 @@ from tools._cli import run
 
 
 def main(argv=None) -> int:
-    from training.datasets import TOP_DOWN_DATASETS
+    from training.datasets import PERSON_DATASETS
 
     p = argparse.ArgumentParser(prog="python -m tools.teacher_labels", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("datasets", nargs="+", choices=sorted(TOP_DOWN_DATASETS), help="datasets to label")
+    p.add_argument("datasets", nargs="+", choices=sorted(PERSON_DATASETS), help="datasets to label")
     p.add_argument("--folder", default="runs/teacher_labels", help="where the label files go")
     p.add_argument("--split", default="train", choices=["train", "val"])
     p.add_argument("--data", help="data root (default: $POSEZOO_DATA)")
     args = p.parse_args(argv)
 
-    from training.datasets import load_top_down
+    from training.datasets import load_person_dataset
     from training.teacher import MoveNetThunder
     from training.teacher_labels import label_path, label_samples
 
     teacher = MoveNetThunder()
     for name in args.datasets:
-        samples = load_top_down(name, args.split, args.data)
+        samples = load_person_dataset(name, args.split, args.data)
         stem = name if args.split == "train" else f"{name}_{args.split}"
         path = label_samples(samples, teacher, label_path(args.folder, stem))
         print(f"{name}: {len(samples)} people labelled in {path}")

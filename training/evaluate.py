@@ -38,12 +38,12 @@ def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0
     """The evaluation samples for a model's skeleton: LSPet val split; for MPII-16 the validation
     split of the MPII release (``data`` a ``.mat``, ``training.datasets.mpii``) or an MPII-format
     JSON; for COCO-17 the COCO photos' validation people (``EVERYDAY_SETS``' first)."""
-    from training.datasets import load_lspet, load_mpii, load_top_down
+    from training.datasets import load_lspet, load_mpii, load_person_dataset
     from training.datasets.mpii import VAL_MODULUS, is_release_path
 
     if skeleton == "coco17":
         name = next(iter(EVERYDAY_SETS))
-        samples, desc = load_top_down(name, "val", data), EVERYDAY_SETS[name]
+        samples, desc = load_person_dataset(name, "val", data), EVERYDAY_SETS[name]
     elif skeleton == "lsp14":
         samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
     elif skeleton == "mpii16":
@@ -322,11 +322,11 @@ def _keypoint_summary(name: str, result: Dict) -> str:
 def evaluate_everyday_sets(model, data=None, limit: int = 0) -> Dict[str, Dict]:
     """PCK@0.2 / PCK@0.1 (and PCKh@0.5 on MPII) of ``model`` on every ``EVERYDAY_SETS`` validation
     split, each in its own skeleton: ``{set: {"data", "pck@0.2", "pck@0.1"[, "pckh@0.5"]}}``."""
-    from training.datasets import load_top_down
+    from training.datasets import load_person_dataset
 
     out = {}
     for name, desc in EVERYDAY_SETS.items():
-        samples = load_top_down(name, "val", data)
+        samples = load_person_dataset(name, "val", data)
         if limit:
             samples = samples.subset(range(min(limit, len(samples))))
         result = evaluate(model, samples)

@@ -41,6 +41,27 @@ def to_skeleton(points, visible, source: str, target: Optional[str]):
     return tf.gather(points, index) * known[:, None], tf.gather(visible, index) * known
 
 
+#: How a stream uses its samples' teacher labels (``training.teacher_labels``): not at all, to
+#: fill the joints the dataset does not label, or alone.
+TEACHER_MODES = ("", "fill", "only")
+
+
+def merge_teacher(points, visible, teacher_points, teacher_scores, mode: str, min_score: float):
+    """The joints training learns from, in TF ops (after the crop, both in the model's skeleton):
+    ``fill`` keeps the dataset's labels and takes the teacher's where the dataset has none,
+    ``only`` takes the teacher's alone; the teacher's joints weigh their score, and scores under
+    ``min_score`` are dropped."""
+    import tensorflow as tf
+
+    if mode not in TEACHER_MODES[1:]:
+        raise ValueError(f"teacher mode must be one of {TEACHER_MODES[1:]}, got {mode!r}")
+    confident = tf.where(teacher_scores >= min_score, teacher_scores, tf.zeros_like(teacher_scores))
+    if mode == "only":
+        return teacher_points, confident
+    take = (visible <= 0) & (confident > 0)
+    return (tf.where(take[:, None], teacher_points, points), tf.where(take, confident, visible))
+
+
 def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Optional[AugmentConfig] = AugmentConfig(),
                       cache: bool = True, seed: Optional[int] = None, skeleton: Optional[str] = None,
                       teacher: str = "", teacher_min_score: float = 0.3) -> tf.data.Dataset:
@@ -49,12 +70,10 @@ def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Option
     The crop is made in the data's own skeleton (its box from all the person's labelled joints,
     its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
     joint the data does not label has weight 0. ``teacher`` (``fill`` or ``only``,
-    ``training.teacher_labels.merge_teacher``) mixes in the samples' teacher labels, cropped and
+    ``merge_teacher``) mixes in the samples' teacher labels, cropped and
     flipped with the image. Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; joint
     weights are 0 for unlabelled joints and joints outside the crop.
     """
-    from training.teacher_labels import merge_teacher
-
     flip_index = get_skeleton(samples.skeleton).flip_index
     size = codec.input_size
     if teacher and samples.teacher_keypoints is None:

@@ -8,7 +8,7 @@ written in chunks (temp file, then rename) so a killed run keeps what it labelle
 committed.
 
 Two uses, each a recipe switch (``Experiment.teacher``), applied after the crop in
-``training.pipeline.training_examples``:
+``training.pipeline.training_examples`` (``merge_teacher``):
 
 - ``fill``: joints the dataset does not label (COCO's face points on LSPet and MPII people) take
   the teacher's keypoint, its loss weighted by the teacher's score (scores under ``min_score``
@@ -29,8 +29,6 @@ from zoo.io import write_atomic
 
 #: The crop the teacher sees (MoveNet Thunder's input).
 TEACHER_CROP = 256
-#: Teacher uses a recipe can name (see the module docstring).
-TEACHER_MODES = ("", "fill", "only")
 
 
 def label_path(folder, dataset: str) -> Path:
@@ -98,22 +96,6 @@ def with_teacher_labels(samples: PoseSamples, path) -> PoseSamples:
     out = samples.subset(np.arange(len(samples)))
     out.teacher_keypoints, out.teacher_scores = keypoints[order], scores[order]
     return out
-
-
-def merge_teacher(points, visible, teacher_points, teacher_scores, mode: str, min_score: float):
-    """The joints training learns from, in TF ops (after the crop, both in the model's skeleton):
-    ``fill`` keeps the dataset's labels and takes the teacher's where the dataset has none,
-    ``only`` takes the teacher's alone; the teacher's joints weigh their score, and scores under
-    ``min_score`` are dropped."""
-    import tensorflow as tf
-
-    if mode not in TEACHER_MODES[1:]:
-        raise ValueError(f"teacher mode must be one of {TEACHER_MODES[1:]}, got {mode!r}")
-    confident = tf.where(teacher_scores >= min_score, teacher_scores, tf.zeros_like(teacher_scores))
-    if mode == "only":
-        return teacher_points, confident
-    take = (visible <= 0) & (confident > 0)
-    return (tf.where(take[:, None], teacher_points, points), tf.where(take, confident, visible))
 
 
 def default_label_folder(workdir) -> Path:

@@ -29,17 +29,17 @@ from training.validation_sets import ValidationSets
 
 def load_split(exp: Experiment, split: str, data: Optional[str] = None):
     """Training or validation samples of the experiment's (first) dataset."""
-    from training.datasets import load_top_down
+    from training.datasets import load_person_dataset
 
-    return load_top_down(exp.training_sets[0][0], split, data)
+    return load_person_dataset(exp.training_sets[0][0], split, data)
 
 
 def load_sets(exp: Experiment, split: str, data: Optional[str] = None):
     """``[(name, samples, sampling weight)]`` of every dataset of the recipe (``data``: the data
     root of all of them, or the one dataset's file)."""
-    from training.datasets import load_top_down
+    from training.datasets import load_person_dataset
 
-    return [(name, load_top_down(name, split, data), weight) for name, weight in exp.training_sets]
+    return [(name, load_person_dataset(name, split, data), weight) for name, weight in exp.training_sets]
 
 
 def teacher_streams(exp: Experiment, train_sets, workdir):

@@ -365,7 +365,7 @@ def _test_time_section(spec: ModelSpec, report: Dict) -> List[str]:
             + f". `quarter`: the quarter-pixel shift; `dark`: DARK's Taylor step "
             "(Zhang et al. 2020); `flip`: the mirrored crop's heatmaps averaged in. Load a variant with "
             f"`zoo.load(\"{spec.id}\", flip_test=True, subpixel=\"dark\")`. Command: "
-            f"`python -m tools.test_time {spec.id} --record`.", ""] + _table(
+            f"`python -m tools.tta {spec.id} --record`.", ""] + _table(
         [{c: r.get(c) for c in cols} for r in report["rows"]])
 
 

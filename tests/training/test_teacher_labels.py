@@ -8,9 +8,8 @@ import tensorflow as tf
 
 from training.datasets import DatasetError
 from training.datasets.base import PoseSamples
-from training.pipeline import mixed_training_dataset
-from training.teacher_labels import (TEACHER_CROP, label_samples, merge_teacher, read_labels, teacher_samples,
-                                     with_teacher_labels)
+from training.pipeline import merge_teacher, mixed_training_dataset
+from training.teacher_labels import TEACHER_CROP, label_samples, read_labels, teacher_samples, with_teacher_labels
 from zoo.codecs.heatmap import HeatmapCodec
 from zoo.skeletons import COCO17, LSP14
 

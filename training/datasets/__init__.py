@@ -8,7 +8,7 @@ from training.datasets.mpii import load_mpii, load_mpii_json, load_mpii_mat, loa
 
 #: Single-person datasets a recipe names (``Experiment.dataset`` / ``datasets``): each a loader
 #: ``(data root or file, split=train|val) -> PoseSamples`` in the dataset's own skeleton.
-TOP_DOWN_DATASETS = {
+PERSON_DATASETS = {
     "lspet": load_lspet,            # LSPet, fixed split im00001-08100 / im08101-09000
     "mpii": load_mpii,              # the MPII release (.mat, its split) or an MPII-format JSON
     "mpii_subset": load_mpii_subset,  # the shared MPII subset, split by scene
@@ -16,15 +16,15 @@ TOP_DOWN_DATASETS = {
 }
 
 
-def load_top_down(name: str, split: str, data=None) -> PoseSamples:
+def load_person_dataset(name: str, split: str, data=None) -> PoseSamples:
     """Samples of the registered single-person dataset ``name``."""
     try:
-        loader = TOP_DOWN_DATASETS[name]
+        loader = PERSON_DATASETS[name]
     except KeyError:
-        raise ValueError(f"unknown single-person dataset {name!r}; known: {sorted(TOP_DOWN_DATASETS)}") from None
+        raise ValueError(f"unknown single-person dataset {name!r}; known: {sorted(PERSON_DATASETS)}") from None
     return loader(data, split=split)
 
 
-__all__ = ["DATA_ROOT_ENV", "DatasetError", "MultiPersonSamples", "PoseSamples", "TOP_DOWN_DATASETS", "data_root",
+__all__ = ["DATA_ROOT_ENV", "DatasetError", "MultiPersonSamples", "PoseSamples", "PERSON_DATASETS", "data_root",
            "load_coco_keypoints", "load_coco_people", "load_coco_photos", "load_flic", "load_lspet", "load_mpii",
-           "load_mpii_json", "load_mpii_mat", "load_mpii_subset", "load_top_down", "loss_mask"]
+           "load_mpii_json", "load_mpii_mat", "load_mpii_subset", "load_person_dataset", "loss_mask"]

@@ -27,7 +27,7 @@ class Experiment:
         architecture: ``zoo.architectures`` name (``hourglass``); its task (``zoo.tasks``) picks
             the training loop: top-down crops or bottom-up scenes.
         model_args: build arguments of the architecture.
-        dataset: a ``training.datasets.TOP_DOWN_DATASETS`` name (top-down crops: ``lspet``,
+        dataset: a ``training.datasets.PERSON_DATASETS`` name (top-down crops: ``lspet``,
             ``mpii``, ``mpii_subset``, ``coco_people``) or ``lspet_scenes`` (multi-person scenes
             composited from LSPet people, ``training.composite``).
         datasets: several top-down datasets with sampling weights, ``(("coco_people", 3.0),
