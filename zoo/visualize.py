@@ -7,27 +7,59 @@ import numpy as np
 from zoo.skeletons import Skeleton
 
 
+#: One base colour per person (RGB; Trubetskoy's "20 distinct colours", the ten most distinct):
+#: person ``i`` of a multi-person drawing gets ``PERSON_COLOURS[i % 10]``.
+PERSON_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+                  (70, 240, 240), (240, 50, 230), (210, 245, 60), (0, 128, 128), (170, 110, 40))
+
+
+def person_colours(person: int) -> dict:
+    """The colours of person ``person`` (0-based): ``{"left", "right", "centre"}``, RGB. The
+    person's hue for all three, so whose limbs are whose stays clear where people overlap; left
+    limbs a light shade of it, right limbs a dark one, the centre line the hue itself."""
+    base = np.asarray(PERSON_COLOURS[int(person) % len(PERSON_COLOURS)], np.float64)
+    shade = lambda c: tuple(int(round(v)) for v in c)  # noqa: E731
+    return {"left": shade(base + 0.55 * (255 - base)), "right": shade(0.5 * base), "centre": shade(base)}
+
+
+def _side(limb) -> str:
+    a, b = limb
+    if a.startswith("left_") or b.startswith("left_"):
+        return "left"
+    if a.startswith("right_") or b.startswith("right_"):
+        return "right"
+    return "centre"
+
+
 def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton, scores=None,
-                  threshold: float = 0.0, colour=None, thickness: int = 2) -> np.ndarray:
+                  threshold: float = 0.0, colour=None, thickness: int = 2, person=None) -> np.ndarray:
     """Returns a copy of the RGB ``image`` with limbs and joints drawn.
 
-    ``keypoints (K, 2)`` in image pixels; joints with ``scores < threshold`` are not drawn.
-    ``colour`` forces one RGB colour (default: left orange, right blue, centre green).
+    ``keypoints (K, 2)`` in image pixels; joints with ``scores < threshold`` (or NaN) are not drawn.
+    Colours: ``colour`` forces one RGB colour; ``person`` (an index: one of several people) draws in
+    that person's colours (``person_colours``: their own hue, left light, right dark, joints the
+    hue ringed in white); default: left orange, right blue, centre green, white joints.
     """
     import cv2
 
     out = np.ascontiguousarray(image.copy())
     ok = np.ones(len(keypoints), bool) if scores is None else np.asarray(scores) >= threshold
     ok &= np.all(np.isfinite(keypoints), axis=-1)
+    own = person_colours(person) if person is not None and colour is None else None
     for (a, b), limb in zip(skeleton.limb_index, skeleton.limbs):
         if ok[a] and ok[b]:
-            c = colour or skeleton.limb_colour(limb)
+            c = colour or (own[_side(limb)] if own else skeleton.limb_colour(limb))
             pa = tuple(int(round(v)) for v in keypoints[a])
             pb = tuple(int(round(v)) for v in keypoints[b])
             cv2.line(out, pa, pb, c, thickness, cv2.LINE_AA)
     for j, p in enumerate(keypoints):
         if ok[j]:
-            cv2.circle(out, tuple(int(round(v)) for v in p), thickness + 1, colour or (255, 255, 255), -1, cv2.LINE_AA)
+            centre = tuple(int(round(v)) for v in p)
+            if own:
+                cv2.circle(out, centre, thickness + 2, (255, 255, 255), -1, cv2.LINE_AA)
+                cv2.circle(out, centre, thickness + 1, own["centre"], -1, cv2.LINE_AA)
+            else:
+                cv2.circle(out, centre, thickness + 1, colour or (255, 255, 255), -1, cv2.LINE_AA)
     return out
 
 
