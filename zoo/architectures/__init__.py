@@ -12,6 +12,8 @@ _ARCHITECTURES = {
     "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
     "openpose": ("zoo.architectures.openpose", "OpenPose"),
     "simplebaseline": ("zoo.architectures.simplebaseline", "SimpleBaseline"),
+    # The person detector (zoo.tasks.DETECTION), not a pose model: zoo.load builds it the same way.
+    "nanodet": ("zoo.detectors.nanodet", "NanoDet"),
 }
 ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
 
