@@ -115,6 +115,11 @@ def _recipe(exp: Dict, codec: Dict) -> str:
                                           scenes=exp.get("scenes"), loss=REGRESSION_LOSSES.get(loss, loss))
     if loss and codec["type"] != "regression":
         target += f"; loss {loss} (training.losses)"
+    if exp.get("datasets"):
+        target += "; data sampled by weight: " + ", ".join(f"{name} {weight:g}" for name, weight in exp["datasets"])
+    if exp.get("teacher"):
+        target += (f"; teacher (MoveNet Thunder pseudo-labels): {' + '.join(exp['teacher'])}, scores >= "
+                   f"{exp.get('teacher_min_score')}")
     return f"{opt}; {target}"
 
 
@@ -144,6 +149,9 @@ def _history(path: Path, stage: int = 0):
         row.update({"loss": round(float(r["loss"]), 5), "val_pck@0.2": round(float(r["val_pck@0.2"]), 4)})
         row.update({k[4:]: round(float(v), 4) for k, v in r.items()
                     if k.startswith("val_stage") and k.endswith("pck@0.2") and v})  # not the stage losses
+        # A recipe on several datasets: each validation set's limb figures (training.validation_sets).
+        row.update({k[4:]: round(float(v), 4) for k, v in r.items()
+                    if k.startswith("val_") and (k.endswith("pck@0.2_limbs") or k.endswith("pckh@0.5")) and v})
         curve.append(row)
     return rows, seconds, curve
 

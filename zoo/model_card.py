@@ -109,6 +109,15 @@ _PCK_CURVE = ("val_pck@0.2", 100, "validation PCK@0.2 (all joints)")
 _TARGET_METRICS = {
     "pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints", lambda m: m["pck@0.2"]["mean_limbs"], _PCK_CURVE),
     "pck@0.2": ("PCK@0.2 on all joints", lambda m: m["pck@0.2"]["mean"], _PCK_CURVE),
+    "coco_pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints of the COCO photos' validation people",
+                           lambda m: m["validation_sets"]["coco_people"]["pck@0.2"]["mean_limbs"],
+                           ("coco_people_pck@0.2_limbs", 100, "validation limb PCK@0.2 on the COCO photos")),
+    "mpii_pckh@0.5_limbs": ("PCKh@0.5 on the 12 limb joints of the MPII subset's validation people",
+                            lambda m: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean_limbs"],
+                            ("mpii_subset_pckh@0.5", 100, "validation PCKh@0.5 on the MPII subset")),
+    "lspet_pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints of the LSPet validation split",
+                            lambda m: m["validation_sets"]["lspet"]["pck@0.2"]["mean_limbs"],
+                            ("lspet_pck@0.2_limbs", 100, "validation limb PCK@0.2 on LSPet")),
     "ap_scenes": ("OKS AP on the held-out LSPet scenes", lambda m: m["scenes"]["oks"]["AP"],
                   ("scene AP", 1, "OKS AP on the recipe's own validation scenes (the training curve's scene AP)")),
     "ap_photos": ("OKS AP on the held-out coco-mini photos", lambda m: m["coco_heldout"]["oks"]["AP"],
@@ -146,6 +155,12 @@ def render_model_card(spec: ModelSpec) -> str:
     """The Markdown card of a published spec."""
     if spec.weights is None:
         raise ValueError(f"{spec.name} has no published weights: no card to generate")
+    from zoo.tasks import DETECTION
+
+    if task_of(spec) is DETECTION:
+        from zoo.detectors.card import render_detector_card
+
+        return render_detector_card(spec)
     sk = get_skeleton(spec.skeleton)
     tr, m = spec.weights.training, spec.weights.metrics
     ev = m.get("evaluation", {})

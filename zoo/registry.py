@@ -89,9 +89,25 @@ def task_of(spec: ModelSpec) -> Task:
     return get_architecture(spec.architecture).task
 
 
-def most_accurate(skeleton: str = "lsp14") -> str:
-    """``name@version`` of the published single-person (top-down) ``skeleton`` model with the
-    highest validation PCK@0.2 on the limb joints (its ``model.json``): the default model of the
+#: What ``most_accurate`` ranks by: everyday photos first (users' photos look like COCO's).
+RANKING_METRIC = ("limb PCK@0.2 on the COCO photos' validation people (model.json: "
+                  "metrics.validation_sets.coco_people), where a version measured it; below those, the "
+                  "version's own validation limb PCK@0.2 (metrics.pck@0.2.mean_limbs)")
+
+
+def _ranking(spec: ModelSpec):
+    """``(measured on everyday photos, score)`` of a published top-down version, or None."""
+    metrics = spec.weights.metrics
+    everyday = ((metrics.get("validation_sets") or {}).get("coco_people") or {}).get("pck@0.2") or {}
+    if everyday.get("mean_limbs") is not None:
+        return (1, everyday["mean_limbs"])
+    own = (metrics.get("pck@0.2") or {}).get("mean_limbs")
+    return None if own is None else (0, own)
+
+
+def most_accurate(skeleton: Optional[str] = None) -> str:
+    """``name@version`` of the published single-person (top-down) model ranked first by
+    ``RANKING_METRIC`` (of the ``skeleton`` models only, when given): the default model of the
     main job and of ``tools.predict``."""
     from zoo.tasks import TOP_DOWN
 
@@ -99,14 +115,14 @@ def most_accurate(skeleton: str = "lsp14") -> str:
     for name in published_names():
         for version in published_versions(name):
             spec = get_spec(f"{name}@{version}")
-            if spec.skeleton != skeleton or task_of(spec) is not TOP_DOWN:
+            if (skeleton and spec.skeleton != skeleton) or task_of(spec) is not TOP_DOWN:
                 continue
-            score = (spec.weights.metrics.get("pck@0.2") or {}).get("mean_limbs")
-            if score is not None and (best is None or score > best[0]):
-                best = (score, spec.id)
+            rank = _ranking(spec)
+            if rank is not None and (best is None or rank > best[0]):
+                best = (rank, spec.id)
     if best is None:
-        raise ModelNotFoundError(f"no published single-person {skeleton} model with a validation PCK; "
-                                 f"published: {_describe_published()}")
+        raise ModelNotFoundError(f"no published single-person {skeleton or ''} model with a validation PCK; "
+                                 f"published: {_describe_published()}".replace("  ", " "))
     return best[1]
 
 

@@ -265,11 +265,29 @@ def test_unknown_or_misplaced_test_time_option_is_a_clear_error(local_store):
 
 
 def test_most_accurate_is_the_best_published_validation_pck(local_store):
-    best = zoo.most_accurate()
+    best = zoo.most_accurate("lsp14")
     pck = {m: zoo.get_spec(m).weights.metrics["pck@0.2"]["mean_limbs"]
            for m in zoo.list_models(published_only=True)
            if zoo.get_spec(m).skeleton == "lsp14" and registry.task_of(zoo.get_spec(m)) is TOP_DOWN}
     assert len(pck) >= 4 and pck[best] == max(pck.values())
+    # Without a skeleton: a version measured on everyday photos ranks above every one that was not.
+    everyday = {m: registry._ranking(zoo.get_spec(m)) for m in zoo.list_models(published_only=True)
+                if registry.task_of(zoo.get_spec(m)) is TOP_DOWN}
+    assert registry._ranking(zoo.get_spec(zoo.most_accurate())) == max(r for r in everyday.values() if r)
+    assert "COCO photos" in registry.RANKING_METRIC
+
+
+def test_a_version_measured_on_everyday_photos_outranks_a_higher_own_figure():
+    from zoo.specs import ModelSpec, WeightsSpec
+
+    def spec(metrics):
+        return ModelSpec(name="x", architecture="simplebaseline", model_args={}, skeleton="coco17", input_size=256,
+                         normalisation={}, paper="", experiment="", weights=WeightsSpec(file="w", sha256="0", training={}, metrics=metrics))
+
+    lsp_only = spec({"pck@0.2": {"mean_limbs": 0.9}})
+    coco = spec({"pck@0.2": {"mean_limbs": 0.5}, "validation_sets": {"coco_people": {"pck@0.2": {"mean_limbs": 0.6}}}})
+    assert registry._ranking(coco) > registry._ranking(lsp_only)
+    assert registry._ranking(spec({})) is None
     with pytest.raises(zoo.ModelNotFoundError, match="no published single-person mpii16 model"):
         zoo.most_accurate("mpii16")
 
