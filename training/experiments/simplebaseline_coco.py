@@ -30,7 +30,7 @@ SIMPLEBASELINE_COCO_FAST = SIMPLEBASELINE_COCO.replace(
     name="simplebaseline_coco_fast",
     model_args=SIMPLEBASELINE_COCO_FAST_ARGS,
     init_from="simplebaseline-coco@1",
-    epochs=4,
+    epochs=3,
     learning_rate=3e-4,
 )
 
