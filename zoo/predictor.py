@@ -29,8 +29,8 @@ class _RunnerKeypoints:
     """A top-down model's exported file with ``predict_keypoints``'s interface (what
     ``find_person`` calls): ``runner.predict(crops) -> (keypoints, scores)``."""
 
-    def __init__(self, runner, input_size: int):
-        self.runner, self.input_size = runner, input_size
+    def __init__(self, runner, input_size: int, skeleton=None):
+        self.runner, self.input_size, self.skeleton = runner, input_size, skeleton
 
     def predict_keypoints(self, images):
         return self.runner.predict(images)
@@ -62,7 +62,7 @@ class PosePredictor:
         self.skeleton = model.skeleton
         self.multi_person = model.task.multi_person
         self.smoothing, self.min_score = smoothing, min_score
-        self._keypoints = model if runner is None else _RunnerKeypoints(runner, model.input_size)
+        self._keypoints = model if runner is None else _RunnerKeypoints(runner, model.input_size, model.skeleton)
         self.reset()
 
     def reset(self) -> None:
