@@ -4,7 +4,7 @@ Called by ``training.train`` for models whose task is ``bottom_up``; the targets
 the model's own codec (``model.codec``: confidence maps and part affinity fields). Same contract
 as the top-down loop: a ``tf.distribute`` strategy chosen from the machine, a checkpoint every epoch in
 ``<workdir>/backup`` (resumed after a kill), ``history.csv``, one TensorBoard run in
-``<workdir>/logs`` (``training.callbacks``) and ``<workdir>/final.weights.h5``. Besides, every
+``<workdir>`` (``training.callbacks``) and ``<workdir>/final.weights.h5``. Besides, every
 epoch's weights are kept in ``<workdir>/epochs/`` (the model is small), so the AP of each epoch on
 more scenes can be measured afterwards (``tools.publish --epoch-curve``).
 
@@ -173,9 +173,9 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
                                "heatmaps": masked_stage_metrics("heatmaps", model.heatmap_stages)},
                       jit_compile=exp.jit_compile)
     prepare_fit(model, strat, dataset.element_spec)
-    # One TensorBoard run (this worker's <folder>/logs). Validation adds its figures to the logs
+    # One TensorBoard run (this worker's folder). Validation adds its figures to the logs
     # before HistoryCSV / TrainingSummaries write them; the backup comes last (see top_down).
-    log = RunLog.open(mydir / "logs", steps) if tensorboard else None
+    log = RunLog.open_run(mydir, steps) if tensorboard else None
     callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
     callbacks.append(SceneValidation(val_scenes, log if chief else None, photos=coco_heldout))
     callbacks.append(HistoryCSV(str(mydir / "history.csv")))

@@ -1,13 +1,15 @@
 """Callbacks: one TensorBoard run per training (``RunLog``, ``TrainingSummaries``), validation PCK,
 loss and images (``PoseValidation``, ``SpatialModelImages``), the history file, replica statistics.
 
-TensorBoard layout (one run, ``<workdir>/logs``; x axis: the global optimizer step, continuing
-across phases): ``train/loss``, ``train/stage<k>/loss``, ``train/learning_rate`` every few steps;
-after every epoch ``val/pck@0.2``, ``val/pck@0.1``, ``val/pck@0.2_limbs``,
-``val/pck@0.2/<joint>``, ``val/stage<k>/pck@0.2``, ``val/loss``, ``val/stage<k>/loss`` (bottom-up:
-``val/oks_ap``, ``val/oks_ap50`` and the per-output losses) and ``train/epoch_seconds``; the
-recipe as text (``recipe``) and hparams at step 0; labelled image grids (``val/prediction``,
-``val/maps_per_stage``, ...). Each figure is written once.
+TensorBoard layout (one run per workdir, its event files in the workdir itself, so the run is
+named after it; x axis: the global optimizer step, continuing across phases): ``train/loss``,
+``train/stage<k>/loss``, ``train/learning_rate`` every few steps; after every epoch
+``val/pck@0.2``, ``val/pck@0.1``, ``val/pck@0.2_limbs``, ``val/stage<k>/pck@0.2``, ``val/loss``,
+``val/stage<k>/loss`` (bottom-up: ``val/oks_ap``, ``val/oks_ap50`` and the per-output losses),
+``train/epoch_seconds``, and the per-joint ``val_per_joint/pck@0.2/<joint>`` in a group of their
+own; the recipe as text (``recipe``) and hparams at step 0 (the headline ones shown by default);
+labelled image grids (``val/prediction``, ``val/maps_per_stage``, ...), captions sized to stay
+readable when TensorBoard fits a grid into its card. Each figure is written once.
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from training.datasets.base import PoseSamples
 #: Side of one tile of the TensorBoard image grids (crops are scaled up to it: TensorBoard shows
 #: images at their own size, and a 32-128 px crop is too small to read).
 TILE = 256
-#: Height of the caption bar above each tile.
+#: Height of the caption bar above each tile (at least: a wide grid has larger captions).
 CAPTION = 26
+#: Captions' text height as a share of the grid's width: TensorBoard fits an image into a card of
+#: about 400 pixels, so a grid several tiles wide is shown at a third of its size or less.
+CAPTION_SHARE = 1 / 40
 #: Colours of the images: ground truth green, prediction red (RGB).
 TRUTH, PREDICTION = (0, 255, 0), (255, 0, 0)
 
@@ -56,6 +61,11 @@ class RunLog:
     def open(cls, log_dir, steps_per_epoch: int = 1) -> "RunLog":
         return cls(tf.summary.create_file_writer(str(log_dir)), int(steps_per_epoch))
 
+    @classmethod
+    def open_run(cls, workdir, steps_per_epoch: int = 1) -> "RunLog":
+        """The run of a training ``workdir`` (``run_log_dir``)."""
+        return cls.open(run_log_dir(workdir), steps_per_epoch)
+
     def phase(self, offset: int) -> "RunLog":
         """The same run (writer, ``written``) for the phase whose first step is ``offset + 1``."""
         return dataclasses.replace(self, offset=int(offset))
@@ -78,6 +88,15 @@ class RunLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def run_log_dir(workdir) -> Path:
+    """Where a training's event files go: the ``workdir`` itself, so that ``tensorboard --logdir
+    runs`` names the run after it (``hourglass_lsp``, not ``hourglass_lsp/logs``); its
+    ``logs`` folder only for a run begun there before (a resumed run stays one run)."""
+    workdir = Path(workdir)
+    old = workdir / "logs"
+    return old if any(old.glob("events.out.tfevents.*")) else workdir
 
 
 def as_run_log(log) -> Optional[RunLog]:
@@ -141,6 +160,28 @@ def recipe_hparams(exp, steps_per_epoch: int) -> Dict[str, object]:
             "coco_mix": float(exp.coco_mix)}
 
 
+#: The hyperparameters TensorBoard's HParams dashboard shows without ticking them: it sorts them
+#: by ``differs`` (values that differ between runs first), then by name, and shows the first five.
+HEADLINE_HPARAMS = ("architecture", "batch_size", "epochs", "input_size", "learning_rate")
+
+
+def hparams_experiment(values: Dict[str, object]):
+    """The hparams dashboard's experiment (a ``Summary`` proto): every hparam of ``values``, the
+    ``HEADLINE_HPARAMS`` marked ``differs`` so they are the ones shown by default, and the
+    ``RUN_FIGURES`` as metrics."""
+    from tensorboard.plugins.hparams import api as hp
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    pb = hp.hparams_config_pb(hparams=[hp.HParam(k) for k in values],
+                              metrics=[hp.Metric(tag, display_name=name) for tag, name in RUN_FIGURES])
+    value = pb.value[0]
+    data = metadata.parse_experiment_plugin_data(value.metadata.plugin_data.content)
+    for info in data.hparam_infos:
+        info.differs = info.name in HEADLINE_HPARAMS
+    value.metadata.CopyFrom(metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(experiment=data)))
+    return pb
+
+
 def recipe_markdown(exp) -> str:
     """``experiment.json``'s content as Markdown (a heading, then the JSON as a code block)."""
     body = json.dumps(exp.to_dict(), indent=2)
@@ -156,15 +197,14 @@ RUN_FIGURES = (("val/pck@0.2", "PCK@0.2 (validation, top-down)"),
 
 
 def write_recipe(log: RunLog, exp) -> None:
-    """At step 0: the recipe as text (``recipe``) and its hyperparameters as hparams, with the
-    ``RUN_FIGURES`` as metrics."""
+    """At step 0: the recipe as text (``recipe``) and its hyperparameters as hparams
+    (``hparams_experiment``), with the ``RUN_FIGURES`` as metrics."""
     from tensorboard.plugins.hparams import api as hp
 
     values = recipe_hparams(exp, log.steps_per_epoch)
     with log.at(0):
         tf.summary.text("recipe", recipe_markdown(exp))
-        hp.hparams_config(hparams=[hp.HParam(k) for k in values],
-                          metrics=[hp.Metric(tag, display_name=name) for tag, name in RUN_FIGURES])
+        tf.summary.experimental.write_raw_pb(hparams_experiment(values).SerializeToString(), step=0)
         hp.hparams(values, trial_id=exp.name)
 
 
@@ -268,26 +308,60 @@ def upscale(image, size: int = TILE) -> Tuple[np.ndarray, float]:
     return out, factor
 
 
-def caption(image: np.ndarray, text: str) -> np.ndarray:
-    """``image`` with ``text`` on a dark bar above it (the font shrinks to fit the width)."""
+def _caption_lines(text: str, width: int, text_height: float):
+    """``text`` wrapped into lines that fit ``width`` pixels at ``text_height``; ``(lines, font
+    scale, thickness)`` (the scale shrinks only if one word is wider than the tile)."""
+    import cv2
+
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    scale = text_height / cv2.getTextSize("0", font, 1.0, 1)[0][1]
+    thickness = max(1, int(round(scale * 1.5)))
+    fits = lambda t, s: cv2.getTextSize(t, font, s, thickness)[0][0] <= width - 8  # noqa: E731
+    words = text.split() or [""]
+    while scale > 0.3 and not all(fits(w, scale) for w in words):
+        scale *= 0.9
+    lines = [words[0]]
+    for word in words[1:]:
+        if fits(f"{lines[-1]} {word}", scale):
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines, scale, thickness
+
+
+def caption(image: np.ndarray, text: str, text_height: float = 12.0, bar: int = CAPTION) -> np.ndarray:
+    """``image`` with ``text`` on a dark bar above it: ``text_height`` pixels tall letters,
+    wrapped to the image's width, the bar ``bar`` pixels tall or more."""
     import cv2
 
     h, w = image.shape[:2]
-    bar = np.full((CAPTION, w, 3), 32, np.uint8)
-    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.55
-    while scale > 0.3 and cv2.getTextSize(text, font, scale, 1)[0][0] > w - 8:
-        scale -= 0.05
-    cv2.putText(bar, text, (4, CAPTION - 8), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    return np.concatenate([bar, np.asarray(image, np.uint8)], axis=0)
+    lines, scale, thickness = _caption_lines(text, w, text_height)
+    line = int(round(1.6 * text_height))
+    out = np.full((max(bar, caption_height(len(lines), text_height)), w, 3), 32, np.uint8)
+    for i, t in enumerate(lines):
+        cv2.putText(out, t, (4, int(round(4 + text_height + i * line))), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA)
+    return np.concatenate([out, np.asarray(image, np.uint8)], axis=0)
+
+
+def caption_height(lines: int, text_height: float) -> int:
+    """Height of a caption bar of ``lines`` lines of ``text_height`` pixels."""
+    return max(CAPTION, int(round(1.6 * text_height * lines + 0.6 * text_height + 4)))
 
 
 def image_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray]]], gap: int = 4) -> np.ndarray:
     """One image ``(1, H, W, 3)`` uint8 of captioned tiles: ``rows`` of ``(caption, RGB image)``,
-    every image scaled to ``TILE`` pixels wide (shorter rows padded), grey gaps between tiles."""
-    rows = [[caption(upscale(img)[0], text) for text, img in row] for row in rows]
-    h = max(t.shape[0] for row in rows for t in row)
-    w = max(t.shape[1] for row in rows for t in row)
+    every image scaled to ``TILE`` pixels wide (shorter rows padded), grey gaps between tiles.
+    The captions' letters are ``CAPTION_SHARE`` of the grid's width tall (12 px at least), so
+    they stay readable where TensorBoard shrinks a wide grid to its card."""
+    rows = [[(text, upscale(img)[0]) for text, img in row] for row in rows]
     cols = max(len(row) for row in rows)
+    w = max(t.shape[1] for row in rows for _, t in row)
+    text_height = max(12.0, CAPTION_SHARE * (cols * (w + gap) - gap))
+    lines = max(len(_caption_lines(text, t.shape[1], text_height)[0]) for row in rows for text, t in row)
+    bar = caption_height(lines, text_height)
+    rows = [[caption(t, text, text_height, bar) for text, t in row] for row in rows]
+    h = max(t.shape[0] for row in rows for t in row)
     grid = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), 128, np.uint8)
     for r, row in enumerate(rows):
         for c, t in enumerate(row):
@@ -386,7 +460,7 @@ class PoseValidation(keras.callbacks.Callback):
     of a multi-stage model, ``val_loss``, ``val_stage<k>_loss``, ``learning_rate``,
     ``epoch_seconds``: ``history.csv``; ``TrainingSummaries`` writes the ``val_*`` ones to
     TensorBoard); the per-joint and limb PCK and the images go straight to TensorBoard
-    (``val/pck@0.2/<joint>``, ``val/pck@0.2_limbs``, ``val/prediction``, ``val/maps_per_stage``).
+    (``val_per_joint/pck@0.2/<joint>``, ``val/pck@0.2_limbs``, ``val/prediction``, ``val/maps_per_stage``).
 
     Args:
         samples: validation samples.
@@ -437,22 +511,22 @@ class PoseValidation(keras.callbacks.Callback):
         with self.log.at(self.log.epoch_end(epoch)):
             tf.summary.scalar("val/pck@0.2_limbs", result["pck@0.2"]["mean_limbs"])
             for name, v in result["pck@0.2"]["per_joint"].items():
-                tf.summary.scalar(f"val/pck@0.2/{name}", v)
+                tf.summary.scalar(f"val_per_joint/pck@0.2/{name}", v)
             tf.summary.image("val/prediction", self.prediction_grid())
             if "heatmaps" in self.model.raw_output_names:
                 tf.summary.image("val/maps_per_stage", self.stage_grid())
 
     def stage_grid(self) -> np.ndarray:
-        """Per crop, one row: the crop, then each stage's joint maps (max over joints) and, when
-        the model has one (CPM), each stage's background map, as colour overlays."""
+        """Per crop, one row: the crop, then each stage's joint maps (max over joints), as colour
+        overlays; when the model has them (CPM), a second row with each stage's background map."""
         _, batch = first_crops(self.samples, self.model.input_size, self.num_images)
         maps = keras.ops.convert_to_numpy(self.model(batch["image"], training=False))
         k = self.model.num_joints
         rows = stage_overlays(batch["image"], maps, slice(0, k))
-        if maps.shape[-1] > k:
+        if maps.shape[-1] > k:  # a row of background maps under each crop's row: a narrower grid
             labels = [f"stage {s + 1} background" for s in range(maps.shape[1])]
-            rows = [row + extra[1:] for row, extra in
-                    zip(rows, stage_overlays(batch["image"], maps, slice(k, k + 1), labels))]
+            rows = [r for pair in zip(rows, stage_overlays(batch["image"], maps, slice(k, k + 1), labels))
+                    for r in pair]
         return image_grid(rows)
 
     def prediction_grid(self) -> np.ndarray:

@@ -5,7 +5,7 @@ A recipe without ``phases`` trains the whole model at once: one ``Phase(0, epoch
 (DeepPose's cascade, Tompson et al.'s three phases) lists its architecture's ``Phase`` subclass,
 defined beside the recipe in ``training.experiments``; the loop trains the phases in order, each in
 ``<workdir>/stage<s>`` with its own checkpoints and history, and skips a phase whose
-``stage.weights.h5`` is there. TensorBoard shows the whole run as one (``<workdir>/logs``), phase
+``stage.weights.h5`` is there. TensorBoard shows the whole run as one (``<workdir>``), phase
 after phase along the global optimizer step (``step_offsets``). For each phase the loop asks it
 what to freeze or measure first (``prepare``), its loss (``loss``, a ``training.losses.LOSSES``
 name; None: the codec's), how many stage outputs it supervises (``supervised_stages``), its extra

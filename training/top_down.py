@@ -83,8 +83,8 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
     val_dataset = validation_dataset(val_samples, model.codec, skeleton=skeleton)
     extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
                         if len(train_sets) > 1 else [])
-    # One TensorBoard run (this worker's <folder>/logs) for every phase, on the global step axis.
-    run_log = RunLog.open(mydir / "logs", steps) if tensorboard else None
+    # One TensorBoard run (this worker's folder) for every phase, on the global step axis.
+    run_log = RunLog.open_run(mydir, steps) if tensorboard else None
     t0 = time.time()
     history = None
     phases = exp.phases or (Phase(0, exp.epochs),)

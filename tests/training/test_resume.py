@@ -121,7 +121,7 @@ def test_killed_run_resumes_from_last_saved_epoch(tmp_path, lspet_root):
 
     # TensorBoard: one run whose steps continue where run 1 stopped (run 1's last epoch, cut
     # short, is written again by run 2 at the same steps); the recipe written once, at the start.
-    tags = _read_events(workdir / "logs")
+    tags = _read_events(workdir)  # the workdir is the TensorBoard run
     assert sorted({step for step, _, _ in tags["val/pck@0.2"]}) == [STEPS * (e + 1) for e in range(EPOCHS)]
     train_steps = {step for step, _, _ in tags["train/loss"]}
     assert max(train_steps) == EPOCHS * STEPS and {STEPS * (e + 1) for e in range(EPOCHS)} <= train_steps

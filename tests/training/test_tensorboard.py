@@ -1,7 +1,10 @@
-"""TensorBoard a person wants to read (#16.7): one run per training (``<workdir>/logs``), one tag
-per figure grouped ``train/...`` / ``val/...``, the global optimizer step continuing across
-phases, the learning rate every step of a short epoch, the validation loss of top-down models,
-OKS AP of bottom-up ones, labelled image grids, the recipe as text and hparams.
+"""TensorBoard a person wants to read (#16.7, #30.7): one run per training, named after its
+workdir (the event files in the workdir itself), one tag per figure grouped ``train/...`` /
+``val/...`` with the per-joint PCK in a group of its own (``val_per_joint/...``), the global
+optimizer step continuing across phases, the learning rate every step of a short epoch, the
+validation loss of top-down models, OKS AP of bottom-up ones, labelled image grids whose
+captions stay readable when TensorBoard shrinks them, the recipe as text and hparams whose
+headline ones show by default.
 
 Tiny models on the first LSPet images; skips without the data.
 """
@@ -16,12 +19,12 @@ from training.callbacks import CAPTION, TILE
 
 def read_events(logdir):
     """``{tag: [(step, plugin, value)]}`` of every event file of the run ``logdir`` (one folder:
-    the run has no sub-runs)."""
+    no sub-folder holds event files, which TensorBoard would show as more runs)."""
     import tensorflow as tf
 
     files = sorted(logdir.glob("events.out.tfevents.*"))
     assert files, f"no event files in {logdir}"
-    assert not [p for p in logdir.iterdir() if p.is_dir()], "the run has sub-folders (several runs)"
+    assert sorted(logdir.rglob("events.out.tfevents.*")) == files, "event files in sub-folders (several runs)"
     tags = {}
     for path in files:
         for event in tf.compat.v1.train.summary_iterator(str(path)):
@@ -56,6 +59,18 @@ def hparams_metric(tags):
     return [m.name.tag for m in experiment.metric_infos], [h.name for h in experiment.hparam_infos]
 
 
+def shown_by_default(tags):
+    """The hparams TensorBoard's HParams dashboard ticks without being asked: its server sorts
+    them by ``differs`` (True first), then by name; its page ticks the first five
+    (``tensorboard/plugins/hparams``: ``backend_context._sort_and_reduce_to_hparams_limit``,
+    ``tf-hparams-query-pane``)."""
+    from tensorboard.plugins.hparams import metadata
+
+    (_, _, content), = tags["_hparams_/experiment"]
+    infos = metadata.parse_experiment_plugin_data(content).hparam_infos
+    return [h.name for h in sorted(infos, key=lambda h: (not h.differs, h.name))][:5]
+
+
 STEP_TAGS = {"recipe", "_hparams_/experiment", "_hparams_/session_start_info"}
 
 
@@ -80,8 +95,72 @@ def test_image_grid_is_captioned_and_upscaled():
 
     crop = np.zeros((32, 32, 3), np.uint8)
     grid = image_grid([[("truth", crop), ("stage 1", crop)], [("truth", crop)]])
-    assert grid.shape == (1, 2 * (TILE + CAPTION) + 4, 2 * TILE + 4, 3) and grid.dtype == np.uint8
-    assert grid[0, :CAPTION, :TILE].max() > 200  # white caption text on the dark bar
+    bar = (grid.shape[1] - 4) // 2 - TILE  # the caption bar above every tile
+    assert grid.shape == (1, 2 * (TILE + bar) + 4, 2 * TILE + 4, 3) and grid.dtype == np.uint8 and bar >= CAPTION
+    assert grid[0, :bar, :TILE].max() > 200  # white caption text on the dark bar
+
+
+def _text_rows(bar):
+    """Rows of a caption bar with text on them (white pixels)."""
+    return np.flatnonzero((bar.max(axis=(1, 2)) > 200))
+
+
+@pytest.mark.parametrize("columns", [3, 4])
+def test_captions_stay_readable_when_tensorboard_shrinks_the_grid(columns):
+    """``val/maps_per_stage`` is 3 tiles wide (hourglass: crop, stage 1, stage 2) or more; shown
+    in a card about 400 px wide, its captions' letters must stay about 10 px tall."""
+    import cv2
+
+    from training.callbacks import image_grid
+
+    crop = np.zeros((64, 64, 3), np.uint8)
+    grid = image_grid([[("crop", crop)] + [(f"stage {s + 1}", crop) for s in range(columns - 1)]])[0]
+    bar = grid[:, :TILE]
+    rows = _text_rows(bar[:bar.shape[0] - TILE])
+    letters = rows.max() - rows.min() + 1  # "stage 1": cap height to the descender of the g
+    shown = letters * 400 / grid.shape[1]
+    assert shown >= 9, f"{columns} tiles: caption letters {letters} px, {shown:.1f} px in a 400 px card"
+    # The caption is white text on the dark bar above the tile, at the tile's full width.
+    small = cv2.resize(grid, (400, round(400 * grid.shape[0] / grid.shape[1])), interpolation=cv2.INTER_AREA)
+    assert small[:int(small.shape[0] * 0.1)].max() > 150
+
+
+def test_long_captions_wrap_and_every_tile_gets_the_same_bar():
+    from training.callbacks import image_grid
+
+    crop = np.zeros((64, 64, 3), np.uint8)
+    grid = image_grid([[("crop", crop), ("stage 1: limb fields (PAF)", crop), ("stage 3: part maps", crop),
+                        ("stage 2 background", crop)]])[0]
+    bar_height = grid.shape[0] - TILE
+    assert bar_height > CAPTION  # two lines
+    for c in range(4):  # every tile starts right under the same bar
+        tile = grid[bar_height:, c * (TILE + 4):c * (TILE + 4) + TILE]
+        assert tile.shape[0] == TILE and tile.max() == 0
+
+
+def test_run_is_named_after_the_workdir(tmp_path):
+    from training.callbacks import run_log_dir
+
+    assert run_log_dir(tmp_path) == tmp_path
+    # A run begun before event files moved out of ``logs/`` goes on there when resumed.
+    (tmp_path / "logs").mkdir()
+    assert run_log_dir(tmp_path) == tmp_path
+    (tmp_path / "logs" / "events.out.tfevents.1.host").write_bytes(b"")
+    assert run_log_dir(tmp_path) == tmp_path / "logs"
+
+
+def test_headline_hparams_are_the_ones_shown_by_default(tmp_path):
+    from training.callbacks import HEADLINE_HPARAMS, RunLog, write_recipe
+    from training.experiments import get_experiment
+
+    log = RunLog.open(tmp_path, steps_per_epoch=3)
+    write_recipe(log, get_experiment("hourglass_tiny"))
+    log.close()
+    tags = read_events(tmp_path)
+    assert shown_by_default(tags) == sorted(HEADLINE_HPARAMS)
+    assert {"learning_rate", "epochs", "batch_size"} <= set(HEADLINE_HPARAMS)
+    metrics, hparams = hparams_metric(tags)
+    assert len(hparams) > 5 and "val/pck@0.2" in metrics  # every hparam is still there, one tick away
 
 
 def test_phase_steps_follow_each_other():
@@ -123,13 +202,13 @@ def test_top_down_two_phases_write_one_run(tmp_path, lspet_root):
     # first supervises stack 1's metric only, the second both.
     exp = get_experiment("hourglass_tiny").replace(phases=(Phase(1, 1), Phase(2, 1, 5e-4)))
     model, _ = train(exp, str(tmp_path), data=str(lspet_root), max_val=8, max_train=32, verbose=0)
-    assert not (tmp_path / "stage1" / "logs").exists() and not (tmp_path / "stage2" / "logs").exists()
-    tags = read_events(tmp_path / "logs")
+    assert not (tmp_path / "logs").exists()
+    tags = read_events(tmp_path)  # the workdir is the run: TensorBoard names it after the workdir
     joints = model.skeleton.joint_names
     scalars = ({"train/loss", "train/learning_rate", "train/epoch_seconds", "train/stage1/loss",
                 "train/stage2/loss", "val/loss", "val/stage1/loss", "val/stage2/loss", "val/pck@0.2",
                 "val/pck@0.1", "val/pck@0.2_limbs", "val/stage1/pck@0.2", "val/stage2/pck@0.2"}
-               | {f"val/pck@0.2/{j}" for j in joints})
+               | {f"val_per_joint/pck@0.2/{j}" for j in joints})
     images = {"val/prediction", "val/maps_per_stage"}
     assert set(tags) == scalars | images | STEP_TAGS, sorted(set(tags) ^ (scalars | images | STEP_TAGS))
     for tag in scalars:
@@ -179,6 +258,7 @@ def test_top_down_two_phases_write_one_run(tmp_path, lspet_root):
     assert "val/pck@0.2" in metrics
     assert {"architecture", "input_size", "batch_size", "learning_rate", "epochs", "precision", "augment_scale",
             "augment_rotation_deg", "backbone_weights"} <= set(hparams)
+    assert shown_by_default(tags) == ["architecture", "batch_size", "epochs", "input_size", "learning_rate"]
 
 
 @pytest.mark.slow
@@ -189,7 +269,7 @@ def test_bottom_up_logs_oks_ap_and_people(tmp_path, lspet_root):
     exp = get_experiment("openpose_tiny")  # 2 epochs of 2 steps, 2 held-out scenes
     model, history = train(exp, str(tmp_path), data=str(lspet_root), max_train=20, max_val=10, verbose=0)
     assert {"val_oks_ap", "val_oks_ap50"} <= set(history.history)
-    tags = read_events(tmp_path / "logs")
+    tags = read_events(tmp_path)
     # One PAF and one confidence-map stage: the per-stage losses are the per-output ones.
     scalars = {"train/loss", "train/pafs/loss", "train/heatmaps/loss", "train/learning_rate", "train/epoch_seconds",
                "val/loss", "val/pafs/loss", "val/heatmaps/loss", "val/oks_ap", "val/oks_ap50"}

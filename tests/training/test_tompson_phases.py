@@ -39,7 +39,7 @@ def test_three_phases_on_real_crops(tmp_path, lspet_root):
     # model is bypassed); phase 2 from its initialisation (step 3, phase 1's end) on, phase 3 after
     # its epoch (its start is phase 2's end, already written).
     assert not (tmp_path / "stage2" / "logs").exists()
-    tags = _tags(tmp_path / "logs")
+    tags = _tags(tmp_path)  # the workdir is the TensorBoard run
     assert tags["model/pairwise_kernels"] == tags["val/unary_vs_refined/left_wrist"] == [3, 6, 9]
     assert tags["val/pck@0.2"] == [3, 6, 9] and tags["train/loss"] == list(range(1, 10))
     assert model.active_stage == 0 and model.spatial_initialised
