@@ -268,6 +268,51 @@ def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, sample
     return result
 
 
+TOP_DOWN_PEOPLE_PROTOCOL = ("COCO photos validation split (docs/evaluation.md: the 35 photos of the shared coco-mini + "
+                            "coco-extra with crc32(image id) % 1000 < 153), every labelled person; each photo through "
+                            "model.predict_people: the person detector's boxes, the single-person model on each box's "
+                            "crop (zoo.people.top_down_people), keypoints in image pixels; OKS AP by pycocotools on "
+                            "the joints the model shares with COCO-17, COCO's sigmas and areas")
+
+
+def evaluate_top_down_people(model, data=None, refine: bool = True, detector=None, people_fn=None) -> Dict:
+    """OKS AP of a single-person ``model`` used top-down on the COCO photos' validation split
+    (``TOP_DOWN_PEOPLE_PROTOCOL``). ``people_fn(image) -> (people, scores)``: another predictor of
+    whole photos (e.g. the exported files run in sequence); default ``model.predict_people``."""
+    import cv2
+
+    from training.datasets.coco import load_coco_photos
+    from training.metrics import oks_joint_subset
+    from zoo.skeletons import COCO17
+
+    photos = load_coco_photos(data, "val")
+    mapping = np.asarray(joint_mapping(COCO17, model.skeleton))
+    keep = mapping >= 0
+    gt_keypoints, gt_visible = [], []
+    for kps, vis in zip(photos.keypoints, photos.visible):
+        k = np.zeros((len(kps), model.num_joints, 2), np.float32)
+        v = np.zeros((len(kps), model.num_joints), np.float32)
+        k[:, keep], v[:, keep] = kps[:, mapping[keep]], vis[:, mapping[keep]]
+        gt_keypoints.append(k)
+        gt_visible.append(v)
+    if people_fn is None:
+        def people_fn(image):
+            return model.predict_people(image, detector=detector, refine=refine)
+    people, scores = [], []
+    for path in photos.image_paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: not a readable image")
+        p, s = people_fn(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        people.append(np.asarray(p, np.float32).reshape(-1, model.num_joints, 3))
+        scores.append(np.asarray(s, np.float32).reshape(-1))
+    index, sigmas = oks_joint_subset(model.skeleton)
+    result = people_metrics(people, scores, gt_keypoints, gt_visible, photos.areas, sigmas, index)
+    result.update(protocol=TOP_DOWN_PEOPLE_PROTOCOL, refine=refine,
+                  joint_names=[model.skeleton.joint_names[j] for j in index])
+    return result
+
+
 # --- What differs per task: one table -----------------------------------------------------------
 
 def evaluate_keypoints(model, data=None, limit: int = 0, progress: bool = True, full: bool = True) -> Dict:

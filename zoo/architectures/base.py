@@ -231,6 +231,27 @@ class TopDownPoseModel(PoseModel):
         return np.concatenate(kps), np.concatenate(scs)
 
 
+    def predict_people(self, image, detector=None, refine: bool = True, min_box_score=None
+                       ) -> Tuple[np.ndarray, np.ndarray]:
+        """Every person in one uint8 RGB image ``(H, W, 3)`` of any size, top-down: the person
+        detector's boxes (``zoo.detectors.person_boxes``; ``detector`` a loaded one, default the
+        published ``person-detector``), then this model on each box's crop, in one batch
+        (``zoo.people.top_down_people``). Returns ``(people (P, K, 3) x, y image pixels and joint
+        score, person scores (P,))``, best first, as the bottom-up models' ``predict_people``;
+        ``P = 0`` when nobody is found."""
+        from zoo.detectors import person_boxes
+        from zoo.people import top_down_people
+
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
+            raise ValueError(f"predict_people expects one RGB image (H, W, 3), got shape {image.shape}")
+        boxes, box_scores = person_boxes(image, detector, min_score=min_box_score)
+        people, scores = top_down_people(image, boxes, box_scores, self.predict_keypoints, self.input_size, refine)
+        if len(people) == 0:
+            return np.zeros((0, self.num_joints, 3), np.float32), scores
+        return people, scores
+
+
 class HeatmapPoseModel(TopDownPoseModel):
     """A single-person model that maps an RGB crop to one heatmap per joint.
 
