@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from tools._cli import run
+from tools._cli import (check_writable_folder, model_name, quiet_native, quiet_startup, quiet_tensorflow_start,
+                        removing_created_folders, run)
 
 DEFAULT_IMAGE = "mpii-sample/060754485.jpg"
 DEFAULT_PEOPLE_IMAGE = "coco-mini/train2017/000000000790.jpg"  # four people at a table
@@ -40,9 +41,8 @@ class Steps:
         print(f"[{now - self.t:6.1f}s] {msg}", flush=True)
 
 
-def main(argv=None):
-    from edge.tflite import PRECISIONS
-
+def parser() -> argparse.ArgumentParser:
+    """The arguments; nothing heavy is imported to build it (``--help`` answers at once)."""
     p = argparse.ArgumentParser(prog="python -m tools.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", help="zoo name[@version] (default: the most accurate published single-person "
@@ -51,14 +51,32 @@ def main(argv=None):
     p.add_argument("--output", default="out", help="folder for the drawn image and the JSON")
     p.add_argument("--threshold", type=float, default=0.1, help="joints below this score are not drawn")
     p.add_argument("--exports", default="exports", help="where the TFLite export is written / reused")
-    p.add_argument("--tflite", default="int8", choices=[*PRECISIONS, "none"],
+    p.add_argument("--tflite", default="int8", choices=["float32", "float16", "dynamic", "int8", "none"],
                    help="TFLite precision to export and run (none: skip)")
     p.add_argument("--people-model", default="openpose-lsp", help="multi-person zoo model")
     p.add_argument("--people-image", help=f"photo with several people (default: <data root>/{DEFAULT_PEOPLE_IMAGE}; "
                    "'none' skips the multi-person part)")
-    args = p.parse_args(argv)
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up, warnings and the TFLite converter's own lines")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    quiet_startup(args.verbose)
+    # What can be checked is checked before TensorFlow and the model load.
+    args.model, args.people_model = model_name(args.model), model_name(args.people_model)
+    folders = [check_writable_folder(args.output)]
+    if args.tflite != "none":
+        folders.append(check_writable_folder(args.exports))
     step = Steps()
     step("loading TensorFlow and the model ...")
+    quiet_tensorflow_start(args.verbose)
+    with removing_created_folders(*folders):
+        return demo(args, step)
+
+
+def demo(args, step):
     import numpy as np
 
     import zoo
@@ -75,8 +93,10 @@ def main(argv=None):
     image = read_image(image_path)
     step(f"read {image_path} ({image.shape[1]}x{image.shape[0]})")
     box = find_person(image, model)
+    seen = ("no person found: the box is the best guess" if not box.people else
+            f"{box.people} people seen, the largest, most central one taken" if box.people > 1 else "1 person seen")
     step(f"person box: centre ({box.center[0]:.0f}, {box.center[1]:.0f}), side {box.side:.0f}px "
-         f"({box.source}, mean joint score {box.score:.2f})")
+         f"({box.source}, mean joint score {box.score:.2f}; {seen})")
     matrix = crop_matrix(box.center, box.side, model.input_size)
     crop = warp(image, matrix, model.input_size)
     kps, scores = model.predict_keypoints(crop[None])
@@ -90,13 +110,13 @@ def main(argv=None):
     result = {
         "model": model.spec.id,
         "image": str(image_path),
-        "box": {"center": list(box.center), "side": box.side, "source": box.source},
+        "box": {"center": list(box.center), "side": box.side, "source": box.source, "people_seen": box.people},
         "joints": list(model.skeleton.joint_names),
         "keypoints": np.round(keypoints, 2).tolist(),
         "scores": np.round(scores[0], 4).tolist(),
     }
     if args.tflite != "none":
-        result["tflite"] = run_tflite(model, crop, kps[0], matrix, args.tflite, args.exports, step)
+        result["tflite"] = run_tflite(model, crop, kps[0], matrix, args.tflite, args.exports, step, args.verbose)
     write_json(out_dir / f"{stem}_pose.json", result)
     step(f"wrote {out_dir / (stem + '_pose.jpg')} and {out_dir / (stem + '_pose.json')}")
     for name, (x, y), s in zip(model.skeleton.joint_names, keypoints, scores[0]):
@@ -123,16 +143,16 @@ def people_demo(name, image_path, out_dir, args, step):
     people, scores = model.predict_people(image)
     step(f"{image_path} ({image.shape[1]}x{image.shape[0]}): {len(people)} people found")
     drawn = image
-    for person in people:
+    for i, person in enumerate(people):  # each person in their own colours (zoo.visualize.person_colours)
         xy = np.where(person[:, 2:] > 0, person[:, :2], np.nan)
-        drawn = draw_skeleton(drawn, xy, model.skeleton, thickness=max(2, max(image.shape[:2]) // 200))
+        drawn = draw_skeleton(drawn, xy, model.skeleton, thickness=max(2, max(image.shape[:2]) // 200), person=i)
     stem = image_path.stem
     write_image(out_dir / f"{stem}_people.jpg", drawn)
     result = {"model": model.spec.id, "image": str(image_path), "joints": list(model.skeleton.joint_names),
               "people": [{"score": round(float(s), 4), "keypoints": np.round(p[:, :2], 2).tolist(),
                           "joint_scores": np.round(p[:, 2], 4).tolist()} for p, s in zip(people, scores)]}
     if args.tflite != "none":
-        result["tflite"] = run_people_tflite(model, image, args.tflite, args.exports, step)
+        result["tflite"] = run_people_tflite(model, image, args.tflite, args.exports, step, args.verbose)
     write_json(out_dir / f"{stem}_people.json", result)
     step(f"wrote {out_dir / (stem + '_people.jpg')} and {out_dir / (stem + '_people.json')}")
     for i, (p, s) in enumerate(zip(people, scores)):
@@ -142,17 +162,21 @@ def people_demo(name, image_path, out_dir, args, step):
     return result
 
 
-def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
+def run_tflite(model, crop, keras_kps, matrix, precision, exports, step, verbose=False):
     """Exports (or reuses) the TFLite file, runs it on ``crop``, compares with Keras, times it."""
     import numpy as np
 
-    from edge.exporter import cached_tflite
+    from edge.exporter import artifact_path, cached_tflite
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import to_image_coords
 
-    path = cached_tflite(model, precision, exports, log=step)
-    runner = TFLiteRunner(path, num_threads=2)
-    kp, sc = runner.predict(crop[None])
+    # The converter's and LiteRT's own lines ("fully_quantize: 0, ...") silenced; the folders an
+    # interrupted export created removed.
+    folder = artifact_path(model.spec, exports, "tflite", precision).parent
+    with removing_created_folders(folder), quiet_native(verbose):
+        path = cached_tflite(model, precision, exports, log=step)
+        runner = TFLiteRunner(path, num_threads=2)
+        kp, sc = runner.predict(crop[None])
     dist = np.linalg.norm(kp[0] - keras_kps, axis=-1)
     times = []
     for _ in range(50):
@@ -173,21 +197,23 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step):
             "median_latency_ms": round(median, 2)}
 
 
-def run_people_tflite(model, image, precision, exports, step):
+def run_people_tflite(model, image, precision, exports, step, verbose=False):
     """Exports (or reuses) the multi-person TFLite file (grouping inside), runs it on the
     letterboxed photo and compares its people with the Keras model's on the same input."""
     import numpy as np
 
     from edge.agreement import compare_people
-    from edge.exporter import cached_tflite
+    from edge.exporter import artifact_path, cached_tflite
     from edge.tflite import TFLiteRunner
     from zoo.preprocess import letterbox
 
-    path = cached_tflite(model, precision, exports, log=step)
-    boxed, to_image = letterbox(image, model.input_size)
+    folder = artifact_path(model.spec, exports, "tflite", precision).parent
+    with removing_created_folders(folder), quiet_native(verbose):  # as in run_tflite
+        path = cached_tflite(model, precision, exports, log=step)
+        runner = TFLiteRunner(path, num_threads=2)
+        boxed, to_image = letterbox(image, model.input_size)
+        people, scores = runner.predict(boxed[None])
     keras_people, keras_scores = (np.asarray(v) for v in model.graph_function("people")(boxed[None].astype(np.float32)))
-    runner = TFLiteRunner(path, num_threads=2)
-    people, scores = runner.predict(boxed[None])
     match = compare_people(keras_people[0], keras_scores[0], people[0], scores[0])
     d = np.asarray(match["distances"])
     agreement = {"same_number_of_people": bool(match["same_count"]), "swaps": match["swaps"],
@@ -212,7 +238,7 @@ def run_people_tflite(model, image, precision, exports, step):
 
 
 def cli():
-    sys.exit(run(main))
+    sys.exit(run(main, start_tensorflow=False))
 
 
 if __name__ == "__main__":

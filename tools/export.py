@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from tools._cli import run
+from tools._cli import removing_created_folders, run
 
 
 def main(argv=None):
@@ -49,14 +49,16 @@ def main(argv=None):
         if fmt == "tflite" and precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
     model = zoo.load(args.model)
-    for fmt, precision in jobs:
-        t = time.time()
-        label = f"{fmt} {precision}" if fmt == "tflite" else fmt
-        print(f"exporting {model.spec.id} as {label} ...", flush=True)
-        path = edge.export(model.spec.id, format=fmt, precision=precision, output_dir=args.output,
-                           int8_io=args.int8_io and precision == "int8",
-                           calibration_size=args.calibration_size, overwrite=args.overwrite, model=model)
-        print(f"  wrote {path} ({time.time() - t:.1f}s)", flush=True)
+    # An export that fails or is interrupted leaves no empty folders behind.
+    with removing_created_folders(edge.exporter.artifact_path(model.spec, args.output, "saved_model")):
+        for fmt, precision in jobs:
+            t = time.time()
+            label = f"{fmt} {precision}" if fmt == "tflite" else fmt
+            print(f"exporting {model.spec.id} as {label} ...", flush=True)
+            path = edge.export(model.spec.id, format=fmt, precision=precision, output_dir=args.output,
+                               int8_io=args.int8_io and precision == "int8",
+                               calibration_size=args.calibration_size, overwrite=args.overwrite, model=model)
+            print(f"  wrote {path} ({time.time() - t:.1f}s)", flush=True)
     return 0
 
 

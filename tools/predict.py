@@ -14,8 +14,15 @@ one object per frame (``frame``, ``time_s``, ``people``). Video and camera keypo
 One Euro filter (``zoo.smoothing``; ``--no-smooth`` turns it off). ``--format coco`` writes
 COCO keypoint results (17 COCO keypoints; joints the model lacks are 0, 0, 0) instead of the JSON:
 one file per photo, folder or video (``image_id``: a photo's numeric file name, else its position
-in the folder; a frame's index). Bad input is one line naming the file and the problem, exit 2;
-every file is written under a temporary name and renamed when complete.
+in the folder; a frame's index). Bad input is one line naming the file and the problem, exit 2,
+checked before the model loads (the source, ``--output``'s folder, the model name, any case);
+in a folder, a damaged image is one line and the others go on: the results are written and the
+exit status is 1, with the count of what failed. Every file is written under a temporary name
+and renamed when complete; a run that fails or is interrupted removes the folders it created
+while they are still empty. With several people in a photo a single-person model takes the
+largest, most central one and says how many it saw; a photo with no person found says so.
+An odd-sized video (e.g. 311x222), which OpenCV's MP4 writer cannot keep, is written as MJPEG
+AVI at its own size. ``--verbose`` shows TensorFlow's start-up and converter logs.
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import sys
 import time
 from pathlib import Path
 
-from tools._cli import run, silenced_stderr
+from tools._cli import (check_writable_folder, model_name, quiet_native, quiet_startup, quiet_tensorflow_start,
+                        removing_created_folders, run, silenced_stderr)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -67,8 +75,8 @@ def read_frames(cap):
 
 def classify_source(text: str):
     """``("camera", index)``, ``("video", path)`` or ``("images", [paths], name)``; checks what can
-    be checked before the model loads (exists, known type, a folder with images, a video that
-    gives a first frame)."""
+    be checked before the model loads (exists, known type, a folder with images, a photo that
+    decodes, a video that gives a first frame)."""
     if text.isdigit():
         cap, _, _ = open_video(int(text))
         cap.release()
@@ -83,6 +91,9 @@ def classify_source(text: str):
         return ("images", images, path.name or "images")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
+        from zoo.io import read_image
+
+        read_image(path)  # a damaged photo given alone is an unreadable input (ImageError, exit 2)
         return ("images", [path], path.stem)
     if suffix in VIDEO_SUFFIXES:
         if path.stat().st_size == 0:
@@ -137,9 +148,9 @@ def draw(image, people, skeleton, threshold: float):
     from zoo.visualize import draw_skeleton
 
     thickness = max(2, max(image.shape[:2]) // 250)
-    for p in people:
+    for i, p in enumerate(people):
         xy = np.where(p[:, 2:] >= threshold, p[:, :2], np.nan)
-        image = draw_skeleton(image, xy, skeleton, thickness=thickness)
+        image = draw_skeleton(image, xy, skeleton, thickness=thickness, person=i if len(people) > 1 else None)
     return image
 
 
@@ -150,33 +161,77 @@ def progress(total, unit: str):
     return tqdm(total=total or None, unit=unit, file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
-def predict_images(predictor, paths, name, out_dir: Path, args, header):
-    from tools.files import write_json
-    from zoo.io import read_image, write_image
+def people_of(predictor, image, time_s=None):
+    """The predictor's people in ``image``, none when a single-person model's search found no
+    person (its best guess is dropped), and how many people the search saw (None: not searched)."""
+    people = predictor(image, time_s=time_s)
+    box = predictor.last_box
+    if box is None or box.source == "tracked":
+        return people, (len(people) if box is None else None)
+    return (people if box.people else people[:0]), box.people
 
-    coco = []
+
+def predict_images(predictor, paths, name, out_dir: Path, args, header) -> int:
+    """Every image of ``paths``; a damaged one is one line on stderr and the others go on.
+    Returns the number that failed."""
+    from tools.files import write_json
+    from zoo.io import ImageError, read_image, write_image
+
+    coco, failed = [], []
     with progress(len(paths), "image") as bar:
         for i, path in enumerate(paths):
-            image = read_image(path)
-            people = predictor(image)
+            try:
+                image = read_image(path)
+            except ImageError as e:
+                bar.write(f"error: {e} (skipped)", file=sys.stderr)
+                failed.append(path)
+                bar.update()
+                continue
+            people, seen = people_of(predictor, image)
+            if not len(people):
+                bar.write(f"{path}: no person found", file=sys.stderr)
+            elif seen and seen > 1 and not predictor.multi_person:
+                bar.write(f"{path}: {seen} people seen, predicting the largest, most central one", file=sys.stderr)
             write_image(out_dir / f"{path.stem}_pose.jpg", draw(image, people, predictor.skeleton, args.threshold))
             if args.format == "coco":
                 coco += coco_results(people, int(path.stem) if path.stem.isdigit() else i, header["to_coco"])
             else:
+                box = predictor.last_box if len(people) else None
                 write_json(out_dir / f"{path.stem}_pose.json",
                            {**header["meta"], "image": str(path), "width": image.shape[1],
-                            "height": image.shape[0], "people": people_json(people, args.threshold, predictor.last_box)})
+                            "height": image.shape[0], "people": people_json(people, args.threshold, box)})
             bar.update()
     if args.format == "coco":
         write_json(out_dir / f"{name}_pose.json", coco)
     written = "_pose.jpg and _pose.json" if args.format != "coco" else f"_pose.jpg; COCO results {name}_pose.json"
-    print(f"{len(paths)} image(s) -> {out_dir}/ (*{written})", file=sys.stderr)
+    print(f"{len(paths) - len(failed)} image(s) -> {out_dir}/ (*{written})", file=sys.stderr)
+    if failed:
+        print(f"{len(failed)} of {len(paths)} image(s) failed: {', '.join(p.name for p in failed)}", file=sys.stderr)
+    return len(failed)
+
+
+def video_suffix(size) -> str:
+    """``.mp4`` (MPEG-4 part 2, ``mp4v``), or ``.avi`` (MJPEG) for an odd width or height
+    ``size = (w, h)``: OpenCV's FFmpeg writer rounds every codec's size down to even (311 -> 310),
+    its own MJPEG AVI writer keeps any size."""
+    return ".avi" if size[0] % 2 or size[1] % 2 else ".mp4"
+
+
+def video_writer(path: Path, fps: float, size):
+    """A ``cv2.VideoWriter`` of ``size = (w, h)`` frames for ``path``'s suffix (``video_suffix``)."""
+    import cv2
+
+    if path.suffix == ".avi":
+        return cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    with silenced_stderr():
+        return cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
 
 
 def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
     """A video file or a camera: every frame predicted (tracked, smoothed), drawn into
-    ``<name>_pose.mp4`` (same size, frame count and rate) and described in ``<name>_pose.jsonl``
-    (or the COCO results ``<name>_pose.json``)."""
+    ``<name>_pose.mp4`` (same size, frame count and rate; ``.avi`` for an odd size, see
+    ``video_writer``) and described in ``<name>_pose.jsonl`` (or the COCO results ``<name>_pose.json``)."""
+    import itertools
     import json
 
     import cv2
@@ -187,34 +242,42 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
     cap, fps, count = open_video(source)
     if args.max_frames:
         count = min(count, args.max_frames) if count else args.max_frames
-    video_path, json_path = out_dir / f"{name}_pose.mp4", out_dir / f"{name}_pose.jsonl"
-    coco, frames = [], 0
+    coco, frames, empty = [], 0, 0
     try:
+        stream = read_frames(cap)
+        first = next(stream, None)
+        if first is None:
+            raise SourceError(f"{source}: no frame could be read")
+        h, w = first.shape[:2]
+        video_path = out_dir / f"{name}_pose{video_suffix((w, h))}"
+        json_path = out_dir / f"{name}_pose.jsonl"
+        if video_path.suffix == ".avi":
+            print(f"{w}x{h} is an odd size, which OpenCV's MP4 writer cannot keep (it drops the last "
+                  f"column or row): writing {video_path.name} (MJPEG AVI) at {w}x{h}", file=sys.stderr)
         with contextlib.ExitStack() as stack:
             tmp_video = stack.enter_context(atomic_path(video_path))
             lines = None
             if args.format != "coco":
                 lines = stack.enter_context(open(stack.enter_context(atomic_path(json_path)), "w"))
             bar = stack.enter_context(progress(count, "frame"))
-            writer = None
+            writer = video_writer(tmp_video, fps, (w, h))
+            if not writer.isOpened():
+                raise SourceError(f"{video_path}: OpenCV cannot write a {video_path.suffix} video here")
             try:
-                for frame in read_frames(cap):
+                for frame in itertools.chain([first], stream):
                     if args.max_frames and frames >= args.max_frames:
                         break
-                    if writer is None:
-                        h, w = frame.shape[:2]
-                        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-                        if not writer.isOpened():
-                            raise SourceError(f"{video_path}: OpenCV cannot write an MP4 video here")
                     t = frames / fps
-                    people = predictor(frame, time_s=t)
+                    people, _ = people_of(predictor, frame, time_s=t)
+                    empty += not len(people)
                     writer.write(cv2.cvtColor(draw(frame, people, predictor.skeleton, args.threshold),
                                               cv2.COLOR_RGB2BGR))
                     if lines is None:
                         coco += coco_results(people, frames, header["to_coco"])
                     else:
+                        box = predictor.last_box if len(people) else None
                         lines.write(json.dumps({**header["meta"], "frame": frames, "time_s": round(t, 4),
-                                                "people": people_json(people, args.threshold, predictor.last_box)}) + "\n")
+                                                "people": people_json(people, args.threshold, box)}) + "\n")
                     frames += 1
                     bar.update()
             except KeyboardInterrupt:
@@ -222,28 +285,27 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
                     raise
                 # A camera runs until interrupted: the frames so far are the result.
             finally:
-                if writer is not None:
-                    writer.release()
-            if not frames:
-                raise SourceError(f"{source}: no frame could be read")
+                writer.release()
     finally:
         cap.release()
     if args.format == "coco":
         json_path = write_json(out_dir / f"{name}_pose.json", coco)
     print(f"{frames} frame(s) at {fps:g} frames/s -> {video_path} and {json_path}", file=sys.stderr)
+    if empty:
+        print(f"no person found in {empty} of {frames} frame(s)", file=sys.stderr)
 
 
-def main(argv=None):
-    from edge.tflite import PRECISIONS
-
+def parser() -> argparse.ArgumentParser:
+    """The arguments; nothing heavy is imported to build it (``--help`` answers at once)."""
     p = argparse.ArgumentParser(prog="python -m tools.predict", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("source", help="an image, a folder of images, a video file, or a camera index (0)")
-    p.add_argument("--model", help="zoo name[@version] (default: the most accurate single-person model)")
+    p.add_argument("--model", help="zoo name[@version], any case (default: the most accurate single-person model)")
     p.add_argument("--output", default="out", help="folder for the drawn files and the keypoints (default out/)")
     p.add_argument("--backend", default="keras", choices=["keras", "tflite"],
                    help="keras, or tflite: the model's exported file run through LiteRT (exported once into --exports)")
-    p.add_argument("--precision", default="int8", choices=PRECISIONS, help="TFLite file of the tflite backend")
+    p.add_argument("--precision", default="int8",
+                   help="TFLite file of the tflite backend: float32, float16, dynamic or int8 (default)")
     p.add_argument("--exports", default="exports", help="where the TFLite file is exported and reused")
     p.add_argument("--format", default="json", choices=["json", "coco"], help="keypoint file format")
     p.add_argument("--threshold", type=float, default=0.1, help="joints scored below this are not drawn (null in JSON)")
@@ -253,15 +315,37 @@ def main(argv=None):
     p.add_argument("--beta", type=float, default=0.05, help="One Euro filter: cutoff increase with speed")
     p.add_argument("--max-frames", type=int, default=0, help="video / camera: stop after N frames (0: all; "
                    "a camera otherwise runs until Ctrl-C)")
-    args = p.parse_args(argv)
-    kind, *rest = classify_source(args.source)
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's start-up, warnings and the TFLite converter's own lines")
+    return p
 
+
+def main(argv=None):
+    p = parser()
+    args = p.parse_args(argv)
+    quiet_startup(args.verbose)
+    # Everything that can be checked is checked before the model loads.
+    if args.backend == "tflite":
+        from edge.tflite import PRECISIONS
+
+        if args.precision not in PRECISIONS:
+            p.error(f"argument --precision: invalid choice {args.precision!r} (choose from {', '.join(PRECISIONS)})")
+    name = model_name(args.model)
+    kind, *rest = classify_source(args.source)
+    out_dir = check_writable_folder(args.output)
+    folders = [out_dir] + ([check_writable_folder(args.exports)] if args.backend == "tflite" else [])
+    quiet_tensorflow_start(args.verbose)
+    with removing_created_folders(*folders):
+        return predict(name, kind, rest, out_dir, args)
+
+
+def predict(name, kind, rest, out_dir: Path, args) -> int:
     import zoo
     from zoo.predictor import PosePredictor
     from zoo.skeletons import COCO17, joint_mapping
     from zoo.smoothing import OneEuroFilter
 
-    model = zoo.load(args.model or zoo.most_accurate())
+    model = zoo.load(name or zoo.most_accurate())
     smoothing = OneEuroFilter(args.min_cutoff, args.beta) if args.smooth and kind != "images" else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     runner, file = None, None
@@ -269,16 +353,24 @@ def main(argv=None):
         from edge.exporter import cached_tflite
         from edge.tflite import TFLiteRunner
 
-        file = cached_tflite(model, args.precision, args.exports, log=log)
-        runner = TFLiteRunner(file, num_threads=2)
+        import numpy as np
+
+        # The converter's and LiteRT's own lines ("fully_quantize: 0, ...", the XNNPACK delegate's
+        # on the first run) are printed by C++: fd 2 silenced while they are.
+        from edge.exporter import artifact_path
+
+        folder = artifact_path(model.spec, args.exports, "tflite", args.precision).parent
+        with removing_created_folders(folder), quiet_native(args.verbose):
+            file = cached_tflite(model, args.precision, args.exports, log=log)
+            runner = TFLiteRunner(file, num_threads=2)
+            runner.predict(np.zeros((1, model.input_size, model.input_size, 3), np.uint8))
     predictor = PosePredictor(model, runner, smoothing=smoothing)
     log(f"{model.spec.id}: {model.task.summary}; backend {args.backend}" + (f" ({file.name})" if file else ""))
     header = {"meta": {"model": model.spec.id, "backend": args.backend, "joints": list(model.skeleton.joint_names)},
               "to_coco": joint_mapping(model.skeleton, COCO17)}
-    out_dir = Path(args.output)
     if kind == "images":
-        predict_images(predictor, rest[0], rest[1], out_dir, args, header)
-    elif kind == "video":
+        return 1 if predict_images(predictor, rest[0], rest[1], out_dir, args, header) else 0
+    if kind == "video":
         predict_stream(predictor, str(rest[0]), rest[0].stem, out_dir, args, header)
     else:
         predict_stream(predictor, rest[0], f"camera{rest[0]}", out_dir, args, header)
@@ -286,7 +378,7 @@ def main(argv=None):
 
 
 def cli():
-    sys.exit(run(main))
+    sys.exit(run(main, start_tensorflow=False))
 
 
 if __name__ == "__main__":

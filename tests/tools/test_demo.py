@@ -38,6 +38,7 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, 
     assert drawn.is_file() and drawn.stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "person box" in out and "wrote" in out
+    assert "seen" in out and result["box"]["people_seen"] >= 1  # how many people the search saw
     # the int8 TFLite export ran on the same crop and agrees with the Keras model
     tfl = result["tflite"]
     assert tfl["precision"] == "int8" and tfl["file"].endswith("-int8.tflite")
@@ -65,3 +66,13 @@ def test_unknown_model_lists_what_exists(tmp_path):
     assert proc.returncode == 2
     assert "hourglass-xyz" in proc.stderr and "hourglass-lsp" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_tflite_choices_are_the_exporter_precisions():
+    """The parser is built without importing the exporter (``--help`` answers at once): its
+    choices are written out, and must stay the exporter's."""
+    from edge.tflite import PRECISIONS
+    from tools.demo import parser
+
+    (action,) = [a for a in parser()._actions if a.dest == "tflite"]
+    assert list(action.choices) == [*PRECISIONS, "none"]

@@ -1,5 +1,6 @@
-"""``python -m tools.predict`` (#16): photos, folders, videos; the TFLite backend; the One Euro
-filter's effect on jitter; bad input. Uses the default model (the most accurate published one) on
+"""``python -m tools.predict`` (#16, #30): photos, folders, videos; the TFLite backend; the One Euro
+filter's effect on jitter; bad input, a damaged image in a folder, checks before the model loads,
+an odd-sized video, a quiet stderr. Uses the default model (the most accurate published one) on
 real photos; skips without the data."""
 
 import json
@@ -193,7 +194,7 @@ def test_a_failure_mid_video_leaves_no_partial_file(tmp_path, shared_data, monke
     out = tmp_path / "out"
     assert _predict([clip, "--output", out]) == 2
     assert calls["n"] == 4
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # no partial file, and the folder the run created is gone too
 
 
 def test_one_euro_filter_smooths_noise_follows_motion_and_restarts_after_a_gap():
@@ -217,3 +218,151 @@ def test_one_euro_filter_smooths_noise_follows_motion_and_restarts_after_a_gap()
     assert f.filter(np.full((2, 2), 80.0), 0.2)[1].tolist() == [80.0, 80.0]
     with pytest.raises(ValueError, match="min_cutoff > 0"):
         OneEuroFilter(min_cutoff=0)
+
+
+LSPET_PHOTOS = ("lspet/images/im00001.jpg", "lspet/images/im00002.jpg")  # small photos, one person each
+
+
+def _lspet_photos(shared_data):
+    photos = [shared_data / p for p in LSPET_PHOTOS]
+    if not all(p.is_file() for p in photos):
+        pytest.skip(f"LSPet photos not found under {shared_data}")
+    return photos
+
+
+def test_a_damaged_image_in_a_folder_is_one_line_and_the_rest_goes_on(tmp_path, shared_data, capfd):
+    first, second = _lspet_photos(shared_data)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(first, folder / "a_good.jpg")
+    data = second.read_bytes()
+    (folder / "b_truncated.jpg").write_bytes(data[:len(data) // 2])
+    shutil.copy(second, folder / "c_good.jpg")
+    from PIL import Image
+
+    Image.new("RGB", (200, 160), (128, 128, 128)).save(folder / "d_empty.png")  # nobody in it
+
+    out = tmp_path / "out"
+    assert _predict([folder, "--output", out]) == 1
+    err = [line.strip() for line in capfd.readouterr().err.replace("\r", "\n").splitlines()]
+    named = [line for line in err if "b_truncated.jpg" in line]
+    assert len(named) == 2, err  # the error where it happened, the count at the end
+    assert named[0].startswith("error: ") and "damaged or truncated image" in named[0] and "skipped" in named[0]
+    assert named[1] == "1 of 4 image(s) failed: b_truncated.jpg"
+    assert any(line.endswith("d_empty.png: no person found") for line in err), err
+    for stem in ("a_good", "c_good"):
+        (person,) = json.loads((out / f"{stem}_pose.json").read_text())["people"]
+        assert sum(k is not None for k in person["keypoints"]) >= 10
+    assert json.loads((out / "d_empty_pose.json").read_text())["people"] == []
+    assert (out / "d_empty_pose.jpg").is_file() and not (out / "b_truncated_pose.jpg").exists()
+
+    assert _predict([folder, "--output", out / "coco", "--format", "coco"]) == 1
+    results = json.loads((out / "coco" / "photos_pose.json").read_text())
+    assert sorted(r["image_id"] for r in results) == [0, 2]  # positions of a_good and c_good
+
+    capfd.readouterr()  # a damaged photo given alone is an unreadable input: one line, exit status 2
+    assert _predict([folder / "b_truncated.jpg", "--output", tmp_path / "alone"]) == 2
+    (line,) = capfd.readouterr().err.strip().splitlines()
+    assert line.startswith("error: ") and "b_truncated.jpg: damaged or truncated image" in line
+    assert not (tmp_path / "alone").exists()
+
+
+def test_checks_before_the_model_loads(tmp_path, shared_data, monkeypatch, capfd):
+    import zoo
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the checks")
+
+    monkeypatch.setattr(zoo, "load", no_model)
+    photo = _lspet_photos(shared_data)[0]
+    (tmp_path / "file").write_text("not a folder")
+    assert _predict([photo, "--output", tmp_path / "file" / "out"]) == 2
+    assert capfd.readouterr().err.strip() == f"error: output folder {tmp_path / 'file' / 'out'}: {tmp_path / 'file'} is a file, not a folder"
+    assert _predict([photo, "--model", "Hourglas-LSP", "--output", tmp_path / "out"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown model 'Hourglas-LSP' (did you mean hourglass-lsp?)" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_name_in_any_case(tmp_path, shared_data):
+    import zoo
+
+    photo = _lspet_photos(shared_data)[0]
+    name = zoo.most_accurate()  # e.g. simplebaseline-lsp@2
+    assert _predict([photo, "--model", name.upper(), "--output", tmp_path]) == 0
+    assert json.loads((tmp_path / f"{photo.stem}_pose.json").read_text())["model"] == name
+
+
+def test_an_interrupted_export_removes_the_folders_it_created(tmp_path, shared_data, monkeypatch):
+    import edge.exporter
+    import zoo
+
+    class Model:
+        spec = zoo.get_spec(zoo.most_accurate())
+
+    def interrupted(model, precision, output_dir, log=print):
+        (Path(output_dir) / model.spec.name / str(model.spec.version)).mkdir(parents=True)
+        raise KeyboardInterrupt  # Ctrl-C during the conversion
+
+    monkeypatch.setattr(zoo, "load", lambda name: Model())
+    monkeypatch.setattr(edge.exporter, "cached_tflite", interrupted)
+    exports, out = tmp_path / "exports", tmp_path / "out"
+    assert _predict([_lspet_photos(shared_data)[0], "--backend", "tflite", "--exports", exports, "--output", out]) == 130
+    assert list(tmp_path.iterdir()) == []
+
+
+def _odd_clip(photo, path, size=(311, 222), frames=6, fps=25.0):
+    """A short clip of ``photo`` scaled into an odd ``size``, through OpenCV's own MJPEG writer
+    (which keeps odd sizes)."""
+    import cv2
+
+    frame = cv2.resize(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR), size, interpolation=cv2.INTER_AREA)
+    writer = cv2.VideoWriter(str(path), cv2.CAP_OPENCV_MJPEG, cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    for t in range(frames):
+        writer.write(np.roll(frame, t, axis=1))
+    writer.release()
+    cap = cv2.VideoCapture(str(path))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == size
+    cap.release()
+
+
+def test_an_odd_sized_video_keeps_its_size(tmp_path, shared_data, capfd):
+    import cv2
+
+    clip = tmp_path / "clip.avi"
+    _odd_clip(_read(_lspet_photos(shared_data)[0]), clip)
+    assert _predict([clip, "--output", tmp_path / "out"]) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_pose.avi"))
+    assert (cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (311, 222)
+    assert (cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)) == (6, 25.0)
+    ok, frame = cap.read()
+    assert ok and frame.shape == (222, 311, 3)
+    cap.release()
+    assert not (tmp_path / "out" / "clip_pose.mp4").exists()
+    assert "311x222 is an odd size" in capfd.readouterr().err
+    assert len((tmp_path / "out" / "clip_pose.jsonl").read_text().splitlines()) == 6
+
+
+NOISE = ("E0000", "I0000", "W0000", "cuInit", "cuda", "absl::InitializeLog", "cpu_feature_guard", "oneDNN",
+         "deprecated", "fully_quantize", "XNNPACK")
+
+
+def test_the_cli_stderr_says_only_what_concerns_the_user(tmp_path, shared_data, exported):
+    """Start-up noise (#30.4): TensorFlow's CUDA probe (E0000 ... cuInit), oneDNN and cpu_feature
+    lines, the LiteRT deprecation warning, the interpreter's XNNPACK line: none of them, unless
+    ``--verbose``. Through the TFLite backend, the phone's path (a float32 file of the session)."""
+    import zoo
+
+    name = zoo.most_accurate()
+    exports = exported(name, "tflite", "float32").parents[2]
+    photo = _lspet_photos(shared_data)[0]
+    command = [sys.executable, "-m", "tools.predict", str(photo), "--model", name.upper(), "--backend", "tflite",
+               "--precision", "float32", "--exports", str(exports), "--output", str(tmp_path / "out")]
+    quiet = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = [line for line in quiet.stderr.replace("\r", "\n").splitlines() if line.strip()]
+    noisy = [line for line in lines if any(word in line for word in NOISE)]
+    assert not noisy, noisy
+    assert any(line.startswith(f"{name}: ") for line in lines), lines  # what concerns the user stays
+    verbose = subprocess.run(command + ["--verbose"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert verbose.returncode == 0 and "XNNPACK" in verbose.stderr, verbose.stderr[-2000:]
