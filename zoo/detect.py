@@ -14,9 +14,10 @@ larger. Refined boxes that found the same person merge; those whose pose has a f
 (``PersonBox.people`` says how many were seen; 0: no person found, the box is the best guess).
 
 Measured on 38 labelled people (the 5 MPII sample photos, 13 COCO photos whose largest person
-stands out, 20 MPII-subset photos; ``tests/zoo/test_detect.py`` holds a few): the box holds every
-labelled joint of 28 (of 14 with the search before this one, which re-cropped on the pose's own
-box), and ``simplebaseline-lsp@2``'s limb PCK@0.2 in it is 48.6 %. Most misses are people cut by
+stands out, 20 MPII-subset photos: ``python -m tools._box_check``; ``tests/zoo/test_detect.py``
+holds a few): the box holds every labelled joint of 28 (of 14 with the search before this one,
+which re-cropped on the pose's own box), and ``simplebaseline-lsp@2``'s limb PCK@0.2 in it is
+49.1 %. Most misses are people cut by
 the photo's edge or half hidden, small people, and photos where another person is larger or more
 central than the labelled one. A person detector network would do better; this needs none.
 """
