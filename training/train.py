@@ -12,15 +12,27 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-from training.bottom_up import train_bottom_up
-from training.experiments import Experiment, get_experiment, list_experiments
-from training.experiments.base import PRECISIONS
-from training.top_down import train_top_down
+if TYPE_CHECKING:
+    from training.experiments.base import Experiment
 
-#: The training loop of each task (``zoo.tasks``): single-person crops, or multi-person scenes.
-LOOPS = {"top_down": train_top_down, "bottom_up": train_bottom_up}
+
+def _train_top_down(*args, **kwargs):
+    from training.top_down import train_top_down
+
+    return train_top_down(*args, **kwargs)
+
+
+def _train_bottom_up(*args, **kwargs):
+    from training.bottom_up import train_bottom_up
+
+    return train_bottom_up(*args, **kwargs)
+
+
+#: The training loop of each task (``zoo.tasks``): single-person crops, or multi-person scenes;
+#: imported when called, so ``--help`` answers before TensorFlow loads.
+LOOPS = {"top_down": _train_top_down, "bottom_up": _train_bottom_up}
 
 
 def train(exp: Experiment, workdir: str, data: Optional[str] = None, val_data: Optional[str] = None,
@@ -71,7 +83,7 @@ def dtype_policy(name: str):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", help=f"one of {list_experiments()}")
+    p.add_argument("experiment", help="a recipe name (training.experiments; see the error of an unknown one)")
     p.add_argument("--workdir", required=True, help="checkpoints, logs and final weights go here")
     p.add_argument("--data", help="dataset folder / annotation file, e.g. the MPII release "
                                   "mpii_human_pose_v1_u12_1.mat (images/ beside it) or an MPII-format "
@@ -84,9 +96,15 @@ def main(argv=None):
     p.add_argument("--max-val", type=int, default=0, help="validate on the first N images only")
     p.add_argument("--max-train", type=int, default=0, help="train on the first N images only (smoke tests)")
     p.add_argument("--no-jit", action="store_true", help="disable XLA")
-    p.add_argument("--precision", choices=PRECISIONS + ("auto",),
-                   help="override the recipe's precision (time both on your machine with tools.train_speed)")
+    p.add_argument("--precision", help="override the recipe's precision: float32, mixed_bfloat16 or auto "
+                                       "(time them on your machine with tools.train_speed)")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's start-up lines and library warnings")
     args = p.parse_args(argv)
+    from training.quiet import quiet_tensorflow_start
+
+    quiet_tensorflow_start(args.verbose)
+    from training.experiments import get_experiment
+
     try:
         exp = get_experiment(args.experiment)
     except KeyError as e:
@@ -97,7 +115,10 @@ def main(argv=None):
         changes["jit_compile"] = False
     if args.precision:
         changes["precision"] = args.precision
-    exp = exp.replace(**changes)
+    try:
+        exp = exp.replace(**changes)
+    except ValueError as e:
+        p.error(str(e))
     train(exp, args.workdir, args.data, args.val_data, args.strategy, args.max_val,
           max_train=args.max_train)
 

@@ -1,25 +1,19 @@
 """Finding the person to crop in a photo, for single-person (top-down) models.
 
-Candidates are OpenCV's HOG pedestrian detections (Dalal & Triggs, CVPR 2005; ships inside
-OpenCV, no download) plus a coarse grid of square windows at several scales; the pose model
-itself scores every candidate (mean joint confidence). The best few distinct candidates are then
-refined with the pose predicted in them, after MoveNet's cropping algorithm (Google, 2021): each
-round predicts in a crop somewhat larger than the current box (``CONTEXT``), so a person the box
-cuts shows the rest of their body, and the next box is the union of the protocol box of the
-confident joints (1.25 x their extent) and a square around the hips sized by the torso
-(``TORSO_REACH``), which reaches the legs of a seated or half-hidden person whose leg joints the
-model does not see yet. The box returned is the protocol box of the last pose, ``FINAL_MARGIN``
-larger. Refined boxes that found the same person merge; those whose pose has a few confident joints
-(``PERSON_JOINTS``) are the people seen, and the largest, most central of them is the one returned
+Candidates are the boxes of the zoo's person detector (``zoo.detectors``, NanoDet); only where
+it is not loaded, OpenCV's HOG pedestrian detections (Dalal & Triggs, CVPR 2005; ships inside
+OpenCV, no download) plus a coarse grid of square windows at several scales, each scored by the
+pose model itself (mean joint confidence). The best few distinct candidates are then refined
+with the pose predicted in them, after MoveNet's cropping algorithm (Google, 2021): each round
+predicts in a crop somewhat larger than the current box (``CONTEXT``), so a person the box cuts
+shows the rest of their body, and the next box is the union of the protocol box of the confident
+joints (1.25 x their extent) and a square around the hips sized by the torso (``TORSO_REACH``),
+which reaches the legs of a seated or half-hidden person whose leg joints the model does not see
+yet. The box returned is the protocol box of the last pose, ``FINAL_MARGIN`` larger. Refined boxes
+that found the same person merge; those whose pose has a few confident joints (``PERSON_JOINTS``)
+are the people seen, and the largest, most central of them is the one returned
 (``PersonBox.people`` says how many were seen; 0: no person found, the box is the best guess).
-
-Measured on 38 labelled people (the 5 MPII sample photos, 13 COCO photos whose largest person
-stands out, 20 MPII-subset photos: ``python -m tools._box_check``; ``tests/zoo/test_detect.py``
-holds a few): the box holds every labelled joint of 28 (of 14 with the search before this one,
-which re-cropped on the pose's own box), and ``simplebaseline-lsp@2``'s limb PCK@0.2 in it is
-49.1 %. Most misses are people cut by
-the photo's edge or half hidden, small people, and photos where another person is larger or more
-central than the labelled one. A person detector network would do better; this needs none.
+``python -m tools._box_check`` measures how often the box holds every labelled joint of a person.
 """
 
 from __future__ import annotations
@@ -61,7 +55,7 @@ class PersonBox:
     center: tuple
     side: float
     score: float
-    source: str  # "hog", "grid", "refined" or "tracked"
+    source: str  # "detector", "hog", "grid", "refined" or "tracked"
     people: int = 1
 
 
@@ -176,9 +170,31 @@ def find_person(image: np.ndarray, model, min_score: float = 0.2, refinements: i
     return choose_person(image, model, candidates(image, model, min_score), min_score, refinements)
 
 
+def detector_boxes(image: np.ndarray) -> Optional[List[PersonBox]]:
+    """The published person detector's boxes (``zoo.detectors``, best first) as protocol squares
+    (``BOX_PADDING`` x the box's longer side), or None when the detector cannot be loaded (not
+    published in this install, or its weights fail their check): then HOG and the grid serve."""
+    from zoo.specs import ModelNotFoundError, WeightsIntegrityError, WeightsNotPublishedError
+
+    try:
+        from zoo.detectors import person_boxes
+
+        boxes, scores = person_boxes(image)
+    except (ModelNotFoundError, WeightsNotPublishedError, WeightsIntegrityError, OSError):
+        return None
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0 - 0.5  # edges -> pixel centres (crop_matrix's convention)
+    sides = BOX_PADDING * np.maximum((boxes[:, 2:] - boxes[:, :2]).max(1), 1.0)
+    return [PersonBox((float(c[0]), float(c[1])), float(side), float(score), "detector")
+            for c, side, score in zip(centres, sides, scores)]
+
+
 def candidates(image: np.ndarray, model, min_score: float = 0.2) -> List[PersonBox]:
-    """The ``HYPOTHESES`` best distinct windows (HOG and grid) by the mean joint score of
-    ``model``'s pose in them, those scoring ``min_score`` or more (else the best one)."""
+    """The person detector's ``HYPOTHESES`` best boxes (``detector_boxes``); where it is not
+    loaded or finds nobody, the best distinct windows of HOG and the grid by the mean joint score
+    of ``model``'s pose in them, those scoring ``min_score`` or more (else the best one)."""
+    found = detector_boxes(image)
+    if found:
+        return found[:HYPOTHESES]
     boxes = hog_boxes(image) + grid_boxes(image)
     _, scores = _poses(image, model, boxes)
     mean = scores.mean(1)
