@@ -241,8 +241,12 @@ def render_model_card(spec: ModelSpec) -> str:
     lines += [
         "",
         "## Intended use",
-        "Single-person 2D pose on a crop centred on one person (top-down), e.g. sports and fitness "
-        "photos similar to LSP; a starting point for fine-tuning and for on-device (TFLite) use.",
+        ("Single-person 2D pose on a crop centred on one person (top-down), in everyday photos (people at "
+         "home, in the street, partly hidden or cut by the frame), COCO-17 keypoints; several people through the "
+         "person detector (`model.predict_people(image)`); on-device through the exported TFLite file."
+         if "nose" in sk.joint_names else
+         "Single-person 2D pose on a crop centred on one person (top-down), e.g. sports and fitness "
+         "photos similar to LSP; a starting point for fine-tuning and for on-device (TFLite) use."),
         "",
         "## Limitations",
     ]
