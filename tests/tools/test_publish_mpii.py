@@ -1,4 +1,4 @@
-"""The commands of the README: train on MPII-format data, publish into the local store, load it."""
+"""The commands of docs/training.md: train on MPII-format data, publish into the local store, load it."""
 
 import json
 import os
