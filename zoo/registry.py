@@ -89,18 +89,22 @@ def task_of(spec: ModelSpec) -> Task:
     return get_architecture(spec.architecture).task
 
 
-#: What ``most_accurate`` ranks by: everyday photos first (users' photos look like COCO's).
-RANKING_METRIC = ("limb PCK@0.2 on the COCO photos' validation people (model.json: "
-                  "metrics.validation_sets.coco_people), where a version measured it; below those, the "
-                  "version's own validation limb PCK@0.2 (metrics.pck@0.2.mean_limbs)")
+#: The validation sets of everyday photos ``most_accurate`` ranks by (users' photos look like these).
+EVERYDAY_SETS = ("coco_people", "mpii_subset")
+#: What ``most_accurate`` ranks by.
+RANKING_METRIC = ("limb PCK@0.2 on the everyday photos' validation people, the COCO photos and the MPII subset "
+                  "together, each set weighted by its people (model.json: metrics.validation_sets), where a version "
+                  "measured them; below those, the version's own validation limb PCK@0.2 (metrics.pck@0.2.mean_limbs)")
 
 
 def _ranking(spec: ModelSpec):
     """``(measured on everyday photos, score)`` of a published top-down version, or None."""
     metrics = spec.weights.metrics
-    everyday = ((metrics.get("validation_sets") or {}).get("coco_people") or {}).get("pck@0.2") or {}
-    if everyday.get("mean_limbs") is not None:
-        return (1, everyday["mean_limbs"])
+    sets = metrics.get("validation_sets") or {}
+    if all(name in sets for name in EVERYDAY_SETS):
+        people = [sets[name]["num_images"] for name in EVERYDAY_SETS]
+        limbs = [sets[name]["pck@0.2"]["mean_limbs"] for name in EVERYDAY_SETS]
+        return (1, sum(p * v for p, v in zip(people, limbs)) / max(sum(people), 1))
     own = (metrics.get("pck@0.2") or {}).get("mean_limbs")
     return None if own is None else (0, own)
 

@@ -274,7 +274,7 @@ def test_most_accurate_is_the_best_published_validation_pck(local_store):
     everyday = {m: registry._ranking(zoo.get_spec(m)) for m in zoo.list_models(published_only=True)
                 if registry.task_of(zoo.get_spec(m)) is TOP_DOWN}
     assert registry._ranking(zoo.get_spec(zoo.most_accurate())) == max(r for r in everyday.values() if r)
-    assert "COCO photos" in registry.RANKING_METRIC
+    assert "COCO photos" in registry.RANKING_METRIC and "MPII" in registry.RANKING_METRIC
 
 
 def test_a_version_measured_on_everyday_photos_outranks_a_higher_own_figure():
@@ -284,9 +284,16 @@ def test_a_version_measured_on_everyday_photos_outranks_a_higher_own_figure():
         return ModelSpec(name="x", architecture="simplebaseline", model_args={}, skeleton="coco17", input_size=256,
                          normalisation={}, paper="", experiment="", weights=WeightsSpec(file="w", sha256="0", training={}, metrics=metrics))
 
+    def sets(coco, mpii):
+        return {"coco_people": {"num_images": 60, "pck@0.2": {"mean_limbs": coco}},
+                "mpii_subset": {"num_images": 180, "pck@0.2": {"mean_limbs": mpii}}}
+
     lsp_only = spec({"pck@0.2": {"mean_limbs": 0.9}})
-    coco = spec({"pck@0.2": {"mean_limbs": 0.5}, "validation_sets": {"coco_people": {"pck@0.2": {"mean_limbs": 0.6}}}})
-    assert registry._ranking(coco) > registry._ranking(lsp_only)
+    everyday = spec({"pck@0.2": {"mean_limbs": 0.5}, "validation_sets": sets(0.6, 0.7)})
+    assert registry._ranking(everyday) > registry._ranking(lsp_only)
+    assert registry._ranking(everyday)[1] == pytest.approx((60 * 0.6 + 180 * 0.7) / 240)
+    # Better on the small COCO set but worse on the larger MPII one: ranked below.
+    assert registry._ranking(spec({"validation_sets": sets(0.66, 0.64)})) < registry._ranking(everyday)
     assert registry._ranking(spec({})) is None
     with pytest.raises(zoo.ModelNotFoundError, match="no published single-person mpii16 model"):
         zoo.most_accurate("mpii16")
