@@ -80,22 +80,11 @@ def _int8_float_decoder(model, calibration) -> bytes:
     producing the outputs kept float32: ``edge.tflite``'s selective quantisation (calibrate,
     drop the float region's ranges, quantise with it denylisted), checked after. Quantised,
     the decoder would put box corners on an 8-bit grid (about 1.6 input pixels apart)."""
-    from tensorflow.lite.python import convert as lite_convert
-
-    from edge.tflite import _float_region, _without_statistics, quantised_ops_in, selective_int8_converter
+    from edge.tflite import _float_region, quantise_around_float_region, quantised_ops_in
 
     fragments = tuple(model.float_layers)
     denylisted, internal, op_types = _float_region(convert_detector(model, "float32"), fragments)
-    folder = tempfile.mkdtemp(prefix="posezoo_detector_")
-    try:
-        conv = selective_int8_converter(model, calibration, folder)
-        conv._experimental_calibrate_only = True
-        calibrated = _without_statistics(conv.convert(), internal)
-        data = lite_convert.mlir_quantize(
-            calibrated, disable_per_channel=conv._experimental_disable_per_channel, fully_quantize=False,
-            enable_numeric_verify=False, denylisted_ops=op_types or None, denylisted_nodes=denylisted)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    data = quantise_around_float_region(model, calibration, denylisted, internal, op_types)
     leaked = quantised_ops_in(data, fragments)
     if leaked:
         raise RuntimeError(f"{len(leaked)} decoding ops were quantised anyway, e.g. {leaked[:5]}")

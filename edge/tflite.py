@@ -238,6 +238,25 @@ def selective_int8_converter(model, calibration, folder: str, decode: bool = Tru
     return conv
 
 
+def quantise_around_float_region(model, calibration, denylisted, internal, op_types, decode: bool = True) -> bytes:
+    """Calibrates ``model`` (``selective_int8_converter``), drops the calibration statistics of
+    the float region's ``internal`` tensors and quantises with the region (``_float_region``'s
+    ``denylisted`` nodes and ``op_types``) kept float: the step every selective int8 conversion
+    shares (pose models' decoders, the person detector's box decoding and NMS)."""
+    from tensorflow.lite.python import convert as lite_convert
+
+    folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
+    try:
+        conv = selective_int8_converter(model, calibration, folder, decode)
+        conv._experimental_calibrate_only = True  # what QuantizationDebugger sets (tf.lite debugger.py)
+        calibrated = _without_statistics(conv.convert(), internal)
+        return lite_convert.mlir_quantize(
+            calibrated, disable_per_channel=conv._experimental_disable_per_channel, fully_quantize=False,
+            enable_numeric_verify=False, denylisted_ops=op_types or None, denylisted_nodes=denylisted)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> bytes:
     """Full-integer convolutions with the decoder kept in float32: the tensors of the model's
     ``float_layers`` (the decoder, DeepPose's cascade crops and updates, OpenPose's upsampling and
@@ -257,8 +276,6 @@ def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> byte
 
     The result is checked: no op of the float region touches an 8-bit tensor (``quantised_ops_in``).
     Without ``decode`` (the network alone) there is no decoder to keep float."""
-    import tensorflow as tf
-    from tensorflow.lite.python import convert as lite_convert
 
     float_model = convert(model, "float32", decode=decode)
     fragments = tuple(model.float_layers)
@@ -269,16 +286,7 @@ def _convert_int8_float_decoder(model, calibration, decode: bool = True) -> byte
     if decode and not any(f in n for n in denylisted for f in fragments):
         raise RuntimeError(f"no tensors named like {fragments} found in the converted graph: "
                            "cannot keep them in float")
-    folder = tempfile.mkdtemp(prefix="posezoo_tflite_")
-    try:
-        conv = selective_int8_converter(model, calibration, folder, decode)
-        conv._experimental_calibrate_only = True  # what QuantizationDebugger sets (tf.lite debugger.py)
-        calibrated = _without_statistics(conv.convert(), internal)
-        data = lite_convert.mlir_quantize(
-            calibrated, disable_per_channel=conv._experimental_disable_per_channel, fully_quantize=False,
-            enable_numeric_verify=False, denylisted_ops=op_types or None, denylisted_nodes=denylisted)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    data = quantise_around_float_region(model, calibration, denylisted, internal, op_types, decode)
     # The network alone outputs the maps its last convolutions compute: dequantised int8 is right there.
     leaked = quantised_ops_in(data, fragments, outputs=decode)
     if leaked:

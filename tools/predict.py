@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from pathlib import Path
 
 from tools._cli import (check_writable_folder, model_name, quiet_native, quiet_startup, quiet_tensorflow_start,

@@ -11,7 +11,7 @@ from training.datasets.base import PoseSamples
 from training.pipeline import merge_teacher, mixed_training_dataset
 from training.teacher_labels import TEACHER_CROP, label_samples, read_labels, teacher_samples, with_teacher_labels
 from zoo.codecs.heatmap import HeatmapCodec
-from zoo.skeletons import COCO17, LSP14
+from zoo.skeletons import COCO17
 
 FACE = [COCO17.index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
 
