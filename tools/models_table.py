@@ -33,12 +33,8 @@ def _pct(x: Optional[float]) -> str:
     return f"{100 * x:.1f} %"
 
 
-#: How the table names each task (``zoo.tasks``).
-TASK_NAMES = {"top_down": "single-person", "bottom_up": "multi-person", "detection": "person detection"}
-
-
 def _task(spec) -> str:
-    return TASK_NAMES[registry.task_of(spec).name]
+    return registry.task_of(spec).title
 
 
 def validation_figure(spec, task: str) -> str:

@@ -189,7 +189,7 @@ def predict_images(predictor, paths, name, out_dir: Path, args, header) -> int:
             people, seen = people_of(predictor, image)
             if not len(people):
                 bar.write(f"{path}: no person found", file=sys.stderr)
-            elif seen and seen > 1 and not predictor.multi_person:
+            elif seen and seen > 1 and not predictor.whole_frame:
                 bar.write(f"{path}: {seen} people seen, predicting the largest, most central one", file=sys.stderr)
             write_image(out_dir / f"{path.stem}_pose.jpg", draw(image, people, predictor.skeleton, args.threshold))
             if args.format == "coco":

@@ -60,7 +60,7 @@ class PosePredictor:
     def __init__(self, model, runner=None, smoothing: Optional[OneEuroFilter] = None, min_score: float = 0.2):
         self.model, self.runner = model, runner
         self.skeleton = model.skeleton
-        self.multi_person = model.task.multi_person
+        self.whole_frame = model.task.multi_person  # people found on the whole frame, not one crop
         self.smoothing, self.min_score = smoothing, min_score
         self._keypoints = model if runner is None else _RunnerKeypoints(runner, model.input_size, model.skeleton)
         self.reset()
@@ -81,7 +81,7 @@ class PosePredictor:
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected one RGB uint8 image (H, W, 3), got {image.dtype} {image.shape}")
-        people = self._people(image) if self.multi_person else self._person(image, tracking=time_s is not None)
+        people = self._people(image) if self.whole_frame else self._person(image, tracking=time_s is not None)
         if time_s is not None and self.smoothing is not None:
             people = self._smooth(people, time_s)
         return people

@@ -46,6 +46,11 @@ class Task:
     predict_method: str
 
     @property
+    def title(self) -> str:
+        """The kind of model in a few words (``single-person``), the head of ``summary``."""
+        return self.summary.split(",")[0].split(":")[0]
+
+    @property
     def multi_person(self) -> bool:
         return self.name == "bottom_up"
 
