@@ -42,6 +42,8 @@ PERSON_JOINTS, JOINT_SCORE = 3, 0.3
 CENTRALITY = 0.7
 #: Distinct candidates refined (best scores first).
 HYPOTHESES = 5
+#: Detector boxes scored at least this share of the best box count as people seen.
+DETECTOR_PEOPLE = 0.3
 TORSO_JOINTS = ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
 
 
@@ -57,6 +59,7 @@ class PersonBox:
     score: float
     source: str  # "detector", "hog", "grid", "refined" or "tracked"
     people: int = 1
+    area: float = 0.0  # of the detector's own box, where it came from one (it is not square)
 
 
 def hog_boxes(image: np.ndarray, max_side: int = 640) -> List[PersonBox]:
@@ -166,8 +169,23 @@ def _torso_index(model) -> Optional[List[int]]:
 def find_person(image: np.ndarray, model, min_score: float = 0.2, refinements: int = 3) -> PersonBox:
     """The square box of the largest, most central person in an RGB image, found with ``model``
     (anything with ``predict_keypoints`` and ``input_size``; its ``skeleton``, when it has one,
-    names the torso joints); ``PersonBox.people`` is how many people were seen."""
-    return choose_person(image, model, candidates(image, model, min_score), min_score, refinements)
+    names the torso joints); ``PersonBox.people`` is how many people were seen.
+
+    With the person detector, "largest" is the square root of its box's area (a crouching batter's
+    box is larger than a thin upright bystander's, whose square would be), weighted by centrality as
+    below, among
+    the boxes scored at least ``DETECTOR_PEOPLE`` x the best; the chosen box is then refined on its
+    pose. Without it, HOG and the grid are searched as the module docstring says."""
+    found = detector_boxes(image)
+    if not found:
+        return choose_person(image, model, candidates(image, model, min_score), min_score, refinements)
+    people = [b for b in found if b.score >= DETECTOR_PEOPLE * found[0].score]
+    h, w = image.shape[:2]
+    half_diagonal = float(np.hypot(w, h)) / 2
+    chosen = max(people, key=lambda b: np.sqrt(b.area) * (1 - CENTRALITY * np.hypot(b.center[0] - w / 2, b.center[1] - h / 2)
+                                                 / half_diagonal))
+    refined = choose_person(image, model, [chosen], min_score, refinements)
+    return dataclasses.replace(refined, people=len(people) if refined.people else 0)
 
 
 def detector_boxes(image: np.ndarray) -> Optional[List[PersonBox]]:
@@ -184,8 +202,9 @@ def detector_boxes(image: np.ndarray) -> Optional[List[PersonBox]]:
         return None
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0 - 0.5  # edges -> pixel centres (crop_matrix's convention)
     sides = BOX_PADDING * np.maximum((boxes[:, 2:] - boxes[:, :2]).max(1), 1.0)
-    return [PersonBox((float(c[0]), float(c[1])), float(side), float(score), "detector")
-            for c, side, score in zip(centres, sides, scores)]
+    areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
+    return [PersonBox((float(c[0]), float(c[1])), float(side), float(score), "detector", area=float(area))
+            for c, side, score, area in zip(centres, sides, scores, areas)]
 
 
 def candidates(image: np.ndarray, model, min_score: float = 0.2) -> List[PersonBox]:

@@ -54,7 +54,9 @@ def test_exports_keep_the_accuracy_of_the_keras_model(name, exported, lspet_root
     files.append(exported(model.spec.id, "onnx", model=model))
     report = check_parity(model, files, count=200)
     rows = {("keras" if r["artifact"] == "keras" else r["precision"]): r for r in report["rows"]}
-    assert report["crops"] == 200
+    from training.evaluate import evaluation_samples
+
+    assert report["crops"] == min(200, len(evaluation_samples(model.skeleton.name)[0]))
     # A trained model, not noise: close to its published PCK (which is on the whole split).
     assert rows["keras"]["pck@0.2"] > 0.8 * 100 * model.spec.weights.metrics["pck@0.2"]["mean"]
     # Float files compute the same function with other kernels: identical keypoints, except

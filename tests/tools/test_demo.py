@@ -27,12 +27,17 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, 
 
     assert result["model"] == zoo.most_accurate()  # the default is the most accurate published model
     kp = np.array(result["keypoints"])
-    assert kp.shape == (14, 2) and len(result["scores"]) == 14
+    joints = zoo.get_spec(zoo.most_accurate()).model_args["skeleton"]
+    from zoo.skeletons import get_skeleton
+
+    names = get_skeleton(joints).joint_names
+    assert kp.shape == (len(names), 2) and len(result["scores"]) == len(names)
     # The photo (MPII 060754485) shows one standing man; MPII's annotation puts his centre at
     # (698, 404) with scale 3.37 (person height ~ 675 px). Our keypoints must lie on him.
     centre = np.array([698.0, 404.0])
     assert np.median(np.linalg.norm(kp - centre, axis=1)) < 0.5 * 3.37 * 200
-    head, ankles = kp[13], kp[[0, 5]]
+    head = kp[names.index("nose" if "nose" in names else "head_top")]
+    ankles = kp[[names.index("left_ankle"), names.index("right_ankle")]]
     assert head[1] < ankles[:, 1].min()  # head above the feet
     drawn = tmp_path / f"{image.stem}_pose.jpg"
     assert drawn.is_file() and drawn.stat().st_size > 10_000
