@@ -180,10 +180,7 @@ def find_person(image: np.ndarray, model, min_score: float = 0.2, refinements: i
     if not found:
         return choose_person(image, model, candidates(image, model, min_score), min_score, refinements)
     people = [b for b in found if b.score >= DETECTOR_PEOPLE * found[0].score]
-    h, w = image.shape[:2]
-    half_diagonal = float(np.hypot(w, h)) / 2
-    chosen = max(people, key=lambda b: np.sqrt(b.area) * (1 - CENTRALITY * np.hypot(b.center[0] - w / 2, b.center[1] - h / 2)
-                                                 / half_diagonal))
+    chosen = max(people, key=lambda b: np.sqrt(b.area) * _centrality(b, image.shape))
     refined = choose_person(image, model, [chosen], min_score, refinements)
     return dataclasses.replace(refined, people=len(people) if refined.people else 0)
 
@@ -225,7 +222,6 @@ def choose_person(image: np.ndarray, model, boxes: Sequence[PersonBox], min_scor
                   refinements: int = 3) -> PersonBox:
     """Refines each of ``boxes`` on its pose (module docstring) and returns the largest, most
     central person among them, with the number of people seen."""
-    h, w = image.shape[:2]
     torso = _torso_index(model)
     boxes = list(boxes)
     for _ in range(refinements):
@@ -241,9 +237,10 @@ def choose_person(image: np.ndarray, model, boxes: Sequence[PersonBox], min_scor
     boxes = [boxes[i] for i in keep]
     if not people:
         return dataclasses.replace(max(boxes, key=lambda b: b.score), people=0)
-    half_diagonal = float(np.hypot(w, h)) / 2
+    return dataclasses.replace(max(people, key=lambda b: b.side * _centrality(b, image.shape)), people=len(people))
 
-    def size_and_centrality(b):  # the side, weighted from 1 at the centre to 1 - CENTRALITY at a corner
-        return b.side * (1 - CENTRALITY * np.hypot(b.center[0] - w / 2, b.center[1] - h / 2) / half_diagonal)
 
-    return dataclasses.replace(max(people, key=size_and_centrality), people=len(people))
+def _centrality(box: PersonBox, shape) -> float:
+    """A weight from 1 at the image centre to ``1 - CENTRALITY`` at a corner."""
+    h, w = shape[:2]
+    return 1 - CENTRALITY * float(np.hypot(box.center[0] - w / 2, box.center[1] - h / 2)) / (float(np.hypot(w, h)) / 2)

@@ -46,6 +46,21 @@ def edge_formulation(model):
             layer.edge_ops = False
 
 
+def square_image_signature(model):
+    """A ``tf.function`` calling ``model`` on float32 images ``(N, S, S, 3)``, ``S = model.input_size``:
+    the SavedModel default signature of the zoo's models (Keras would use the shape passed to
+    ``build``, which may be ``None``)."""
+    import tensorflow as tf
+
+    s = model.input_size
+
+    @tf.function(input_signature=[tf.TensorSpec((None, s, s, 3), tf.float32)])
+    def serving_default(inputs):
+        return model(inputs)
+
+    return serving_default
+
+
 class PoseModel(keras.Model):
     """The contract of a zoo model: raw-pixel input, a task, a codec and a serving graph.
 
@@ -98,15 +113,7 @@ class PoseModel(keras.Model):
     def _default_save_signature(self):
         """SavedModel default signature with the input shape of the config (Keras would use the
         shape passed to ``build``, which may be ``None``)."""
-        import tensorflow as tf
-
-        s = self.input_size
-
-        @tf.function(input_signature=[tf.TensorSpec((None, s, s, 3), tf.float32)])
-        def serving_default(inputs):
-            return self(inputs)
-
-        return serving_default
+        return square_image_signature(self)
 
     def normalise(self, images):
         x = ops.cast(images, "float32") / 255.0

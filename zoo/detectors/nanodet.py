@@ -188,15 +188,9 @@ class NanoDet(keras.Model):
 
     @property
     def _default_save_signature(self):
-        import tensorflow as tf
+        from zoo.architectures.base import square_image_signature
 
-        s = self.input_size
-
-        @tf.function(input_signature=[tf.TensorSpec((None, s, s, 3), tf.float32)])
-        def serving_default(inputs):
-            return self(inputs)
-
-        return serving_default
+        return square_image_signature(self)
 
     def normalise(self, images):
         x = ops.cast(images, "float32")
