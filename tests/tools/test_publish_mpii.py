@@ -26,7 +26,7 @@ def test_train_publish_and_load_hourglass_mpii(tmp_path, mpii_sample, monkeypatc
     with pytest.raises(zoo.WeightsNotPublishedError, match="tools.publish"):
         zoo.load("hourglass-mpii")
     work = tmp_path / "run"
-    _run(["-m", "training.train", "hourglass_mpii", "--workdir", str(work), "--data", str(mpii_sample),
+    _run(["-m", "training.train", "hourglass_mpii_release", "--workdir", str(work), "--data", str(mpii_sample),
           "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--no-jit"], env)
     assert (work / "final.weights.h5").is_file()
     pub = _run(["-m", "tools.publish", "hourglass-mpii", str(work / "final.weights.h5"), "--workdir", str(work),

@@ -397,7 +397,7 @@ def test_evaluation_samples_take_the_release_and_json(tmp_path):
 
 
 def test_train_hourglass_mpii_reads_the_release(tmp_path, monkeypatch):
-    """``python -m training.train hourglass_mpii --data <the .mat>``: the top-down loop gets the
+    """``python -m training.train hourglass_mpii_release --data <the .mat>``: the top-down loop gets the
     file, and its ``load_split`` gives the release's train and val splits."""
     import training.train as train_cli
     from training.top_down import load_split
@@ -414,8 +414,8 @@ def test_train_hourglass_mpii_reads_the_release(tmp_path, monkeypatch):
         return None, None
 
     monkeypatch.setitem(train_cli.LOOPS, "top_down", fake_loop)
-    train_cli.main(["hourglass_mpii", "--workdir", str(tmp_path / "run"), "--data", str(path)])
-    assert seen["exp"].name == "hourglass_mpii" and seen["data"] == str(path)
+    train_cli.main(["hourglass_mpii_release", "--workdir", str(tmp_path / "run"), "--data", str(path)])
+    assert seen["exp"].name == "hourglass_mpii_release" and seen["data"] == str(path)
     assert seen["train"].ids == load_mpii_mat(path, split="train").ids
     assert seen["val"].ids == load_mpii_mat(path, split="val").ids
     assert len(seen["train"]) + len(seen["val"]) == 40 and seen["train"].skeleton == "mpii16"

@@ -107,3 +107,31 @@ def test_predict_keypoints_shapes_and_batching(tiny_model):
     np.testing.assert_allclose(s2, scores, rtol=1e-5, atol=1e-4)
     k0, s0 = tiny_model.predict_keypoints(np.zeros((0, 32, 32, 3), np.uint8))
     assert k0.shape == (0, 14, 2) and s0.shape == (0, 14)
+
+
+def test_initialise_from_another_skeleton_maps_joints_by_name(tiny_model):
+    # An LSP-14 hourglass continuing as an MPII-16 one: each shared joint's heatmap in every stack
+    # is the source's (the second stack too, so the heatmaps fed back are mapped right); the
+    # joints LSP lacks (pelvis, thorax, upper neck) start fresh and feed nothing forward. LSP's
+    # neck has no MPII joint of its name: its feedback is lost, so the check silences it first.
+    from zoo.skeletons import joint_mapping
+
+    source_model = StackedHourglass(**TINY)
+    source_model.build((None, 32, 32, 3))
+    source_model.set_weights(tiny_model.get_weights())
+    kernel, bias = source_model.merge_heatmaps[0].get_weights()
+    kernel[:, :, source_model.skeleton.joint_names.index("neck")] = 0.0
+    source_model.merge_heatmaps[0].set_weights([kernel, bias])
+    mpii = StackedHourglass(**TINY, skeleton="mpii16")
+    mpii.build((None, 32, 32, 3))
+    mpii.initialise_from(source_model)
+    images = _images(2)
+    source, target = np.asarray(source_model(images, training=False)), np.asarray(mpii(images, training=False))
+    mapping = np.asarray(joint_mapping(source_model.skeleton, mpii.skeleton))
+    shared = mapping >= 0
+    assert shared.sum() == 13  # 12 limb joints and the head top
+    np.testing.assert_allclose(target[..., shared], source[..., mapping[shared]],
+                               atol=1e-3 * np.abs(source).max())
+    with pytest.raises(ValueError, match="filters"):
+        StackedHourglass(num_stacks=2, filters=32, depth=2, input_size=32, skeleton="mpii16").initialise_from(
+            tiny_model)

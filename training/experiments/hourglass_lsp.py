@@ -1,5 +1,6 @@
 """Stacked Hourglass recipes (Newell, Yang, Deng, ECCV 2016), sized for CPU training."""
 
+from training.augment import AugmentConfig
 from training.experiments.base import Experiment
 
 HOURGLASS_LSP = Experiment(
@@ -12,12 +13,6 @@ HOURGLASS_LSP = Experiment(
     learning_rate=1e-3,
 )
 
-# MPII-format data (the recipe used to publish hourglass-mpii from a user's own MPII folder).
-HOURGLASS_MPII = HOURGLASS_LSP.replace(
-    name="hourglass_mpii",
-    model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="mpii16"),
-    dataset="mpii",
-)
 
 # A tiny model for smoke tests and the multi-worker test: trains in seconds on a CPU.
 HOURGLASS_TINY = HOURGLASS_LSP.replace(
@@ -44,4 +39,26 @@ HOURGLASS_LSP_LONG = HOURGLASS_LSP.replace(
     precision="auto",
 )
 
-EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII, HOURGLASS_TINY, HOURGLASS_LSP_LONG)
+# A user's own full MPII release (``--data mpii_human_pose_v1_u12_1.mat``), from scratch.
+HOURGLASS_MPII_RELEASE = HOURGLASS_LSP.replace(
+    name="hourglass_mpii_release",
+    model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="mpii16"),
+    dataset="mpii",
+)
+
+# The published hourglass-mpii: hourglass-lsp@2's network continued as an MPII-16 model (its 13
+# joints of the same name carry over, pelvis / thorax / upper neck start fresh) on the MPII subset's
+# everyday photos, with LSPet's unusual poses and COCO's photos for the joints they label.
+HOURGLASS_MPII = HOURGLASS_LSP_LONG.replace(
+    name="hourglass_mpii",
+    model_args=dict(num_stacks=2, filters=128, depth=4, input_size=128, skeleton="mpii16"),
+    datasets=(("mpii_subset", 0.6), ("lspet", 0.25), ("coco_people", 0.15)),
+    init_from="hourglass-lsp@2",
+    epochs=8,
+    steps_per_epoch=250,
+    learning_rate=5e-4,
+    warmup_steps=100,
+    augment=AugmentConfig(scale=0.3, rotation_deg=40.0, flip_prob=0.5, colour=0.2),
+)
+
+EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII_RELEASE, HOURGLASS_TINY, HOURGLASS_LSP_LONG, HOURGLASS_MPII)

@@ -34,6 +34,23 @@ SIMPLEBASELINE_COCO_FAST = SIMPLEBASELINE_COCO.replace(
     learning_rate=3e-4,
 )
 
+# The teacher ablation (the everyday-photos issue, point 4): three arms continue simplebaseline-coco@1
+# on the same data for the same short fresh cosine cycle, and differ only in the teacher's use:
+# none, ``fill`` (joints a dataset does not label, e.g. the face on LSPet and MPII people, take
+# MoveNet Thunder's, weighted by its score), and ``fill`` + ``soft`` (a third of the batches'
+# people carry the teacher's joints alone). The best arm is the next version.
+SIMPLEBASELINE_COCO_NO_TEACHER = SIMPLEBASELINE_COCO.replace(
+    name="simplebaseline_coco_no_teacher",
+    init_from="simplebaseline-coco@1",
+    epochs=3,
+    learning_rate=3e-4,
+    warmup_steps=50,
+)
+SIMPLEBASELINE_COCO_TEACHER_FILL = SIMPLEBASELINE_COCO_NO_TEACHER.replace(
+    name="simplebaseline_coco_teacher_fill", teacher=("fill",))
+SIMPLEBASELINE_COCO_TEACHER_SOFT = SIMPLEBASELINE_COCO_NO_TEACHER.replace(
+    name="simplebaseline_coco_teacher_soft", teacher=("fill", "soft"))
+
 # A tiny version for smoke tests: two steps on the three datasets, from the ImageNet backbone.
 SIMPLEBASELINE_COCO_TINY = SIMPLEBASELINE_COCO.replace(
     name="simplebaseline_coco_tiny",
@@ -42,4 +59,5 @@ SIMPLEBASELINE_COCO_TINY = SIMPLEBASELINE_COCO.replace(
     init_from="", backbone_weights="imagenet", batch_size=4, epochs=1, steps_per_epoch=2, warmup_steps=1,
 )
 
-EXPERIMENTS = (SIMPLEBASELINE_COCO, SIMPLEBASELINE_COCO_FAST, SIMPLEBASELINE_COCO_TINY)
+EXPERIMENTS = (SIMPLEBASELINE_COCO, SIMPLEBASELINE_COCO_FAST, SIMPLEBASELINE_COCO_NO_TEACHER,
+               SIMPLEBASELINE_COCO_TEACHER_FILL, SIMPLEBASELINE_COCO_TEACHER_SOFT, SIMPLEBASELINE_COCO_TINY)

@@ -10,10 +10,12 @@ heatmaps are returned for intermediate supervision.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
 from zoo.layers.blocks import ConvBNReLU, ResidualModule
+from zoo.skeletons import joint_mapping
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -124,6 +126,49 @@ class StackedHourglass(HeatmapPoseModel):
             if i < self.num_stacks - 1:
                 x = x + self.merge_features[i](y) + self.merge_heatmaps[i](heatmaps)
         return ops.stack(outputs, axis=1)
+
+    def initialise_from(self, source: "StackedHourglass") -> None:
+        """Starts from ``source``, a trained StackedHourglass of the same size that may have another
+        skeleton (hourglass-lsp's LSP-14 continuing as an MPII-16 model). Everything but the joint
+        channels is copied; a joint of this skeleton takes the channel of the source's joint of the
+        same name (``zoo.skeletons.joint_mapping``) in each stack's head and in the 1x1 convolution
+        that feeds the heatmaps back into the next stack; a joint the source lacks keeps its fresh
+        initialisation and feeds nothing forward until trained, and a source joint this skeleton
+        lacks (LSP's neck) is dropped with its feedback."""
+        if not isinstance(source, StackedHourglass):
+            raise ValueError(f"cannot start a StackedHourglass from a {type(source).__name__}")
+        same = ("num_stacks", "filters", "depth")
+        differ = [a for a in same if getattr(source, a) != getattr(self, a)]
+        if differ:
+            raise ValueError(f"cannot start from a StackedHourglass with other {differ}: "
+                             f"{[getattr(source, a) for a in differ]} vs {[getattr(self, a) for a in differ]}")
+        if source.skeleton.name == self.skeleton.name:
+            return super().initialise_from(source)
+        mapping = np.asarray(joint_mapping(source.skeleton, self.skeleton))
+        shared = mapping >= 0
+        joint_layers = {id(layer) for layer in self.heads + self.merge_heatmaps}
+        for mine, theirs in zip(self._flat_layers(), source._flat_layers()):
+            if id(mine) not in joint_layers:
+                mine.set_weights(theirs.get_weights())
+        for head, src in zip(self.heads, source.heads):  # output channels are joints
+            kernel, bias = (np.asarray(w) for w in head.get_weights())
+            src_kernel, src_bias = (np.asarray(w) for w in src.get_weights())
+            kernel[..., shared], bias[shared] = src_kernel[..., mapping[shared]], src_bias[mapping[shared]]
+            head.set_weights([kernel, bias])
+        for merge, src in zip(self.merge_heatmaps, source.merge_heatmaps):  # input channels are joints
+            kernel, bias = (np.asarray(w) for w in merge.get_weights())
+            src_kernel = np.asarray(src.get_weights()[0])
+            kernel[:, :, shared] = src_kernel[:, :, mapping[shared]]
+            kernel[:, :, ~shared] = 0.0  # a fresh joint's maps feed nothing forward until trained
+            merge.set_weights([kernel, np.asarray(src.get_weights()[1])])
+
+    def _flat_layers(self):
+        """This model's weight-carrying layers in build order (the stem, then stack by stack)."""
+        stem = [self.stem_conv, self.stem_res1, self.stem_res2, self.stem_res3]
+        stacks = [layer for i in range(self.num_stacks)
+                  for layer in [self.hourglasses[i], *self.features[i], self.heads[i]]
+                  + ([self.merge_features[i], self.merge_heatmaps[i]] if i < self.num_stacks - 1 else [])]
+        return stem + stacks
 
     def get_config(self):
         return {**super().get_config(), "num_stacks": self.num_stacks, "filters": self.filters,
