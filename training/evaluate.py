@@ -92,11 +92,14 @@ def predict_samples(model, samples: PoseSamples, batch_size: int = 32, progress:
 
 
 def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool = False,
-             full: bool = False) -> Dict:
+             full: bool = False, stage: int = 0) -> Dict:
     """PCK@0.2 and PCK@0.1 on ``samples`` in image pixels, and PCK@0.2 of every stage's output;
-    with ``full`` also PDJ and PCP (Toshev & Szegedy 2014). Returns a JSON-able dict."""
+    with ``full`` also PDJ and PCP (Toshev & Szegedy 2014). ``stage`` (1-based) picks the stage
+    output the headline figures read; 0 reads the last. Returns a JSON-able dict."""
     skeleton = get_skeleton(samples.skeleton)
     stages, _ = predict_samples(model, samples, batch_size, progress, all_stages=True)
+    if not 0 <= stage <= stages.shape[1]:
+        raise ValueError(f"stage {stage} not in 1..{stages.shape[1]} (0: the last)")
     gt, vis = samples.keypoints, samples.visible
     if model.skeleton.name != samples.skeleton:
         # A model of another skeleton is scored in the data's own skeleton, on the joints the two
@@ -104,7 +107,7 @@ def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool =
         mapping = np.asarray(joint_mapping(model.skeleton, skeleton))
         stages = stages[:, :, np.maximum(mapping, 0)]
         vis = vis * (mapping >= 0)
-    pred = stages[:, -1]
+    pred = stages[:, stage - 1 if stage else -1]
     result = {
         "num_images": len(samples),
         "pck@0.2": pck(pred, gt, vis, skeleton, 0.2),
@@ -364,20 +367,34 @@ def _keypoint_summary(name: str, result: Dict) -> str:
     return f"{name}: {result['data']}, {result['num_images']} images\n{format_result(result)}"
 
 
+def everyday_samples(data=None, limit: int = 0) -> Dict[str, PoseSamples]:
+    """The validation split of every ``EVERYDAY_SETS`` dataset (its first ``limit`` people when
+    ``limit`` is set), in the order of ``EVERYDAY_SETS``."""
+    from training.datasets import load_person_dataset
+
+    sets = {}
+    for name in EVERYDAY_SETS:
+        samples = load_person_dataset(name, "val", data)
+        sets[name] = samples.subset(range(min(limit, len(samples)))) if limit else samples
+    return sets
+
+
+def score_everyday_sets(model, sets: Dict[str, PoseSamples], stage: int = 0) -> Dict[str, Dict]:
+    """PCK@0.2 / PCK@0.1 (and PCKh@0.5 on MPII) of ``model``'s ``stage`` output (``evaluate``) on
+    each of ``sets`` (``everyday_samples``), each in its own skeleton:
+    ``{set: {"data", "skeleton", "num_images", "pck@0.2", "pck@0.1"[, "pckh@0.5"]}}``."""
+    out = {}
+    for name, samples in sets.items():
+        result = evaluate(model, samples, stage=stage)
+        out[name] = {"data": EVERYDAY_SETS[name], "skeleton": samples.skeleton, "num_images": len(samples),
+                     **{k: result[k] for k in ("pck@0.2", "pck@0.1", "pckh@0.5") if k in result}}
+    return out
+
+
 def evaluate_everyday_sets(model, data=None, limit: int = 0) -> Dict[str, Dict]:
     """PCK@0.2 / PCK@0.1 (and PCKh@0.5 on MPII) of ``model`` on every ``EVERYDAY_SETS`` validation
     split, each in its own skeleton: ``{set: {"data", "pck@0.2", "pck@0.1"[, "pckh@0.5"]}}``."""
-    from training.datasets import load_person_dataset
-
-    out = {}
-    for name, desc in EVERYDAY_SETS.items():
-        samples = load_person_dataset(name, "val", data)
-        if limit:
-            samples = samples.subset(range(min(limit, len(samples))))
-        result = evaluate(model, samples)
-        out[name] = {"data": desc, "skeleton": samples.skeleton, "num_images": len(samples),
-                     **{k: result[k] for k in ("pck@0.2", "pck@0.1", "pckh@0.5") if k in result}}
-    return out
+    return score_everyday_sets(model, everyday_samples(data, limit))
 
 
 def format_everyday_sets(sets: Dict[str, Dict]) -> str:

@@ -389,6 +389,8 @@ def _test_time_section(spec: ModelSpec, report: Dict) -> List[str]:
 
 
 def _ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
+    if "sets" in report:
+        return _sets_ablation_section(spec, report)
     rows = report["rows"]
     skeleton = get_skeleton(spec.skeleton)
     lines = ["", "## Ablation", "",
@@ -410,6 +412,44 @@ def _ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
         cells = [f"{_pct(r['pck@0.2']['per_joint'].get(name))} / {_pct(r['pck@0.1']['per_joint'].get(name))} / "
                  f"{r['far']['per_joint'].get(name)}" for r in rows]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+_METRIC_TITLES = {"pck@0.2": "PCK@0.2", "pckh@0.5": "PCKh@0.5"}
+
+
+def _sets_ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
+    """An ablation scored on every validation set (``training.ablation.run_sets_ablation``): one
+    row per variant, one column per set with its headline figure on the 12 limb joints, then PCK@0.2
+    on all the joints each set labels and the model has (COCO's face points among them)."""
+    sets, rows = report["sets"], report["rows"]
+    lines = ["", "## Ablation", "",
+             f"Each variant scored on every validation set of the multi-dataset training, each in its own "
+             f"skeleton on the joints it shares with the model ({report['protocol']}). Command: "
+             f"`python -m tools.ablation {spec.id} --sets everyday --variant ... --record`."]
+    if report.get("recipe"):
+        lines.append(f"Every variant's recipe: {report['recipe']}.")
+    lines += ["", "Limb joints (%; the 12 joints without head or face points):", ""]
+    headers = [f"{s['title']} ({s['num_images']} people) {_METRIC_TITLES.get(s['metric'], s['metric'])}"
+               for s in sets.values()]
+    lines += ["| variant | what it is | " + " | ".join(headers) + " |",
+              "| --- | --- | " + " | ".join("---:" for _ in sets) + " |"]
+    for r in rows:
+        cells = [_pct(r["sets"][name][s["metric"]]["mean_limbs"]) for name, s in sets.items()]
+        lines.append(f"| {r['label']} | {r['description']} | " + " | ".join(cells) + " |")
+    lines += ["", "Every joint the set labels and the model has, PCK@0.2 (%); PCK@0.1 on the limb joints "
+              "in brackets:", "",
+              "| variant | " + " | ".join(f"{s['title']} ({s['num_images']} people)" for s in sets.values()) + " |",
+              "| --- | " + " | ".join("---:" for _ in sets) + " |"]
+    for r in rows:
+        cells = [f"{_pct(r['sets'][name]['pck@0.2']['mean'])} ({_pct(r['sets'][name]['pck@0.1']['mean_limbs'])})"
+                 for name in sets]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    lines += ["", "Variants (recipe, weights, stage output read):", ""]
+    lines += [f"- {r['label']}: `{r['experiment']}`, {r['weights']} (sha256 {r['weights_sha256'][:12]}...), "
+              f"stage {r['stage']}" for r in rows]
+    lines += ["", "Validation sets:", ""]
+    lines += [f"- {s['title']}: {s['data']}" for s in sets.values()]
     return lines
 
 
