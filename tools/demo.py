@@ -2,12 +2,15 @@
 
     python -m tools.demo --image photo.jpg --output out/
     python -m tools.demo                     # a real photo from the shared data (MPII sample)
-    python -m tools.demo --people-image group.jpg   # and several people with openpose-lsp
+    python -m tools.demo --people-image group.jpg   # and every person of a group photo
 
-Then the multi-person part: ``openpose-lsp`` on a photo with several people (default: a COCO
-image from the shared data): ``predict_people`` on the whole image, every person drawn into
-``<output>/<stem>_people.jpg`` with ``<stem>_people.json``; then its TFLite file (the grouping
-into people inside the graph) runs on the same letterboxed image and is compared with Keras.
+Then the multi-person part, on a photo with several people (default: a COCO image from the
+shared data): the person detector (``person-detector``) finds the people and the same model
+predicts each one (top-down, ``predict_people``), every person drawn into
+``<output>/<stem>_people.jpg`` with ``<stem>_people.json``; then the detector's TFLite file and
+the model's run in sequence on the photo (``edge.people_tflite``, the phone's path) and are
+compared with Keras. ``--people-model openpose-lsp`` runs the bottom-up model instead (the whole
+image letterboxed, its TFLite file with the grouping inside).
 
 Writes ``<output>/<stem>_pose.jpg`` (skeleton drawn) and ``<output>/<stem>_pose.json``
 (keypoints in image pixels, scores, joint names, the person box, the model id). Then exports the
@@ -53,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--exports", default="exports", help="where the TFLite export is written / reused")
     p.add_argument("--tflite", default="int8", choices=["float32", "float16", "dynamic", "int8", "none"],
                    help="TFLite precision to export and run (none: skip)")
-    p.add_argument("--people-model", default="openpose-lsp", help="multi-person zoo model")
+    p.add_argument("--people-model", help="zoo model of the multi-person part (default: the model above with the "
+                   "person detector; a multi-person model such as openpose-lsp runs on the whole image)")
     p.add_argument("--people-image", help=f"photo with several people (default: <data root>/{DEFAULT_PEOPLE_IMAGE}; "
                    "'none' skips the multi-person part)")
     p.add_argument("--verbose", action="store_true",
@@ -65,7 +69,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     quiet_startup(args.verbose)
     # What can be checked is checked before TensorFlow and the model load.
-    args.model, args.people_model = model_name(args.model), model_name(args.people_model)
+    args.model = model_name(args.model)
+    args.people_model = model_name(args.people_model) if args.people_model else None
     folders = [check_writable_folder(args.output)]
     if args.tflite != "none":
         folders.append(check_writable_folder(args.exports))
@@ -123,28 +128,32 @@ def demo(args, step):
         print(f"  {name:<16} x {x:7.1f}  y {y:7.1f}  score {s:.2f}")
     if args.people_image != "none":
         people_image = Path(args.people_image) if args.people_image else data_root() / DEFAULT_PEOPLE_IMAGE
-        people_demo(args.people_model, people_image, out_dir, args, step)
+        people_demo(zoo.load(args.people_model) if args.people_model else model, people_image, out_dir, args, step)
     return 0
 
 
-def people_demo(name, image_path, out_dir, args, step):
-    """Multi-person part: every person in the photo, from Keras and from the TFLite file."""
+def people_demo(model, image_path, out_dir, args, step):
+    """Multi-person part: every person in the photo, from Keras and from the TFLite file(s): a
+    single-person ``model`` on the person detector's boxes, a multi-person one on the whole image."""
     import numpy as np
 
-    import zoo
     from tools.files import write_json
+    from zoo.detectors import load_detector
     from zoo.io import read_image, write_image
     from zoo.visualize import draw_skeleton
 
-    model = zoo.load(name)
-    step(f"loaded {model.spec.id} ({model.count_params():,} parameters, whole image letterboxed to "
-         f"{model.input_size}px)")
+    top_down = not model.task.multi_person
+    detector = load_detector() if top_down else None
+    step(f"{model.spec.id} on " + (f"every box of {detector.spec.id} (crops of {model.input_size}px)" if top_down
+                                   else f"the whole image letterboxed to {model.input_size}px"))
     image = read_image(image_path)
-    people, scores = model.predict_people(image)
+    people, scores = model.predict_people(image, detector=detector) if top_down else model.predict_people(image)
     step(f"{image_path} ({image.shape[1]}x{image.shape[0]}): {len(people)} people found")
     drawn = image
+    # A bottom-up person lacks a joint with score 0; a top-down one has every joint, some weakly seen.
+    shown = args.threshold if top_down else 0.0
     for i, person in enumerate(people):  # each person in their own colours (zoo.visualize.person_colours)
-        xy = np.where(person[:, 2:] > 0, person[:, :2], np.nan)
+        xy = np.where(person[:, 2:] > shown, person[:, :2], np.nan)
         drawn = draw_skeleton(drawn, xy, model.skeleton, thickness=max(2, max(image.shape[:2]) // 200), person=i)
     stem = image_path.stem
     write_image(out_dir / f"{stem}_people.jpg", drawn)
@@ -152,11 +161,12 @@ def people_demo(name, image_path, out_dir, args, step):
               "people": [{"score": round(float(s), 4), "keypoints": np.round(p[:, :2], 2).tolist(),
                           "joint_scores": np.round(p[:, 2], 4).tolist()} for p, s in zip(people, scores)]}
     if args.tflite != "none":
-        result["tflite"] = run_people_tflite(model, image, args.tflite, args.exports, step, args.verbose)
+        compare = run_top_down_people_tflite if top_down else run_people_tflite
+        result["tflite"] = compare(model, image, args.tflite, args.exports, step, args.verbose)
     write_json(out_dir / f"{stem}_people.json", result)
     step(f"wrote {out_dir / (stem + '_people.jpg')} and {out_dir / (stem + '_people.json')}")
     for i, (p, s) in enumerate(zip(people, scores)):
-        found = p[:, 2] > 0
+        found = p[:, 2] > shown
         print(f"  person {i + 1}: score {s:.3f}, {int(found.sum())} joints, centre "
               f"({p[found, 0].mean():.0f}, {p[found, 1].mean():.0f})")
     return result
@@ -195,6 +205,52 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step, verbose
             "median_distance_to_keras_px": round(float(np.median(dist)), 3),
             "max_distance_to_keras_px": round(float(dist.max()), 3),
             "median_latency_ms": round(median, 2)}
+
+
+def run_top_down_people_tflite(model, image, precision, exports, step, verbose=False):
+    """Exports (or reuses) the person detector's and ``model``'s TFLite files, runs them in
+    sequence on the photo (``edge.people_tflite``) and compares their people with Keras's."""
+    import numpy as np
+
+    from edge.detector_tflite import PRECISIONS, DetectorRunner, cached_detector_tflite
+    from edge.exporter import artifact_path, cached_tflite
+    from edge.people_tflite import TopDownPeopleTFLite
+    from edge.tflite import TFLiteRunner
+    from zoo.detectors import load_detector
+
+    detector = load_detector()
+    # The detector's file in the pose file's precision; float32 for dynamic, which it has no file of.
+    detector_precision = precision if precision in PRECISIONS else "float32"
+    folders = [artifact_path(m.spec, exports, "tflite", p).parent
+               for m, p in ((model, precision), (detector, detector_precision))]
+    with removing_created_folders(*folders), quiet_native(verbose):  # as in run_tflite
+        pose_file = cached_tflite(model, precision, exports, log=step)
+        detector_file = cached_detector_tflite(detector, detector_precision, exports, log=step)
+        files = TopDownPeopleTFLite(DetectorRunner(detector_file, 2), TFLiteRunner(pose_file, 2))
+        people, scores = files.predict_people(image)
+    keras_people, keras_scores = model.predict_people(image, detector=detector)
+    # People in the same order on both paths; joints both score >= 0.3 are compared.
+    n = min(len(people), len(keras_people))
+    both = (people[:n, :, 2] >= 0.3) & (keras_people[:n, :, 2] >= 0.3)
+    d = np.linalg.norm(people[:n, :, :2] - keras_people[:n, :, :2], axis=-1)[both]
+    agreement = {"same_number_of_people": bool(len(people) == len(keras_people)),
+                 "joints_compared": int(both.sum()),
+                 "mean_px": round(float(d.mean()), 3) if d.size else None,
+                 "max_px": round(float(d.max()), 3) if d.size else None}
+    times = []
+    for _ in range(10):
+        t = time.perf_counter()
+        files.predict_people(image)
+        times.append(1000 * (time.perf_counter() - t))
+    median = float(np.median(times))
+    step(f"TFLite {detector_precision} detector + {precision} pose model in sequence (LiteRT, XNNPACK, 2 threads): "
+         f"{len(people)} people (Keras: {len(keras_people)}); confident joints {agreement['mean_px']} px from "
+         f"Keras on average (max {agreement['max_px']} px, image pixels); median {median:.0f} ms per photo "
+         f"(detector, crops and every person) over 10 runs on this machine")
+    return {"files": [str(detector_file), str(pose_file)], "precision": precision,
+            "detector_precision": detector_precision, "people": len(people),
+            "keypoints": np.round(people[..., :2], 2).tolist(), "scores": np.round(scores, 4).tolist(),
+            "agreement_with_keras": agreement, "median_latency_ms": round(median, 2)}
 
 
 def run_people_tflite(model, image, precision, exports, step, verbose=False):

@@ -5,10 +5,15 @@
     python -m tools.predict clip.mp4 --output out/            # out/clip_pose.mp4 + clip_pose.jsonl
     python -m tools.predict 0 --max-frames 300 --output out/  # camera 0: out/camera0_pose.mp4 + .jsonl
     python -m tools.predict clip.mp4 --backend tflite         # the phone's path: the int8 file via LiteRT
+    python -m tools.predict group.jpg --people                # every person: person detector + the model
+    python -m tools.predict group.jpg --people --backend tflite   # the same with the two .tflite files
 
 ``--model`` defaults to the most accurate published single-person model (``zoo.most_accurate()``),
 which runs on the person the detection step finds (``zoo.detect``; in a video, tracked from the
-previous frame's pose); a multi-person model (``openpose-lsp``) runs on the whole frame. Keypoints
+previous frame's pose); with ``--people`` it runs on every person the person detector finds
+(top-down, ``predict_people``; with ``--backend tflite`` the detector's file and the model's file
+in sequence, ``edge.people_tflite``); a multi-person model (``openpose-lsp``) runs on the whole
+frame. Keypoints
 and scores are in image pixels. A video keeps its frame count, size and frame rate; its JSONL has
 one object per frame (``frame``, ``time_s``, ``people``). Video and camera keypoints go through a
 One Euro filter (``zoo.smoothing``; ``--no-smooth`` turns it off). ``--format coco`` writes
@@ -20,7 +25,8 @@ in a folder, a damaged image is one line and the others go on: the results are w
 exit status is 1, with the count of what failed. Every file is written under a temporary name
 and renamed when complete; a run that fails or is interrupted removes the folders it created
 while they are still empty. With several people in a photo a single-person model takes the
-largest, most central one and says how many it saw; a photo with no person found says so.
+largest, most central one and says how many it saw (``--people``: every one of them); a photo
+with no person found says so.
 An odd-sized video (e.g. 311x222), which OpenCV's MP4 writer cannot keep, is written as MJPEG
 AVI at its own size. ``--verbose`` shows TensorFlow's start-up and converter logs.
 """
@@ -306,6 +312,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", default="int8",
                    help="TFLite file of the tflite backend: float32, float16, dynamic or int8 (default)")
     p.add_argument("--exports", default="exports", help="where the TFLite file is exported and reused")
+    p.add_argument("--people", action="store_true",
+                   help="single-person model: every person the person detector finds, not only the largest, "
+                        "most central one (with --backend tflite: the detector's file, then the model's)")
     p.add_argument("--format", default="json", choices=["json", "coco"], help="keypoint file format")
     p.add_argument("--threshold", type=float, default=0.1, help="joints scored below this are not drawn (null in JSON)")
     p.add_argument("--no-smooth", dest="smooth", action="store_false",
@@ -347,7 +356,12 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
     model = zoo.load(name or zoo.most_accurate())
     smoothing = OneEuroFilter(args.min_cutoff, args.beta) if args.smooth and kind != "images" else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    runner, file = None, None
+    runner, file, people = None, None, None
+    if args.people and not model.task.multi_person and args.backend == "keras":
+        from zoo.detectors import load_detector
+
+        detector = load_detector()
+        people = lambda image: model.predict_people(image, detector=detector)  # noqa: E731
     if args.backend == "tflite":
         from edge.exporter import cached_tflite
         from edge.tflite import TFLiteRunner
@@ -363,8 +377,11 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
             file = cached_tflite(model, args.precision, args.exports, log=log)
             runner = TFLiteRunner(file, num_threads=2)
             runner.predict(np.zeros((1, model.input_size, model.input_size, 3), np.uint8))
-    predictor = PosePredictor(model, runner, smoothing=smoothing)
-    log(f"{model.spec.id}: {model.task.summary}; backend {args.backend}" + (f" ({file.name})" if file else ""))
+        if args.people and not model.task.multi_person:
+            people = _people_files(runner, args, log).predict_people
+    predictor = PosePredictor(model, runner, smoothing=smoothing, people=people)
+    log(f"{model.spec.id}: {model.task.summary}; backend {args.backend}" + (f" ({file.name})" if file else "")
+        + ("; every person the person detector finds" if people is not None else ""))
     header = {"meta": {"model": model.spec.id, "backend": args.backend, "joints": list(model.skeleton.joint_names)},
               "to_coco": joint_mapping(model.skeleton, COCO17)}
     if kind == "images":
@@ -374,6 +391,22 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
     else:
         predict_stream(predictor, rest[0], f"camera{rest[0]}", out_dir, args, header)
     return 0
+
+
+def _people_files(pose_runner, args, log):
+    """The person detector's TFLite file (exported once into ``--exports``; its precision the
+    pose file's, float32 for ``dynamic``, which it has no file of) before the pose file."""
+    from edge.detector_tflite import PRECISIONS, DetectorRunner, cached_detector_tflite
+    from edge.exporter import artifact_path
+    from edge.people_tflite import TopDownPeopleTFLite
+    from zoo.detectors import load_detector
+
+    detector = load_detector()
+    precision = args.precision if args.precision in PRECISIONS else "float32"
+    folder = artifact_path(detector.spec, args.exports, "tflite", precision).parent
+    with removing_created_folders(folder), quiet_native(args.verbose):
+        file = cached_detector_tflite(detector, precision, args.exports, log=log)
+        return TopDownPeopleTFLite(DetectorRunner(file, num_threads=2), pose_runner)
 
 
 def cli():

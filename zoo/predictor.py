@@ -12,12 +12,15 @@ matched from frame to frame by their nearest centre.
 
 The phone's path on the desktop: ``runner=edge.tflite.TFLiteRunner(path)`` of the model's exported
 file (``tools.predict --backend tflite``); any object with that ``predict(images)`` will do.
+Every person with a single-person model: ``people=model.predict_people`` (the person detector's
+boxes, top-down), or ``people=edge.people_tflite.TopDownPeopleTFLite(...).predict_people`` (the
+detector's and the model's files in sequence; ``tools.predict --people``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import numpy as np
 
@@ -55,12 +58,20 @@ class PosePredictor:
         smoothing: a ``OneEuroFilter`` to copy per person for video, or None.
         min_score: a tracked single-person pose whose mean joint score falls below this is
             searched for again in the whole frame.
+        people: a single-person model only: ``image -> (people (P, K, 3), scores (P,))`` that finds
+            every person in the frame (e.g. ``model.predict_people``); None: the one person
+            ``find_person`` finds.
     """
 
-    def __init__(self, model, runner=None, smoothing: Optional[OneEuroFilter] = None, min_score: float = 0.2):
-        self.model, self.runner = model, runner
+    def __init__(self, model, runner=None, smoothing: Optional[OneEuroFilter] = None, min_score: float = 0.2,
+                 people: Optional[Callable] = None):
+        if people is not None and model.task.multi_person:
+            raise ValueError(f"{type(model).__name__} finds people on the whole frame itself; people= is for "
+                             "single-person models")
+        self.model, self.runner, self.top_down_people = model, runner, people
         self.skeleton = model.skeleton
-        self.whole_frame = model.task.multi_person  # people found on the whole frame, not one crop
+        # People found on the whole frame (bottom-up, or top-down from the detector's boxes), not one crop.
+        self.whole_frame = model.task.multi_person or people is not None
         self.smoothing, self.min_score = smoothing, min_score
         self._keypoints = model if runner is None else _RunnerKeypoints(runner, model.input_size, model.skeleton)
         self.reset()
@@ -87,6 +98,8 @@ class PosePredictor:
         return people
 
     def _people(self, image):
+        if self.top_down_people is not None:
+            return self.top_down_people(image)[0]
         if self.runner is None:
             people, _ = self.model.predict_people(image)
             return people

@@ -19,7 +19,7 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, 
     # The session's exports folder: the demo reuses the int8 files the session's other tests
     # export of the same weights (it checks their sha256), as it does under its own --exports;
     # the conversions themselves are tested in tests/edge.
-    reused = [exported(zoo.most_accurate(), "tflite", "int8"), exported("openpose-lsp", "tflite", "int8")]
+    reused = [exported(zoo.most_accurate(), "tflite", "int8")]
     stamps = [p.stat().st_mtime_ns for p in reused]
     assert main(["--image", str(image), "--output", str(tmp_path), "--exports", str(exports_dir)]) == 0
     assert [p.stat().st_mtime_ns for p in reused] == stamps  # reused, not exported again
@@ -53,6 +53,12 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, 
     assert tfl["mean_distance_to_keras_px"] < 0.1 * zoo.get_spec(result["model"]).input_size
     assert tfl["median_latency_ms"] > 0
     assert "TFLite int8" in out and "median latency" in out
+    # The group photo: the person detector and the same model (top-down), in Keras and with the
+    # detector's and the model's int8 files in sequence.
+    people = json.loads((tmp_path / "000000000790_people.json").read_text())
+    assert people["model"] == zoo.most_accurate() and len(people["people"]) >= 3
+    assert people["tflite"]["agreement_with_keras"]["same_number_of_people"]
+    assert "detector + int8 pose model in sequence" in out
 
 
 def test_bad_image_gives_a_clear_error_naming_the_file(tmp_path):
