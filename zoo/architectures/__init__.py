@@ -10,6 +10,7 @@ _ARCHITECTURES = {
     "cpm": ("zoo.architectures.cpm", "ConvolutionalPoseMachine"),
     "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
     "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
+    "tompson2015": ("zoo.architectures.tompson2015", "Tompson2015"),
     "openpose": ("zoo.architectures.openpose", "OpenPose"),
     "simplebaseline": ("zoo.architectures.simplebaseline", "SimpleBaseline"),
     # The person detector (zoo.tasks.DETECTION), not a pose model: zoo.load builds it the same way.

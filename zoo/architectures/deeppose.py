@@ -24,9 +24,8 @@ With ``backbone="lite0"`` the holistic regressor reads ImageNet EfficientNet-Lit
 is an ImageNet-style classifier network (AlexNet), and small pose datasets need that start. The
 cascade's per-joint regressors stay small and trained from scratch.
 
-The cascade crops are bilinear sampling written as two batched matrix products (rows, then
-columns) with weights ``max(0, 1 - |grid - source|)``: TFLite builtin ``BATCH_MATMUL`` ops, no
-``CropAndResize`` (a Flex op).
+The cascade crops (``zoo.layers.crops.JointPatches``) are bilinear sampling written as two
+batched matrix products: TFLite builtin ``BATCH_MATMUL`` ops, no ``CropAndResize`` (a Flex op).
 """
 
 from __future__ import annotations
@@ -39,78 +38,7 @@ from zoo.architectures.base import TopDownPoseModel
 from zoo.backbones.efficientnet_lite import EfficientNetLite, optional_backbone
 from zoo.codecs.regression import RegressionCodec
 from zoo.layers.blocks import ConvBNReLU
-
-
-def bilinear_weights(centres, sides, size: int, out: int):
-    """Interpolation matrices of square windows along one axis.
-
-    Args:
-        centres: ``(M,)`` window centres in pixels (pixel ``i`` covers ``[i - 0.5, i + 0.5)``).
-        sides: ``(M,)`` window sides in pixels.
-        size: length of the source axis.
-        out: number of samples across the window.
-
-    Returns ``(M, out, size)``: row ``j`` holds the bilinear weights of sample ``j``, taken at
-    ``centre + ((j + 0.5) / out - 0.5) * side``; samples outside the image get zero weight (zero
-    padding, as the protocol crop).
-    """
-    offsets = (ops.cast(ops.arange(out), "float32") + 0.5) / out - 0.5  # (out,)
-    source = centres[:, None] + offsets[None, :] * sides[:, None]  # (M, out)
-    grid = ops.cast(ops.arange(size), "float32")  # (size,)
-    return ops.relu(1.0 - ops.abs(source[:, :, None] - grid[None, None, :]))
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class JointPatches(layers.Layer):
-    """Cuts one square patch per joint around its current estimate (builtin TFLite ops only).
-
-    Args:
-        patch_size: side of each patch in samples.
-        sigma: patch side as a multiple of the torso diameter of the estimate.
-        torso: indices ``(a, b)`` of the two opposite torso joints defining the diameter.
-        min_side, max_side: clamp of the patch side, as fractions of the input side.
-
-    Call: ``(images (N, S, S, C), estimates (N, K, 2) box-normalised)`` ->
-    ``(patches (N*K, P, P, C), sides (N, K, 1) normalised)``.
-    """
-
-    def __init__(self, patch_size: int, sigma: float, torso, min_side: float = 0.08,
-                 max_side: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        if int(patch_size) < 4:
-            raise ValueError(f"patch_size must be >= 4, got {patch_size!r}")
-        if not float(sigma) > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma!r}")
-        self.patch_size, self.sigma = int(patch_size), float(sigma)
-        self.torso = tuple(int(t) for t in torso)
-        self.min_side, self.max_side = float(min_side), float(max_side)
-
-    def call(self, images, estimates):
-        s = images.shape[1]
-        c = images.shape[3]
-        k = estimates.shape[1]
-        p = self.patch_size
-        a, b = self.torso
-        diam = ops.sqrt(ops.sum(ops.square(estimates[:, a] - estimates[:, b]), axis=-1) + 1e-12)  # (N,)
-        side = ops.clip(self.sigma * diam, self.min_side, self.max_side)  # (N,) normalised
-        sides = ops.zeros_like(estimates[..., :1]) + side[:, None, None]  # (N, K, 1)
-        centre = (s - 1) / 2.0
-        px = ops.reshape(estimates[..., 0] * s + centre, (-1,))  # (N*K,)
-        py = ops.reshape(estimates[..., 1] * s + centre, (-1,))
-        side_px = ops.reshape(sides[..., 0] * s, (-1,))
-        wy = bilinear_weights(py, side_px, s, p)  # (N*K, P, S)
-        wx = bilinear_weights(px, side_px, s, p)  # (N*K, P, S)
-        # Rows: (N, K*P, S) @ (N, S, S*C) -> (N, K*P, S*C)
-        rows = ops.matmul(ops.reshape(wy, (-1, k * p, s)), ops.reshape(images, (-1, s, s * c)))
-        rows = ops.transpose(ops.reshape(rows, (-1, p, s, c)), (0, 1, 3, 2))  # (N*K, P, C, S)
-        # Columns: (N*K, P*C, S) @ (N*K, S, P) -> (N*K, P*C, P)
-        cols = ops.matmul(ops.reshape(rows, (-1, p * c, s)), ops.transpose(wx, (0, 2, 1)))
-        patches = ops.transpose(ops.reshape(cols, (-1, p, c, p)), (0, 1, 3, 2))  # (N*K, P, P, C)
-        return patches, sides
-
-    def get_config(self):
-        return {**super().get_config(), "patch_size": self.patch_size, "sigma": self.sigma,
-                "torso": list(self.torso), "min_side": self.min_side, "max_side": self.max_side}
+from zoo.layers.crops import JointPatches, bilinear_weights  # noqa: F401  (bilinear_weights: re-exported)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
