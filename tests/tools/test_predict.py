@@ -1,5 +1,5 @@
 """``python -m tools.predict`` (#16, #30): photos, folders, videos; the TFLite backend; the One Euro
-filter's effect on jitter; bad input, a damaged image in a folder, checks before the model loads,
+filter's effect on jitter; ``--format coco`` scored by pycocotools (#26); bad input, a damaged image in a folder, checks before the model loads,
 an odd-sized video, a quiet stderr. Uses the default model (the most accurate published one) on
 real photos; skips without the data."""
 
@@ -72,6 +72,88 @@ def test_folder_in_coco_format(tmp_path, shared_data):
     assert (tmp_path / "out" / "000000000790_pose.jpg").is_file()
     assert (tmp_path / "out" / "truck_pose.jpg").is_file()
     assert not (tmp_path / "out" / "truck_pose.json").exists()  # COCO results instead
+
+
+#: coco-mini photos with one labelled person each (COCO ignores the people labelled without
+#: keypoints), so a single-person model can find everyone the ground truth holds.
+ONE_PERSON_PHOTOS = (30752, 37666, 84533, 234748, 535506)
+
+
+def _oks_ap(gt_file, results):
+    """pycocotools' keypoint evaluation of ``results`` against ``gt_file``: ``stats`` (AP, AP50, ...)."""
+    import contextlib
+    import copy
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        gt = COCO(str(gt_file))
+        ev = COCOeval(gt, gt.loadRes(copy.deepcopy(results)), "keypoints")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return ev.stats
+
+
+def _broken(results, change):
+    """A copy of ``results`` with ``change`` applied to each person's (17, 3) keypoints."""
+    out = []
+    for r in results:
+        kp = np.array(r["keypoints"], np.float64).reshape(17, 3)
+        out.append({**r, "keypoints": change(kp).ravel().tolist()})
+    return out
+
+
+def _as_crop_pixels(kp, size=256):
+    """The keypoints in the pixels of a protocol-like crop around them (square of 1.25 x their
+    extent, resized to ``size``): what a result forgetting the inverse affine would hold."""
+    xy = kp[:, :2]
+    centre, side = (xy.min(0) + xy.max(0)) / 2, 1.25 * (xy.max(0) - xy.min(0)).max()
+    return np.concatenate([(xy - centre + side / 2) * size / side, kp[:, 2:]], 1)
+
+
+def test_coco_format_is_scored_by_pycocotools(tmp_path, shared_data):
+    """#26.3: ``--format coco`` writes COCO keypoint results that pycocotools loads and scores
+    against the photos' own ground truth; the AP bar is one that swapped x / y, a mirrored or
+    another skeleton's joint order, or crop instead of image pixels all fail (checked below). The
+    bar checks the format, not the accuracy: some of these photos are training photos."""
+    from zoo.skeletons import COCO17
+
+    coco = json.loads((shared_data / "coco-mini/annotations/person_keypoints_train2017.json").read_text())
+    images = {i["id"]: i for i in coco["images"] if i["id"] in ONE_PERSON_PHOTOS}
+    gt_file = tmp_path / "gt.json"
+    gt_file.write_text(json.dumps({**coco, "images": list(images.values()),
+                                   "annotations": [a for a in coco["annotations"] if a["image_id"] in images]}))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for image in images.values():
+        shutil.copy(shared_data / "coco-mini/train2017" / image["file_name"], folder)
+
+    assert _predict([folder, "--model", "simplebaseline-coco", "--output", tmp_path / "out", "--format", "coco"]) == 0
+    results = json.loads((tmp_path / "out" / "photos_pose.json").read_text())
+    assert sorted(r["image_id"] for r in results) == sorted(ONE_PERSON_PHOTOS)  # one person each
+    for r in results:
+        assert set(r) == {"image_id", "category_id", "keypoints", "score"} and r["category_id"] == 1
+        assert len(r["keypoints"]) == 17 * 3 and all(isinstance(v, float) for v in r["keypoints"])
+        kp = np.array(r["keypoints"]).reshape(17, 3)
+        image = images[r["image_id"]]
+        assert (kp[:, 0] >= 0).all() and (kp[:, 0] < image["width"]).all(), kp  # image pixels, x first
+        assert (kp[:, 1] >= 0).all() and (kp[:, 1] < image["height"]).all(), kp
+        assert ((kp[:, 2] > 0) & (kp[:, 2] <= 1)).all() and 0 < r["score"] <= 1
+
+    ap, ap50 = _oks_ap(gt_file, results)[:2]
+    assert ap == ap and ap >= 0.3 and ap50 >= 0.7, (ap, ap50)
+    lsp_order = [COCO17.joint_names.index(n) for n in (
+        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "right_wrist",
+        "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist", "nose", "left_eye",
+        "right_eye", "left_ear", "right_ear")]
+    for what, change in {"x and y swapped": lambda kp: kp[:, [1, 0, 2]],
+                         "left and right swapped": lambda kp: kp[list(COCO17.flip_index)],
+                         "LSP joint order": lambda kp: kp[lsp_order],
+                         "crop pixels": _as_crop_pixels}.items():
+        assert _oks_ap(gt_file, _broken(results, change))[0] < 0.3, f"the bar does not catch {what}"
 
 
 FRAMES, FPS, SIZE = 30, 30.0, (640, 360)
