@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 from typing import TYPE_CHECKING, Optional
 
@@ -111,6 +112,10 @@ def main(argv=None):
         p.error(str(e.args[0]))
     changes = {k: v for k, v in (("epochs", args.epochs), ("steps_per_epoch", args.steps_per_epoch),
                                  ("batch_size", args.batch_size)) if v}
+    if args.epochs and len(exp.phases) == 1 and exp.phases[0].stage == 0:
+        # A recipe whose one phase is the whole run (e.g. IEF's, which measures the mean pose
+        # first) trains for the phase's epochs: the override goes there too.
+        changes["phases"] = (dataclasses.replace(exp.phases[0], epochs=args.epochs),)
     if args.no_jit:
         changes["jit_compile"] = False
     if args.precision:

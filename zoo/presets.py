@@ -102,6 +102,13 @@ SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters":
 SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
 # Its phone variant: the same network on 192 px crops (48x48 heatmaps), about half the arithmetic.
 SIMPLEBASELINE_COCO_FAST_ARGS = {**SIMPLEBASELINE_COCO_ARGS, "input_size": 192}
+_IEF_PAPER = ("Carreira, Agrawal, Fragkiadaki, Malik. Human Pose Estimation with Iterative Error Feedback. "
+              "CVPR 2016. https://arxiv.org/abs/1507.06550 (network f: ImageNet EfficientNet-Lite0, Tan & Le, "
+              "ICML 2019, https://arxiv.org/abs/1905.11946, in GoogLeNet's role, its stem widened to the pose maps)")
+# ief-mpii: the paper's T = 4 iterations and bound L = 20 px at 224 px (as a fraction of the side),
+# on 128 px crops (each iteration is a full pass of Lite0); maps of sigma 3.2 px.
+IEF_MPII_ARGS = dict(num_iterations=4, max_correction=20.0 / 224.0, map_sigma=0.025, backbone="lite0",
+                     head_filters=64, units=256, dropout=0.3, input_size=128, skeleton="mpii16")
 # EfficientNet-Lite's own normalisation, (x - 127) / 128, written in the zoo's (x / 255 - mean) / std form.
 _LITE_NORMALISATION = {"input": "uint8 RGB, 0..255", "inside_model": "(x / 255 - mean) / std = (x - 127) / 128",
                        "mean": [127.0 / 255.0] * 3, "std": [128.0 / 255.0] * 3}
@@ -138,6 +145,9 @@ PRESETS: Dict[str, ModelSpec] = {
         ModelSpec(name="openpose-lsp", architecture="openpose", model_args=OPENPOSE_LSP_PHOTOS_ARGS, skeleton="lsp14",
                   input_size=256, normalisation=_LITE_NORMALISATION, paper=_OPENPOSE_LITE_PAPER,
                   experiment="openpose_lsp_photos"),
+        # Unpublished until trained (training.experiments.ief_mpii.IEF_MPII).
+        ModelSpec(name="ief-mpii", architecture="ief", model_args=IEF_MPII_ARGS, skeleton="mpii16", input_size=128,
+                  normalisation=_LITE_NORMALISATION, paper=_IEF_PAPER, experiment="ief_mpii"),
         ModelSpec(name="simplebaseline-lsp", architecture="simplebaseline",
                   model_args=SIMPLEBASELINE_LSP_HEAD64_ARGS, skeleton="lsp14", input_size=256,
                   normalisation=_LITE_NORMALISATION, paper=_SIMPLEBASELINE_PAPER, experiment="simplebaseline_lsp_head64"),

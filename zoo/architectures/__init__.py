@@ -13,6 +13,7 @@ _ARCHITECTURES = {
     "tompson2015": ("zoo.architectures.tompson2015", "Tompson2015"),
     "openpose": ("zoo.architectures.openpose", "OpenPose"),
     "simplebaseline": ("zoo.architectures.simplebaseline", "SimpleBaseline"),
+    "ief": ("zoo.architectures.ief", "IterativeErrorFeedback"),
     # The person detector (zoo.tasks.DETECTION), not a pose model: zoo.load builds it the same way.
     "nanodet": ("zoo.detectors.nanodet", "NanoDet"),
 }

