@@ -11,14 +11,13 @@ import re
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from zoo.presets import CPM_LSP_ARGS, DEEPPOSE_LSP_ARGS, OPENPOSE_LSP_ARGS, PRESETS, TOMPSON_LSP_ARGS
+from zoo.presets import PRESETS
 from zoo.specs import ModelNotFoundError, ModelSpec, WeightsIntegrityError, WeightsNotPublishedError
 from zoo.store import PACKAGE_STORE, add_version, published_names, published_versions, read_spec, sha256_file
 from zoo.tasks import Task
 
 # Imported from here by training, edge and tools.
-__all__ = ["CPM_LSP_ARGS", "DEEPPOSE_LSP_ARGS", "OPENPOSE_LSP_ARGS", "TOMPSON_LSP_ARGS", "PRESETS",
-           "PACKAGE_STORE", "ModelSpec", "ModelNotFoundError", "WeightsIntegrityError", "WeightsNotPublishedError",
+__all__ = ["PRESETS", "PACKAGE_STORE", "ModelSpec", "ModelNotFoundError", "WeightsIntegrityError", "WeightsNotPublishedError",
            "parse_name", "known_names", "list_models", "get_spec", "most_accurate", "task_of", "weights_path", "build", "load",
            "publish", "published_versions"]
 

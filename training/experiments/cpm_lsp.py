@@ -1,7 +1,7 @@
 """Convolutional Pose Machines recipes (Wei et al., CVPR 2016), sized for CPU training."""
 
 from training.experiments.base import IMAGENET_FINE_TUNING, Experiment
-from zoo.presets import CPM_LSP_ARGS, CPM_LSP_IMAGENET_ARGS
+from zoo.presets.cpm import CPM_LSP_ARGS, CPM_LSP_IMAGENET_ARGS
 
 CPM_LSP = Experiment(
     name="cpm_lsp",

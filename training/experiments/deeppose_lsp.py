@@ -6,7 +6,7 @@ stage with the earlier ones frozen, on their predictions plus simulated errors.
 
 from training.experiments.base import IMAGENET_FINE_TUNING, Experiment
 from training.experiments.deeppose_phases import CascadeStage
-from zoo.presets import DEEPPOSE_LSP_ARGS, DEEPPOSE_LSP_IMAGENET_ARGS
+from zoo.presets.deeppose import DEEPPOSE_LSP_ARGS, DEEPPOSE_LSP_IMAGENET_ARGS
 
 DEEPPOSE_LSP = Experiment(
     name="deeppose_lsp",

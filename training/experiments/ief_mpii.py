@@ -19,7 +19,7 @@ from training.augment import AugmentConfig
 from training.distribute import replica_mean
 from training.experiments.base import IMAGENET_FINE_TUNING, Experiment
 from training.phases import Phase
-from zoo.presets import IEF_MPII_ARGS
+from zoo.presets.ief import IEF_MPII_ARGS
 
 
 def training_mean_pose(dataset, num_joints: int, batches: int = 64, strategy=None) -> np.ndarray:

@@ -4,7 +4,7 @@ sized for CPU training."""
 from training.augment import AugmentConfig
 from training.composite import SceneConfig
 from training.experiments.base import Experiment
-from zoo.presets import OPENPOSE_LSP_ARGS, OPENPOSE_LSP_LITE_ARGS
+from zoo.presets.openpose import OPENPOSE_LSP_ARGS, OPENPOSE_LSP_LITE_ARGS
 
 OPENPOSE_LSP = Experiment(
     name="openpose_lsp",

@@ -4,7 +4,7 @@ COCO-17 by name (a joint a dataset does not label carries no loss)."""
 
 from training.augment import AugmentConfig
 from training.experiments.base import Experiment
-from zoo.presets import SIMPLEBASELINE_COCO_ARGS, SIMPLEBASELINE_COCO_FAST_ARGS
+from zoo.presets.simplebaseline import SIMPLEBASELINE_COCO_ARGS, SIMPLEBASELINE_COCO_FAST_ARGS
 
 # Starts from simplebaseline-lsp@3 (same network; its 12 limb-joint maps carry over, the five face
 # points start fresh). COCO and MPII people are the photos users take, LSPet keeps the unusual

@@ -4,7 +4,7 @@
 
 from training.augment import AugmentConfig
 from training.experiments.base import Experiment
-from zoo.presets import TOMPSON2015_MPII_ARGS
+from zoo.presets.tompson2015 import TOMPSON2015_MPII_ARGS
 
 # The published tompson2015-mpii: MPII-16 on the MPII subset's everyday photos, with LSPet's unusual
 # poses and COCO's photos for the joints they label (the datasets of hourglass_mpii). From scratch:

@@ -29,7 +29,7 @@ Messages run on a 16x16 grid (``message_stride=2``, 31x31 kernels): the (2H-1)^2
 
 from training.experiments.base import Experiment
 from training.experiments.tompson_phases import TompsonPhase
-from zoo.registry import TOMPSON_LSP_ARGS as _MODEL
+from zoo.presets.tompson import TOMPSON_LSP_ARGS as _MODEL
 
 TOMPSON_LSP = Experiment(
     name="tompson_lsp",

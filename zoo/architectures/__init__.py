@@ -1,28 +1,21 @@
-"""Architectures, one module each. ``get_architecture`` maps a registry name to its class."""
+"""Architectures, one module each. ``get_architecture`` maps a registry name to its class.
+
+Which architectures exist, and where each class lives, is declared in ``zoo.presets`` (one light
+module per architecture); the class module is imported only here, on first use: no TF at
+``import zoo``."""
 
 from __future__ import annotations
 
 import importlib
 
-# registry name -> (module, class); imported lazily: no TF at ``import zoo``.
-_ARCHITECTURES = {
-    "hourglass": ("zoo.architectures.hourglass", "StackedHourglass"),
-    "cpm": ("zoo.architectures.cpm", "ConvolutionalPoseMachine"),
-    "deeppose": ("zoo.architectures.deeppose", "DeepPose"),
-    "tompson": ("zoo.architectures.tompson", "TompsonPoseModel"),
-    "tompson2015": ("zoo.architectures.tompson2015", "Tompson2015"),
-    "openpose": ("zoo.architectures.openpose", "OpenPose"),
-    "simplebaseline": ("zoo.architectures.simplebaseline", "SimpleBaseline"),
-    "ief": ("zoo.architectures.ief", "IterativeErrorFeedback"),
-    # The person detector (zoo.tasks.DETECTION), not a pose model: zoo.load builds it the same way.
-    "nanodet": ("zoo.detectors.nanodet", "NanoDet"),
-}
-ARCHITECTURE_NAMES = tuple(_ARCHITECTURES)
+from zoo.presets import ARCHITECTURES
+
+ARCHITECTURE_NAMES = tuple(ARCHITECTURES)
 
 
 def get_architecture(name: str):
     """The model class of architecture ``name``."""
-    if name not in _ARCHITECTURES:
+    if name not in ARCHITECTURES:
         raise KeyError(f"Unknown architecture {name!r}; known: {list(ARCHITECTURE_NAMES)}")
-    module, cls = _ARCHITECTURES[name]
-    return getattr(importlib.import_module(module), cls)
+    architecture = ARCHITECTURES[name]
+    return getattr(importlib.import_module(architecture.module), architecture.class_name)
