@@ -42,7 +42,8 @@ def time_setting(experiment: str, precision: str, xla: bool, steps: int, warmup:
     model = build_model(exp)  # weights do not change the speed: no ImageNet / init_from loading
     dataset = training_dataset(train, model.codec, exp.batch_size, exp.augment).take(batches).cache().repeat()
     phase = Phase(0, 1)
-    loss, metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model), phase.loss())
+    loss, metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model), phase.loss(),
+                                           own_errors=model.own_stage_errors())
     model.compile(optimizer=keras.optimizers.Adam(WarmupCosine(exp.learning_rate, 10, 1000)), loss=loss,
                   weighted_metrics=metrics, jit_compile=xla)
     model.fit(dataset, epochs=1, steps_per_epoch=warmup, verbose=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Mapping, Optional
 
 import keras
 from keras import ops
@@ -147,20 +147,29 @@ def _codec_losses(codec):
     return CODEC_LOSSES[type(codec)]
 
 
-def stage_metrics(codec, num_stages: int):
+def stage_metrics(codec, num_stages: int, own_errors: Optional[Mapping[int, Callable]] = None):
     """One loss metric per stage (``stage1_loss``, ...) for TensorBoard: which stage learns what.
-    ``codec``: the model's (``model.codec``), which says what the targets are."""
+    ``codec``: the model's (``model.codec``), which says what the targets are. ``own_errors``: the
+    stages whose loss the model defines itself (``TopDownPoseModel.own_stage_errors()``, e.g.
+    Tompson 2015's fine heatmaps); those stages report the model's error, not the codec's."""
     stage_error = _codec_losses(codec)[1]
+    own_errors = dict(own_errors or {})
+    if any(not isinstance(s, int) or s < 0 or not callable(fn) for s, fn in own_errors.items()):
+        raise ValueError(f"own_errors maps stage indices >= 0 to functions fn(y_true, y_pred), got {own_errors!r}")
 
     def make(stage):
+        own = own_errors.get(stage)
+
         def fn(y_true, y_pred):
-            return stage_error(y_true, y_pred, stage)
+            return own(y_true, y_pred) if own is not None else stage_error(y_true, y_pred, stage)
         fn.__name__ = f"stage{stage + 1}_loss"
         return fn
     return [make(s) for s in range(num_stages)]
 
 
-def loss_and_stage_metrics(codec, num_stages: int, name: Optional[str] = None):
+def loss_and_stage_metrics(codec, num_stages: int, name: Optional[str] = None,
+                           own_errors: Optional[Mapping[int, Callable]] = None):
     """The training loss (``name`` from ``LOSSES``, by default the codec's: every stage's error
-    summed) and one weighted loss metric per stage, for ``model.compile``."""
-    return LOSSES[name or _codec_losses(codec)[0]], stage_metrics(codec, num_stages)
+    summed) and one weighted loss metric per stage, for ``model.compile`` (``own_errors``: see
+    ``stage_metrics``)."""
+    return LOSSES[name or _codec_losses(codec)[0]], stage_metrics(codec, num_stages, own_errors)

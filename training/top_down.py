@@ -99,7 +99,8 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
         with strat.scope():
             phase.prepare(model, dataset, strat)
             loss, stage_metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model),
-                                                        phase.loss() or exp.loss or None)
+                                                        phase.loss() or exp.loss or None,
+                                                        own_errors=model.own_stage_errors())
             schedule = WarmupCosine(phase.peak_learning_rate(exp.learning_rate), exp.warmup_steps, steps * phase.epochs)
             model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, weighted_metrics=stage_metrics,
                           jit_compile=exp.jit_compile)

@@ -20,5 +20,10 @@ def test_tiny_recipe_trains_and_validates_both_stages(tmp_path, lspet_root):
     assert np.isfinite(float(rows[0]["loss"])) and float(rows[0]["loss"]) > 0
     # Both stages are measured: the coarse estimate and the refined one.
     assert "val_stage1_pck@0.2" in rows[0] and "val_stage2_pck@0.2" in rows[0]
+    # Stage 2's loss is the fine heatmaps' own loss (Tompson2015.own_stage_errors), not stage 1's
+    # coarse targets compared with the fine maps.
+    for prefix in ("", "val_"):
+        stage1, stage2 = float(rows[0][f"{prefix}stage1_loss"]), float(rows[0][f"{prefix}stage2_loss"])
+        assert np.isfinite(stage2) and stage2 != stage1
     kp, _ = model.stage_keypoints(np.zeros((1, 32, 32, 3), "float32"))
     assert tuple(kp.shape) == (1, 2, 16, 2)

@@ -174,6 +174,44 @@ def test_loss_is_coarse_mse_plus_weighted_fine_mse(tiny_model):
         assert any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
 
 
+def test_stage2_loss_metric_is_the_fine_loss(tiny_model):
+    """Training reports stage 2's loss as the model's own fine loss (``own_stage_errors``), in
+    ``fit`` / ``evaluate`` and in the validation callback, not the coarse targets against the
+    fine maps; stage 1 keeps the codec's heatmap error."""
+    import tensorflow as tf
+
+    from training.callbacks import validation_loss
+    from training.losses import intermediate_heatmap_mse, loss_and_stage_metrics
+
+    model = Tompson2015.from_config(tiny_model.get_config())
+    model.build()
+    model.set_weights(tiny_model.get_weights())
+    loss, metrics = loss_and_stage_metrics(model.codec, model.num_stages, own_errors=model.own_stage_errors())
+    model.compile(optimizer="adam", loss=loss, weighted_metrics=metrics, jit_compile=False)
+    x = _images(2, seed=5)
+    y_pred = model(x, training=False)
+    rng = np.random.default_rng(5)
+    truth = np.asarray(model.window_centres(y_pred[:, 0])) + rng.uniform(-3, 3, (2, K, 2))
+    truth[1, :3] = 40.0 - truth[1, :3]  # outside their windows: no fine loss
+    encoded = [model.codec.encode(np.clip(t, 0, S - 1), np.ones(K)) for t in truth]
+    y = np.stack([np.asarray(m) for m, _ in encoded])
+    w = np.stack([np.asarray(v) for _, v in encoded]).astype("float32")
+    assert w.all()
+    fine = float(model.fine_loss(y, y_pred, w))
+    coarse = float(np.sum(np.asarray(intermediate_heatmap_mse(y, y_pred[:, :1])) * w) / w.sum())
+    result = model.evaluate(x, y, sample_weight=w, batch_size=2, verbose=0, return_dict=True)
+    assert result["stage2_loss"] == pytest.approx(fine, rel=1e-5)
+    assert result["stage1_loss"] == pytest.approx(coarse, rel=1e-5)
+    assert abs(result["stage2_loss"] - result["stage1_loss"]) > 0.1 * max(fine, coarse)
+    # The validation callback's val_stage<k>_loss: the same metrics, averaged over labelled joints
+    # (here the unlabelled joints of the first crop weigh nothing, as in the fine loss).
+    w[0, :4] = 0
+    val = validation_loss(model, tf.data.Dataset.from_tensor_slices((x, y, w)).batch(2), metrics)
+    labelled_mean = float(model.fine_loss(y, y_pred, w)) * w.size / w.sum()
+    assert val["stage2_loss"] == pytest.approx(labelled_mean, rel=1e-5)
+    assert val["stage2_loss"] != pytest.approx(val["stage1_loss"], rel=0.1)
+
+
 def test_config_round_trip(tiny_model, keras_round_trip):
     config = tiny_model.get_config()
     assert config["window"] == 8 and config["bank_filters"] == [8, 8, 8] and config["skeleton"] == "mpii16"

@@ -17,7 +17,7 @@ bottom-up models (OpenPose) from ``PoseModel``.
 from __future__ import annotations
 
 import contextlib
-from typing import Dict, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -208,6 +208,13 @@ class TopDownPoseModel(PoseModel):
     def stage_keypoints(self, images):
         """The estimate after every stage: ``(keypoints (N, S, K, 2), scores (N, S, K))``."""
         raise TypeError(f"{type(self).__name__} must define stage_keypoints(images)")
+
+    def own_stage_errors(self) -> Dict[int, Callable]:
+        """The stages whose loss the model defines itself (its ``compute_loss``), as ``{stage index
+        (0 = stage 1): fn(y_true, y_pred) -> per-joint error (B, K)}``. Training reports these as
+        the stage's loss metric in place of the codec's stage error, which would compare that
+        stage's output with targets it is not trained on. Default: none."""
+        return {}
 
     def predict_keypoints(self, images, batch_size: int = 32) -> Tuple[np.ndarray, np.ndarray]:
         """Predicts keypoints on a uint8 RGB batch ``(N, S, S, 3)`` at the model's input size.

@@ -383,16 +383,29 @@ class Tompson2015(HeatmapPoseModel):
         maps = gy[:, :, :, None] * gx[:, :, None, :] * ops.cast(inside, "float32")[..., None, None]
         return ops.transpose(maps, (0, 2, 3, 1)), weights
 
-    def fine_loss(self, y, y_pred, sample_weight=None):
-        """MSE of the fine heatmaps (``y_pred[:, 1]``) against ``fine_targets``, per joint weighted
-        and averaged over the batch and joints as Keras averages the compiled loss."""
+    def fine_errors(self, y, y_pred):
+        """Per-joint MSE ``(B, K)`` of the fine heatmaps (``y_pred[:, 1]``) against
+        ``fine_targets``; 0 for a joint whose truth is outside its window (it carries no fine
+        loss). Unlabelled joints are the caller's to weight out."""
         coarse = ops.cast(y_pred[:, 0], "float32")
         centres = self.window_centres(coarse)
+        every_joint = ops.ones((ops.shape(coarse)[0], self.num_joints), "float32")
+        targets, inside = self.fine_targets(y, centres, every_joint)
+        err = ops.mean(ops.square(ops.cast(y_pred[:, 1], "float32") - targets), axis=(1, 2))
+        return err * inside
+
+    def fine_loss(self, y, y_pred, sample_weight=None):
+        """``fine_errors`` weighted per joint by ``sample_weight (B, K)`` and averaged over the
+        batch and joints, as Keras averages the compiled loss."""
         if sample_weight is None:  # fit(x, y) without joint weights: every joint labelled
-            sample_weight = ops.ones((ops.shape(coarse)[0], self.num_joints), "float32")
-        targets, weights = self.fine_targets(y, centres, sample_weight)
-        err = ops.mean(ops.square(ops.cast(y_pred[:, 1], "float32") - targets), axis=(1, 2))  # (N, K)
-        return ops.sum(err * weights) / ops.cast(ops.size(weights), "float32")
+            sample_weight = ops.ones((ops.shape(y_pred)[0], self.num_joints), "float32")
+        weights = ops.cast(sample_weight, "float32")
+        return ops.sum(self.fine_errors(y, y_pred) * weights) / ops.cast(ops.size(weights), "float32")
+
+    def own_stage_errors(self):
+        """Stage 2's loss metric is the fine loss per joint: its maps live in each joint's window,
+        not over the crop the codec's targets cover."""
+        return {1: self.fine_errors}
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss on the coarse heatmaps (stage 1) plus ``fine_loss_weight`` x the fine
