@@ -40,6 +40,10 @@ class Phase:
 
     #: One sentence on what the phases of this kind do (the recipe line of model cards).
     description: ClassVar[str] = ""
+    #: The objective of a phase that trains with its own (e.g. the model's ``train_step``) instead
+    #: of the codec's loss; the recipe line of model cards names it in place of the codec's loss
+    #: sentence. "": the codec's loss (or the phase's ``loss()``).
+    objective: ClassVar[str] = ""
 
     def __post_init__(self):
         if int(self.stage) < 0:

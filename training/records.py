@@ -89,15 +89,24 @@ def _codec(exp: Dict) -> Dict:
     return get_architecture(exp["architecture"])(**exp["model_args"]).codec_config()
 
 
-def _phases(exp: Dict) -> str:
-    """The phases of ``experiment.json`` and what they do (``Phase.description`` of the recipe)."""
+def _recipe_phase(exp: Dict):
+    """The first phase of the experiment's recipe (``training.experiments``); None for a recipe
+    without phases or one no longer defined."""
     from training.experiments import EXPERIMENTS
 
+    if not exp.get("phases"):
+        return None
+    recipe = EXPERIMENTS.get(exp["name"])
+    return recipe.phases[0] if recipe is not None and recipe.phases else None
+
+
+def _phases(exp: Dict) -> str:
+    """The phases of ``experiment.json`` and what they do (``Phase.description`` of the recipe)."""
     phases = exp.get("phases") or []
     if not phases:
         return ""
-    recipe = EXPERIMENTS.get(exp["name"])
-    description = recipe.phases[0].description if recipe is not None and recipe.phases else ""
+    phase = _recipe_phase(exp)
+    description = phase.description if phase is not None else ""
     return ("; trained in phases, each for its own schedule: "
             + ", ".join(f"stage {p[0]} {p[1]} epochs" + (f" (peak learning rate {p[2]:g})" if len(p) > 2 else "")
                         for p in phases)
@@ -111,8 +120,12 @@ def _recipe(exp: Dict, codec: Dict) -> str:
     if exp.get("precision", "float32") != "float32":
         opt += f", {exp['precision']} compute"
     loss = exp.get("loss") or ""
+    # A phase with its own objective (IEF's Fixed Path Consolidation) is not trained on the
+    # codec's loss, so the line names that objective instead.
+    phase = _recipe_phase(exp)
+    objective = (phase.objective if phase is not None else "") or REGRESSION_LOSSES.get(loss, loss)
     target = TARGETS[codec["type"]].format(**codec, stages=_phases(exp), augment=exp["augment"],
-                                          scenes=exp.get("scenes"), loss=REGRESSION_LOSSES.get(loss, loss))
+                                          scenes=exp.get("scenes"), loss=objective)
     if loss and codec["type"] != "regression":
         target += f"; loss {loss} (training.losses)"
     if exp.get("datasets"):

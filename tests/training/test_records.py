@@ -57,3 +57,22 @@ def test_the_recipe_line_names_the_loss():
         assert expected in line and ("L1 loss" in line) == (name == "deeppose_lsp_l1"), line
     hourglass = get_experiment("hourglass_tiny").replace(loss="marginal_nll").to_dict()
     assert _recipe(hourglass, _codec(hourglass)).endswith("; loss marginal_nll (training.losses)")
+
+
+def test_ief_recipe_line_names_its_own_objective_not_deeppose_loss():
+    """IEF trains on Fixed Path Consolidation's objective (``FixedPathConsolidation.objective``),
+    so its recipe line names that, once, and not DeepPose's L2 per stage (Toshev & Szegedy)."""
+    from training.experiments import get_experiment
+    from training.experiments.ief_mpii import FixedPathConsolidation
+    from training.records import _codec, _recipe
+
+    for name in ("ief_mpii", "ief_tiny"):
+        exp = get_experiment(name).to_dict()
+        line = _recipe(exp, _codec(exp))
+        assert "Toshev" not in line and "L2 loss per stage" not in line, line
+        assert line.count(FixedPathConsolidation.objective) == 1, line
+        assert "Carreira et al. 2016" in line and "bounded correction" in line, line
+        assert "Fixed Path Consolidation: y_0 is the training batches' mean pose" in line, line
+    # Phases without an objective of their own keep the codec's loss sentence (DeepPose's cascade).
+    deeppose = get_experiment("deeppose_lsp_imagenet").to_dict()
+    assert deeppose["phases"] and "(Toshev & Szegedy 2014, Eq. 3)" in _recipe(deeppose, _codec(deeppose))

@@ -59,8 +59,10 @@ class FixedPathConsolidation(Phase):
 
     description = ("Fixed Path Consolidation: y_0 is the training batches' mean pose; every step trains each "
                    "sample at the points of the fixed path y_{t+1} = y_t + e(y* - y_t) from y_0 to its truth "
-                   "(e: the correction bounded to L per joint), L2 loss on the network's correction against "
-                   "e(y* - y_t), weighted by joint visibility")
+                   "(e: the correction bounded to L per joint)")
+    objective = ("squared error of the network's correction against the bounded correction e(y* - y_t) at each "
+                 "point y_t of the fixed path, summed over x, y and the path's points, averaged over labelled "
+                 "joints (Iterative Error Feedback, Carreira et al. 2016, Sec. 3.1)")
 
     def __post_init__(self):
         super().__post_init__()
