@@ -4,7 +4,7 @@ Called by ``training.train`` for models whose task is ``bottom_up``; the targets
 the model's own codec (``model.codec``: confidence maps and part affinity fields). Same contract
 as the top-down loop: a ``tf.distribute`` strategy chosen from the machine, a checkpoint every epoch in
 ``<workdir>/backup`` (resumed after a kill), ``history.csv``, one TensorBoard run in
-``<workdir>`` (``training.callbacks``) and ``<workdir>/final.weights.h5``. Besides, every
+``<workdir>`` (``training.callbacks``, ``training.run_log``) and ``<workdir>/final.weights.h5``. Besides, every
 epoch's weights are kept in ``<workdir>/epochs/`` (the model is small), so the AP of each epoch on
 more scenes can be measured afterwards (``tools.publish --epoch-curve``).
 
@@ -24,12 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training.callbacks import HistoryCSV, RunLog, SyncReplicaStatistics, TrainingSummaries
+from training.callbacks import HistoryCSV, SyncReplicaStatistics, TrainingSummaries
 from training.composite import heldout_scenes, scene_dataset, scene_targets
 from training.datasets import load_lspet
 from training.distribute import prepare_fit, unsharded
 from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
 from training.losses import masked_stage_metrics, masked_stage_mse
+from training.run_log import RunLog
 
 
 def training_mix(exp, samples, codec, data_root=None):
@@ -103,7 +104,7 @@ class SceneValidation(keras.callbacks.Callback):
             tf.summary.image("val/people", self.people_images())
 
     def stage_images(self) -> np.ndarray:
-        from training.callbacks import image_grid, overlay_tile
+        from training.tensorboard_images import image_grid, overlay_tile
 
         images = self.scenes[0][:self.num_images]
         out = self.model(images.astype(np.float32), training=False)
@@ -120,7 +121,7 @@ class SceneValidation(keras.callbacks.Callback):
         return image_grid(rows)
 
     def people_images(self) -> np.ndarray:
-        from training.callbacks import image_grid, skeletons_tile
+        from training.tensorboard_images import image_grid, skeletons_tile
 
         images, kps, vis = (x[:self.num_images] for x in self.scenes[:3])
         people, _ = self.model.graph_function("people")(tf.constant(images, tf.float32))

@@ -1,5 +1,7 @@
-"""Callbacks: one TensorBoard run per training (``RunLog``, ``TrainingSummaries``), validation PCK,
-loss and images (``PoseValidation``, ``SpatialModelImages``), the history file, replica statistics.
+"""Callbacks: TensorBoard scalars of a phase (``TrainingSummaries``, into the run's
+``training.run_log.RunLog``), validation PCK, loss and images (``PoseValidation``,
+``SpatialModelImages``; the images drawn by ``training.tensorboard_images``), the history file,
+replica statistics.
 
 TensorBoard layout (one run per workdir, its event files in the workdir itself, so the run is
 named after it; x axis: the global optimizer step, continuing across phases): ``train/loss``,
@@ -14,198 +16,24 @@ readable when TensorBoard fits a grid into its card. Each figure is written once
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import json
-import re
 import time
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 from training.datasets.base import PoseSamples
+from training.run_log import RunLog, as_run_log, summary_every, summary_tags, write_recipe
+from training.tensorboard_images import TILE, first_crops, image_grid, overlay_tile, skeletons_tile, stage_overlays
 
-#: Side of one tile of the TensorBoard image grids (crops are scaled up to it: TensorBoard shows
-#: images at their own size, and a 32-128 px crop is too small to read).
-TILE = 256
-#: Height of the caption bar above each tile (at least: a wide grid has larger captions).
-CAPTION = 26
-#: Captions' text height as a share of the grid's width: TensorBoard fits an image into a card of
-#: about 400 pixels, so a grid several tiles wide is shown at a third of its size or less.
-CAPTION_SHARE = 1 / 40
-#: Colours of the images: ground truth green, prediction red (RGB).
-TRUTH, PREDICTION = (0, 255, 0), (255, 0, 0)
-
-
-# --- One run, one writer, one step axis ----------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class RunLog:
-    """Where and at which step a training run's TensorBoard summaries go.
-
-    One writer per run (``<workdir>/logs``), shared by every phase, so TensorBoard shows one run
-    whose x axis is the global optimizer step: a phase's steps start at ``offset``, the optimizer
-    steps of the recipe's earlier phases (``training.phases.step_offsets``: fixed by the recipe,
-    so a resumed run writes at the same steps). ``written`` holds the ``(tag, step)`` pairs of
-    images written at a phase's first step, which is also the previous phase's last.
-    """
-
-    writer: object
-    steps_per_epoch: int = 1
-    offset: int = 0
-    written: set = dataclasses.field(default_factory=set, compare=False, repr=False)
-
-    @classmethod
-    def open(cls, log_dir, steps_per_epoch: int = 1) -> "RunLog":
-        return cls(tf.summary.create_file_writer(str(log_dir)), int(steps_per_epoch))
-
-    @classmethod
-    def open_run(cls, workdir, steps_per_epoch: int = 1) -> "RunLog":
-        """The run of a training ``workdir`` (``run_log_dir``)."""
-        return cls.open(run_log_dir(workdir), steps_per_epoch)
-
-    def phase(self, offset: int) -> "RunLog":
-        """The same run (writer, ``written``) for the phase whose first step is ``offset + 1``."""
-        return dataclasses.replace(self, offset=int(offset))
-
-    def step(self, epoch: int, batch: int) -> int:
-        """Global step after batch ``batch`` (0-based) of the phase's epoch ``epoch``."""
-        return self.offset + epoch * self.steps_per_epoch + batch + 1
-
-    def epoch_end(self, epoch: int) -> int:
-        """Global step at the end of the phase's epoch ``epoch`` (0-based)."""
-        return self.offset + (epoch + 1) * self.steps_per_epoch
-
-    @contextlib.contextmanager
-    def at(self, step: int):
-        """Summaries written inside go to ``step``. ``record_if(True)``: written whatever
-        recording condition an enclosing callback left set."""
-        with self.writer.as_default(step=int(step)), tf.summary.record_if(True):
-            yield
-        self.writer.flush()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-def run_log_dir(workdir) -> Path:
-    """Where a training's event files go: the ``workdir`` itself, so that ``tensorboard --logdir
-    runs`` names the run after it (``hourglass_lsp``, not ``hourglass_lsp/logs``); its
-    ``logs`` folder only for a run begun there before (a resumed run stays one run)."""
-    workdir = Path(workdir)
-    old = workdir / "logs"
-    return old if any(old.glob("events.out.tfevents.*")) else workdir
-
-
-def as_run_log(log) -> Optional[RunLog]:
-    """``log`` as a ``RunLog``: a folder (str or Path) opens one whose steps are the epochs."""
-    if log is None or isinstance(log, RunLog):
-        return log
-    return RunLog.open(log)
-
-
-def summary_every(steps_per_epoch: int, most: int = 20) -> int:
-    """Training scalars every ``most`` optimizer steps, or more often in short epochs (at least
-    about ten points per epoch)."""
-    return max(1, min(most, int(steps_per_epoch) // 10))
-
-
-_STAGE_KEY = re.compile(r"(?:(?P<output>.+?)_)?(?P<stage>stage\d+)_(?P<metric>.+)")
-
-
-def summary_tags(keys: Iterable[str]) -> Dict[str, str]:
-    """Keras log names (``val_`` prefix removed) -> tags below ``train/`` or ``val/``:
-    ``loss`` -> ``loss``, ``stage2_loss`` -> ``stage2/loss``, ``stage2_pck@0.2`` ->
-    ``stage2/pck@0.2``, ``pafs_stage1_loss`` -> ``pafs/stage1/loss``, ``pafs_loss`` ->
-    ``pafs/loss``; other names unchanged. The per-stage figures of an output with a single stage
-    are left out: they repeat the output's own (``stage1_loss`` of a one-stage model is its loss).
-    """
-    keys = list(keys)
-    parsed = {k: _STAGE_KEY.fullmatch(k) for k in keys}
-    stages = {}
-    for m in parsed.values():
-        if m:
-            stages.setdefault((m["output"], m["metric"]), set()).add(m["stage"])
-    tags = {}
-    for key, m in parsed.items():
-        if m:
-            if len(stages[(m["output"], m["metric"])]) > 1:
-                tags[key] = "/".join(p for p in (m["output"], m["stage"], m["metric"]) if p)
-        elif key.endswith("_loss"):
-            tags[key] = key[:-len("_loss")] + "/loss"
-        else:
-            tags[key] = key
-    return tags
-
+__all__ = ["HistoryCSV", "PoseValidation", "RunLog", "SpatialModelImages", "SyncReplicaStatistics",
+           "TrainingSummaries", "optimizer_steps", "validation_loss", "validation_loss_step"]
 
 #: Keras log entries that are not training figures of the step: written at the epoch end
 #: (``epoch_seconds``) or per step from the optimizer (``learning_rate``).
 _NOT_PER_STEP = ("learning_rate", "epoch_seconds")
-
-
-def recipe_hparams(exp, steps_per_epoch: int) -> Dict[str, object]:
-    """The recipe's main hyperparameters, for TensorBoard's hparams dashboard."""
-    aug = exp.augment
-    phases = " ".join("/".join(str(v) for v in p.as_tuple()) for p in exp.phases)
-    return {"experiment": exp.name, "architecture": exp.architecture, "dataset": exp.dataset,
-            "input_size": int(exp.model_args.get("input_size", 0)), "batch_size": int(exp.batch_size),
-            "epochs": int(exp.epochs), "steps_per_epoch": int(steps_per_epoch),
-            "learning_rate": float(exp.learning_rate), "warmup_steps": int(exp.warmup_steps),
-            "precision": exp.precision, "augment_scale": float(aug.scale),
-            "augment_rotation_deg": float(aug.rotation_deg), "augment_flip_prob": float(aug.flip_prob),
-            "augment_colour": float(aug.colour), "phases": phases or "none",
-            "backbone_weights": exp.backbone_weights or "none", "init_from": exp.init_from or "none",
-            "coco_mix": float(exp.coco_mix)}
-
-
-#: The hyperparameters TensorBoard's HParams dashboard shows without ticking them: it sorts them
-#: by ``differs`` (values that differ between runs first), then by name, and shows the first five.
-HEADLINE_HPARAMS = ("architecture", "batch_size", "epochs", "input_size", "learning_rate")
-
-
-def hparams_experiment(values: Dict[str, object]):
-    """The hparams dashboard's experiment (a ``Summary`` proto): every hparam of ``values``, the
-    ``HEADLINE_HPARAMS`` marked ``differs`` so they are the ones shown by default, and the
-    ``RUN_FIGURES`` as metrics."""
-    from tensorboard.plugins.hparams import api as hp
-    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
-
-    pb = hp.hparams_config_pb(hparams=[hp.HParam(k) for k in values],
-                              metrics=[hp.Metric(tag, display_name=name) for tag, name in RUN_FIGURES])
-    value = pb.value[0]
-    data = metadata.parse_experiment_plugin_data(value.metadata.plugin_data.content)
-    for info in data.hparam_infos:
-        info.differs = info.name in HEADLINE_HPARAMS
-    value.metadata.CopyFrom(metadata.create_summary_metadata(plugin_data_pb2.HParamsPluginData(experiment=data)))
-    return pb
-
-
-def recipe_markdown(exp) -> str:
-    """``experiment.json``'s content as Markdown (a heading, then the JSON as a code block)."""
-    body = json.dumps(exp.to_dict(), indent=2)
-    return f"### recipe `{exp.name}` (experiment.json)\n\n" + "\n".join("    " + line for line in body.splitlines())
-
-
-#: The final validation figure of a run (the last value of the scalar), per task: the metrics of
-#: TensorBoard's hparams dashboard. Every run registers both, so that the dashboard of several runs
-#: (``tensorboard --logdir runs``, which reads one run's list) has the column of each.
-RUN_FIGURES = (("val/pck@0.2", "PCK@0.2 (validation, top-down)"),
-               ("val/oks_ap", "OKS AP (held-out scenes, bottom-up)"),
-               ("val/coco_ap", "OKS AP (held-out COCO photos, bottom-up)"))
-
-
-def write_recipe(log: RunLog, exp) -> None:
-    """At step 0: the recipe as text (``recipe``) and its hyperparameters as hparams
-    (``hparams_experiment``), with the ``RUN_FIGURES`` as metrics."""
-    from tensorboard.plugins.hparams import api as hp
-
-    values = recipe_hparams(exp, log.steps_per_epoch)
-    with log.at(0):
-        tf.summary.text("recipe", recipe_markdown(exp))
-        tf.summary.experimental.write_raw_pb(hparams_experiment(values).SerializeToString(), step=0)
-        hp.hparams(values, trial_id=exp.name)
 
 
 def optimizer_steps(model) -> int:
@@ -288,130 +116,6 @@ class HistoryCSV(keras.callbacks.CSVLogger):
             if header:
                 self.keys = header.split(self.sep)[1:]  # after "epoch"
 
-
-# --- Images ----------------------------------------------------------------------------------------
-def scale_points(points, factor: float) -> np.ndarray:
-    """Pixel coordinates of an image scaled by ``factor`` (pixel centres kept)."""
-    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
-
-
-def upscale(image, size: int = TILE) -> Tuple[np.ndarray, float]:
-    """``image`` scaled to ``size`` pixels wide (at least its own width), and the factor."""
-    import cv2
-
-    image = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
-    factor = max(size, image.shape[1]) / image.shape[1]
-    if factor == 1:
-        return image, 1.0
-    out = cv2.resize(image, (int(round(image.shape[1] * factor)), int(round(image.shape[0] * factor))),
-                     interpolation=cv2.INTER_LINEAR)
-    return out, factor
-
-
-def _caption_lines(text: str, width: int, text_height: float):
-    """``text`` wrapped into lines that fit ``width`` pixels at ``text_height``; ``(lines, font
-    scale, thickness)`` (the scale shrinks only if one word is wider than the tile)."""
-    import cv2
-
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    scale = text_height / cv2.getTextSize("0", font, 1.0, 1)[0][1]
-    thickness = max(1, int(round(scale * 1.5)))
-    fits = lambda t, s: cv2.getTextSize(t, font, s, thickness)[0][0] <= width - 8  # noqa: E731
-    words = text.split() or [""]
-    while scale > 0.3 and not all(fits(w, scale) for w in words):
-        scale *= 0.9
-    lines = [words[0]]
-    for word in words[1:]:
-        if fits(f"{lines[-1]} {word}", scale):
-            lines[-1] += f" {word}"
-        else:
-            lines.append(word)
-    return lines, scale, thickness
-
-
-def caption(image: np.ndarray, text: str, text_height: float = 12.0, bar: int = CAPTION) -> np.ndarray:
-    """``image`` with ``text`` on a dark bar above it: ``text_height`` pixels tall letters,
-    wrapped to the image's width, the bar ``bar`` pixels tall or more."""
-    import cv2
-
-    h, w = image.shape[:2]
-    lines, scale, thickness = _caption_lines(text, w, text_height)
-    line = int(round(1.6 * text_height))
-    out = np.full((max(bar, caption_height(len(lines), text_height)), w, 3), 32, np.uint8)
-    for i, t in enumerate(lines):
-        cv2.putText(out, t, (4, int(round(4 + text_height + i * line))), cv2.FONT_HERSHEY_SIMPLEX, scale,
-                    (255, 255, 255), thickness, cv2.LINE_AA)
-    return np.concatenate([out, np.asarray(image, np.uint8)], axis=0)
-
-
-def caption_height(lines: int, text_height: float) -> int:
-    """Height of a caption bar of ``lines`` lines of ``text_height`` pixels."""
-    return max(CAPTION, int(round(1.6 * text_height * lines + 0.6 * text_height + 4)))
-
-
-def image_grid(rows: Sequence[Sequence[Tuple[str, np.ndarray]]], gap: int = 4) -> np.ndarray:
-    """One image ``(1, H, W, 3)`` uint8 of captioned tiles: ``rows`` of ``(caption, RGB image)``,
-    every image scaled to ``TILE`` pixels wide (shorter rows padded), grey gaps between tiles.
-    The captions' letters are ``CAPTION_SHARE`` of the grid's width tall (12 px at least), so
-    they stay readable where TensorBoard shrinks a wide grid to its card."""
-    rows = [[(text, upscale(img)[0]) for text, img in row] for row in rows]
-    cols = max(len(row) for row in rows)
-    w = max(t.shape[1] for row in rows for _, t in row)
-    text_height = max(12.0, CAPTION_SHARE * (cols * (w + gap) - gap))
-    lines = max(len(_caption_lines(text, t.shape[1], text_height)[0]) for row in rows for text, t in row)
-    bar = caption_height(lines, text_height)
-    rows = [[caption(t, text, text_height, bar) for text, t in row] for row in rows]
-    h = max(t.shape[0] for row in rows for t in row)
-    grid = np.full((len(rows) * (h + gap) - gap, cols * (w + gap) - gap, 3), 128, np.uint8)
-    for r, row in enumerate(rows):
-        for c, t in enumerate(row):
-            grid[r * (h + gap):r * (h + gap) + t.shape[0], c * (w + gap):c * (w + gap) + t.shape[1]] = t
-    return grid[None]
-
-
-def skeletons_tile(image, truth, prediction, skeleton) -> np.ndarray:
-    """The image scaled up to a tile, ground truth (``(M, K, 2)`` or ``(K, 2)``, NaN where not
-    labelled) in green and the prediction (same, NaN where not found) in red, in its pixels."""
-    from zoo.visualize import draw_skeleton
-
-    tile, f = upscale(image)
-    for people, colour, thickness in ((truth, TRUTH, 3), (prediction, PREDICTION, 2)):
-        people = np.asarray(people, np.float64)
-        for person in people.reshape(-1, *people.shape[-2:]):
-            if np.isfinite(person).any():
-                tile = draw_skeleton(tile, scale_points(person, f), skeleton, colour=colour, thickness=thickness)
-    return tile
-
-
-def overlay_tile(image, maps) -> np.ndarray:
-    """The image scaled up to a tile with the maximum of ``maps (h, w, C)`` over channels as a
-    colour overlay."""
-    from zoo.visualize import heatmap_overlay
-
-    return heatmap_overlay(upscale(image)[0], np.asarray(maps))
-
-
-def first_crops(samples: PoseSamples, input_size: int, count: int):
-    """The first ``count`` validation samples and their protocol-crop batch (images shown in
-    TensorBoard)."""
-    from training.pipeline import evaluation_dataset
-
-    sub = samples.subset(np.arange(min(count, len(samples))))
-    return sub, next(iter(evaluation_dataset(sub, input_size, count)))
-
-
-def stage_overlays(images, maps, channels, labels: Optional[Sequence[str]] = None) -> list:
-    """Per crop, the crop then every stage's ``maps[..., channels]`` (max over them) overlaid, as
-    captioned tiles ``(caption, image)`` (``labels``: one caption per stage, default "stage s").
-
-    ``images (N, S, S, 3)``, ``maps (N, stages, H, W, C)``; returns one list of tiles per crop."""
-    labels = labels or [f"stage {s + 1}" for s in range(maps.shape[1])]
-    rows = []
-    for i in range(len(maps)):
-        crop = np.clip(np.asarray(images[i]), 0, 255).astype(np.uint8)
-        rows.append([("crop", crop)] + [(labels[s], overlay_tile(crop, maps[i, s][..., channels]))
-                                         for s in range(maps.shape[1])])
-    return rows
 
 
 def validation_loss_step(model, stage_metrics: Sequence = ()):

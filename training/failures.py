@@ -107,7 +107,7 @@ def worst_crops_image(model, samples, report: Dict, count: int = 16, columns: in
 
     from training.pipeline import evaluation_dataset
     from zoo.preprocess import transform_points
-    from zoo.visualize import draw_skeleton
+    from zoo.visualize import draw_truth_and_prediction
 
     index = report["order"][:count]
     subset = samples.subset(index)
@@ -119,9 +119,9 @@ def worst_crops_image(model, samples, report: Dict, count: int = 16, columns: in
         for n, i in enumerate(index):
             gt = transform_points(subset.keypoints[n], matrices[n])
             vis = subset.visible[n] > 0
-            tile = draw_skeleton(crops[n], np.where(vis[:, None], gt, 0.0), model.skeleton,
-                                 scores=vis.astype(float), threshold=0.5, colour=(0, 200, 0), thickness=3)
-            tile = draw_skeleton(tile, np.asarray(kp[n]), model.skeleton, thickness=1)
+            tile = draw_truth_and_prediction(crops[n], np.where(vis[:, None], gt, np.nan), np.asarray(kp[n]),
+                                             model.skeleton, truth_colour=(0, 200, 0), prediction_colour=None,
+                                             truth_thickness=3, prediction_thickness=1)
             name = samples.image_paths[i].rsplit("/", 1)[-1]
             label = f"{name} {100 * report['correct_fraction'][i]:.0f}%"
             cv2.putText(tile, label, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)

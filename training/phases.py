@@ -79,7 +79,7 @@ class Phase:
 
     def callbacks(self, model, val_samples, image_logs) -> List:
         """Extra Keras callbacks of the phase; ``image_logs``: where the worker that writes
-        images writes them (the run's ``training.callbacks.RunLog`` at this phase's steps, or a
+        images writes them (the run's ``training.run_log.RunLog`` at this phase's steps, or a
         folder), None elsewhere or without TensorBoard."""
         return []
 

@@ -1,4 +1,5 @@
-"""Drawing skeletons and heatmaps (for the main job and TensorBoard)."""
+"""Drawing skeletons and heatmaps, for the main job, the predict command, TensorBoard's images
+(``training.tensorboard_images``) and the failure reports (``training.failures``)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,43 @@ def draw_skeleton(image: np.ndarray, keypoints: np.ndarray, skeleton: Skeleton, 
             else:
                 cv2.circle(out, centre, thickness + 1, colour or (255, 255, 255), -1, cv2.LINE_AA)
     return out
+
+
+def draw_truth_and_prediction(image: np.ndarray, truth, prediction, skeleton: Skeleton, truth_colour=(0, 255, 0),
+                              prediction_colour=(255, 0, 0), truth_thickness: int = 3, prediction_thickness: int = 2,
+                              scale: float = 1.0) -> np.ndarray:
+    """A copy of the RGB ``image`` with the ground truth drawn first, then the prediction over it.
+
+    ``truth``, ``prediction``: ``(K, 2)`` or ``(M, K, 2)`` in the pixels of the image before it was
+    scaled by ``scale`` (``upscale``), NaN where a joint is not labelled or not found.
+    ``prediction_colour=None``: the skeleton's own colours."""
+    out = np.array(image)
+    for people, colour, thickness in ((truth, truth_colour, truth_thickness),
+                                      (prediction, prediction_colour, prediction_thickness)):
+        people = np.asarray(people, np.float64)
+        for person in people.reshape(-1, *people.shape[-2:]):
+            if np.isfinite(person).any():
+                points = person if scale == 1 else scale_points(person, scale)
+                out = draw_skeleton(out, points, skeleton, colour=colour, thickness=thickness)
+    return out
+
+
+def scale_points(points, factor: float) -> np.ndarray:
+    """Pixel coordinates of an image scaled by ``factor`` (pixel centres kept)."""
+    return (np.asarray(points, np.float64) + 0.5) * factor - 0.5
+
+
+def upscale(image, size: int) -> tuple:
+    """``(image scaled to size pixels wide (at least its own width), the factor)``; uint8 RGB."""
+    import cv2
+
+    image = np.clip(np.asarray(image), 0, 255).astype(np.uint8)
+    factor = max(size, image.shape[1]) / image.shape[1]
+    if factor == 1:
+        return image, 1.0
+    out = cv2.resize(image, (int(round(image.shape[1] * factor)), int(round(image.shape[0] * factor))),
+                     interpolation=cv2.INTER_LINEAR)
+    return out, factor
 
 
 def heatmap_overlay(image: np.ndarray, heatmaps: np.ndarray) -> np.ndarray:

@@ -105,7 +105,8 @@ def test_each_variant_reads_its_own_stage(tiny_tompson, fixture_samples, tmp_pat
 def test_spatial_model_images_in_tensorboard(tiny_tompson, fixture_samples, tmp_path):
     import tensorflow as tf
 
-    from training.callbacks import CAPTION, TILE, SpatialModelImages
+    from training.callbacks import SpatialModelImages
+    from training.tensorboard_images import CAPTION, TILE
 
     tiny_tompson.compile(optimizer="sgd")  # callbacks run inside fit, on a compiled model
     cb = SpatialModelImages(fixture_samples, str(tmp_path), num_images=2)
@@ -123,7 +124,7 @@ def test_spatial_model_images_in_tensorboard(tiny_tompson, fixture_samples, tmp_
                     "val/unary_vs_refined/right_ankle": {0, 1}}
     # One captioned TILE-pixel tile per pair, COLUMNS per row, grey gaps of 4 px between tiles.
     rows = -(-len(SpatialModelImages.PAIRS) // SpatialModelImages.COLUMNS)
-    # Captions grow with the grid's width (training.callbacks.image_grid): at least CAPTION high.
+    # Captions grow with the grid's width (training.tensorboard_images.image_grid): at least CAPTION high.
     bar = (image.shape[0] + 4) / rows - 4 - TILE
     assert bar == int(bar) and bar >= CAPTION, image.shape
     assert image.shape[1:] == (SpatialModelImages.COLUMNS * (TILE + 4) - 4, 3)

@@ -14,7 +14,7 @@ import csv
 import numpy as np
 import pytest
 
-from training.callbacks import CAPTION, TILE
+from training.tensorboard_images import CAPTION, TILE
 
 
 def read_events(logdir):
@@ -75,7 +75,7 @@ STEP_TAGS = {"recipe", "_hparams_/experiment", "_hparams_/session_start_info"}
 
 
 def test_summary_tags_and_frequency():
-    from training.callbacks import summary_every, summary_tags
+    from training.run_log import summary_every, summary_tags
 
     assert summary_tags(["loss", "stage1_loss", "stage2_loss", "pck@0.2_limbs", "oks_ap50"]) == {
         "loss": "loss", "stage1_loss": "stage1/loss", "stage2_loss": "stage2/loss",
@@ -91,7 +91,7 @@ def test_summary_tags_and_frequency():
 
 
 def test_image_grid_is_captioned_and_upscaled():
-    from training.callbacks import image_grid
+    from training.tensorboard_images import image_grid
 
     crop = np.zeros((32, 32, 3), np.uint8)
     grid = image_grid([[("truth", crop), ("stage 1", crop)], [("truth", crop)]])
@@ -111,7 +111,7 @@ def test_captions_stay_readable_when_tensorboard_shrinks_the_grid(columns):
     in a card about 400 px wide, its captions' letters must stay about 10 px tall."""
     import cv2
 
-    from training.callbacks import image_grid
+    from training.tensorboard_images import image_grid
 
     crop = np.zeros((64, 64, 3), np.uint8)
     grid = image_grid([[("crop", crop)] + [(f"stage {s + 1}", crop) for s in range(columns - 1)]])[0]
@@ -126,7 +126,7 @@ def test_captions_stay_readable_when_tensorboard_shrinks_the_grid(columns):
 
 
 def test_long_captions_wrap_and_every_tile_gets_the_same_bar():
-    from training.callbacks import image_grid
+    from training.tensorboard_images import image_grid
 
     crop = np.zeros((64, 64, 3), np.uint8)
     grid = image_grid([[("crop", crop), ("stage 1: limb fields (PAF)", crop), ("stage 3: part maps", crop),
@@ -139,7 +139,7 @@ def test_long_captions_wrap_and_every_tile_gets_the_same_bar():
 
 
 def test_run_is_named_after_the_workdir(tmp_path):
-    from training.callbacks import run_log_dir
+    from training.run_log import run_log_dir
 
     assert run_log_dir(tmp_path) == tmp_path
     # A run begun before event files moved out of ``logs/`` goes on there when resumed.
@@ -150,7 +150,7 @@ def test_run_is_named_after_the_workdir(tmp_path):
 
 
 def test_headline_hparams_are_the_ones_shown_by_default(tmp_path):
-    from training.callbacks import HEADLINE_HPARAMS, RunLog, write_recipe
+    from training.run_log import HEADLINE_HPARAMS, RunLog, write_recipe
     from training.experiments import get_experiment
 
     log = RunLog.open(tmp_path, steps_per_epoch=3)
@@ -164,7 +164,7 @@ def test_headline_hparams_are_the_ones_shown_by_default(tmp_path):
 
 
 def test_phase_steps_follow_each_other():
-    from training.callbacks import RunLog
+    from training.run_log import RunLog
     from training.phases import Phase, step_offsets
 
     assert step_offsets((Phase(1, 2), Phase(2, 3), Phase(3, 1)), 10) == [0, 20, 50]
