@@ -244,8 +244,13 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     only, every keypoint within ``SAME_PEOPLE_MAX_PX``); the other precisions keep the scene AP
     drop within ``AP_DROP_TARGETS``. ``scenes`` (the 4-tuple of ``scene_evaluation_set``) skips making
     them. The report is JSON-able; ``zoo.model_card.people_parity_table`` renders it."""
-    from training.evaluate import (COCO_HELDOUT_PROTOCOL, SCENE_PROTOCOL, evaluate_coco, heldout_photos,
-                                   scene_evaluation_set)
+    from training.evaluate import (
+        COCO_HELDOUT_PROTOCOL,
+        SCENE_PROTOCOL,
+        evaluate_coco,
+        heldout_photos,
+        scene_evaluation_set,
+    )
 
     count = 100 if count is None else count
     scenes = scenes if scenes is not None else scene_evaluation_set(count, data, model.input_size)

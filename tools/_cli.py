@@ -12,8 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from training.quiet import (QUIET_WARNINGS, quiet_native, quiet_startup, quiet_tensorflow_start,  # noqa: F401
-                            silenced_stderr)
+from training.quiet import QUIET_WARNINGS, quiet_native, quiet_startup, quiet_tensorflow_start, silenced_stderr  # noqa: F401
 
 
 def check_writable_folder(folder) -> Path:

@@ -26,8 +26,15 @@ import sys
 import time
 from pathlib import Path
 
-from tools._cli import (check_writable_folder, model_name, quiet_native, quiet_startup, quiet_tensorflow_start,
-                        removing_created_folders, run)
+from tools._cli import (
+    check_writable_folder,
+    model_name,
+    quiet_native,
+    quiet_startup,
+    quiet_tensorflow_start,
+    removing_created_folders,
+    run,
+)
 
 DEFAULT_IMAGE = "mpii-sample/060754485.jpg"
 DEFAULT_PEOPLE_IMAGE = "coco-mini/train2017/000000000790.jpg"  # four people at a table
@@ -219,7 +226,7 @@ def run_top_down_people_tflite(model, image, precision, exports, step, verbose=F
     from zoo.detectors import load_detector
 
     detector = load_detector()
-    # The detector's file in the pose file's precision; float32 for dynamic, which it has no file of.
+    # The detector's file in the pose file's precision (float32 for one the detector has no file of).
     detector_precision = precision if precision in PRECISIONS else "float32"
     folders = [artifact_path(m.spec, exports, "tflite", p).parent
                for m, p in ((model, precision), (detector, detector_precision))]

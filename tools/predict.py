@@ -38,8 +38,16 @@ import contextlib
 import sys
 from pathlib import Path
 
-from tools._cli import (check_writable_folder, model_name, quiet_native, quiet_startup, quiet_tensorflow_start,
-                        removing_created_folders, run, silenced_stderr)
+from tools._cli import (
+    check_writable_folder,
+    model_name,
+    quiet_native,
+    quiet_startup,
+    quiet_tensorflow_start,
+    removing_created_folders,
+    run,
+    silenced_stderr,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
@@ -363,14 +371,12 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
         detector = load_detector()
         people = lambda image: model.predict_people(image, detector=detector)  # noqa: E731
     if args.backend == "tflite":
-        from edge.exporter import cached_tflite
-        from edge.tflite import TFLiteRunner
-
         import numpy as np
 
         # The converter's and LiteRT's own lines ("fully_quantize: 0, ...", the XNNPACK delegate's
         # on the first run) are printed by C++: fd 2 silenced while they are.
-        from edge.exporter import artifact_path
+        from edge.exporter import artifact_path, cached_tflite
+        from edge.tflite import TFLiteRunner
 
         folder = artifact_path(model.spec, args.exports, "tflite", args.precision).parent
         with removing_created_folders(folder), quiet_native(args.verbose):
@@ -394,8 +400,8 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
 
 
 def _people_files(pose_runner, args, log):
-    """The person detector's TFLite file (exported once into ``--exports``; its precision the
-    pose file's, float32 for ``dynamic``, which it has no file of) before the pose file."""
+    """The person detector's TFLite file (exported once into ``--exports``, as ``python -m
+    tools.export person-detector`` writes it; its precision the pose file's) before the pose file."""
     from edge.detector_tflite import PRECISIONS, DetectorRunner, cached_detector_tflite
     from edge.exporter import artifact_path
     from edge.people_tflite import TopDownPeopleTFLite

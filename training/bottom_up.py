@@ -40,8 +40,8 @@ def training_mix(exp, samples, codec, data_root=None):
     some joints). Returns ``(batches, held-out COCO samples or None)``."""
     if exp.coco_mix == 0:
         return scene_dataset(samples, codec, exp.batch_size, exp.scenes), None
-    from training.datasets.coco import DEFAULT_ANNOTATIONS, heldout_split, labelled_joints, load_coco_keypoints
     from training.datasets.base import data_root as default_root
+    from training.datasets.coco import DEFAULT_ANNOTATIONS, heldout_split, labelled_joints, load_coco_keypoints
     from training.pipeline import multi_person_dataset
 
     root = Path(data_root) if data_root else default_root()

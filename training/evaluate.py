@@ -17,7 +17,6 @@ from training.metrics import pck
 from training.pipeline import evaluation_dataset
 from zoo.skeletons import get_skeleton, joint_mapping
 
-
 PROTOCOL = ("docs/evaluation.md top-down protocol: square box of side 1.25 x max(w, h) of the labelled joints, "
             "affine crop with zero padding to the input size, prediction mapped back to image pixels; "
             "PCK torso-normalised (left shoulder - right hip, fallback right shoulder - left hip), "

@@ -9,8 +9,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
-from training.augment import (AugmentConfig, colour_jitter, crop_matrix_tf, crop_sample, transform_points_tf,
-                               warp_tf)
+from training.augment import AugmentConfig, colour_jitter, crop_matrix_tf, crop_sample, transform_points_tf, warp_tf
 from training.datasets.base import PoseSamples
 from training.distribute import unsharded
 from zoo.codecs.heatmap import HeatmapCodec

@@ -62,7 +62,7 @@ def resolve_precision(precision: str) -> str:
     measured it faster for the recipes that ask for it), else ``float32``; other names as given."""
     if precision != "auto":
         return precision
-    from training.records import gpus, cpu_features
+    from training.records import cpu_features, gpus
 
     return "mixed_bfloat16" if cpu_features()["amx_bf16"] and not gpus() else "float32"
 

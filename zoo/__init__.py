@@ -9,8 +9,7 @@ Nothing heavy is imported here: TensorFlow loads on the first ``load``.
 """
 
 from zoo.registry import get_spec, list_models, load, most_accurate, publish
-from zoo.specs import (ModelNotFoundError, ModelSpec, WeightsIntegrityError, WeightsNotPublishedError,
-                       WeightsSpec)
+from zoo.specs import ModelNotFoundError, ModelSpec, WeightsIntegrityError, WeightsNotPublishedError, WeightsSpec
 
 __version__ = "0.1.0"
 __all__ = ["load", "list_models", "get_spec", "most_accurate", "publish", "ModelSpec", "WeightsSpec",

@@ -69,7 +69,7 @@ def _validation_sets_section(m: Dict) -> List[str]:
              "(docs/evaluation.md, \"Everyday photos\"); PCKh@0.5 uses the MPII subset's head size.", "",
              "| validation set | people | limb PCK@0.2 (%) | limb PCK@0.1 (%) | limb PCKh@0.5 (%) | scored joints PCK@0.2 (%) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, r in sets.items():
+    for r in sets.values():
         pckh = _pct(r["pckh@0.5"]["mean_limbs"]) if "pckh@0.5" in r else ""
         lines.append(f"| {r['data']} | {r['num_images']} | {_pct(r['pck@0.2']['mean_limbs'])} | "
                      f"{_pct(r['pck@0.1']['mean_limbs'])} | {pckh} | {_pct(r['pck@0.2']['mean'])} |")

@@ -28,6 +28,7 @@ from zoo.detect import PersonBox, find_person, pose_box
 from zoo.preprocess import crop_matrix, letterbox, people_to_image, to_image_coords, warp
 from zoo.smoothing import OneEuroFilter
 
+
 class _RunnerKeypoints:
     """A top-down model's exported file with ``predict_keypoints``'s interface (what
     ``find_person`` calls): ``runner.predict(crops) -> (keypoints, scores)``."""

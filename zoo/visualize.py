@@ -7,7 +7,6 @@ import numpy as np
 
 from zoo.skeletons import Skeleton
 
-
 #: One base colour per person (RGB; Trubetskoy's "20 distinct colours", the ten most distinct):
 #: person ``i`` of a multi-person drawing gets ``PERSON_COLOURS[i % 10]``.
 PERSON_COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),

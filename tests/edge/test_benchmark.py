@@ -139,8 +139,8 @@ def test_a_failing_measurement_names_the_artifact(tmp_path):
 
 def test_cli_benchmarks_every_export(export_dir, tmp_path, monkeypatch, capsys):
     import zoo
-    from tools.benchmark import find_artifacts, main
     from tools._cli import run
+    from tools.benchmark import find_artifacts, main
 
     hidden = export_dir / ".1.tmp.abc"  # an unfinished export is skipped
     hidden.mkdir(exist_ok=True)
@@ -166,8 +166,8 @@ def test_cli_benchmarks_every_export(export_dir, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_refuses_an_unpublished_model(local_store, tmp_path, capsys):
-    from tools.benchmark import main
     from tools._cli import run
+    from tools.benchmark import main
 
     assert run(main, ["hourglass-mpii", "--exports", str(tmp_path)]) == 2
     assert "no published version" in capsys.readouterr().err
@@ -187,8 +187,9 @@ def _signatureless_tflite(path):
 
 def test_a_reference_file_is_timed_in_the_same_run(export_dir, tmp_path, monkeypatch, capsys):
     """--reference NAME=PATH: another project's file (no signature, float input) beside the exports."""
-    import zoo
     from ai_edge_litert.interpreter import Interpreter
+
+    import zoo
     from tools._cli import run
     from tools.benchmark import main
 

@@ -11,8 +11,8 @@ from edge.exporter import export_saved_model
 
 @pytest.fixture(scope="module")
 def lsp_val_crops():
-    from training.datasets.base import data_root
     from training.datasets import load_lspet
+    from training.datasets.base import data_root
     from training.pipeline import evaluation_dataset
 
     root = data_root() / "lspet"

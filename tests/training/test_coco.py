@@ -104,7 +104,7 @@ def test_records_and_keypoints(tmp_path):
     a_kps, a_vis = s.keypoints[0][0], s.visible[0][0]
     assert a_kps.dtype == np.float32 and a_kps.shape == (17, 2) and a_vis.shape == (17,)
     expected_vis = np.zeros(17, np.float32)
-    for name, (x, y, v) in PERSON_A.items():
+    for name, (x, y, _v) in PERSON_A.items():
         np.testing.assert_array_equal(a_kps[C[name]], (x, y))
         expected_vis[C[name]] = 1.0  # v = 1 (occluded) and v = 2 are both labelled
     np.testing.assert_array_equal(a_vis, expected_vis)

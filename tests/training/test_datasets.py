@@ -9,7 +9,6 @@ import scipy.io
 from training.datasets import DatasetError, load_lspet, load_mpii_json
 from training.datasets.base import PoseSamples
 
-
 # ----------------------------------------------------------------------------------------- LSPet
 
 def test_lspet_real_split(lspet_root):

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training.losses import (LOSSES, intermediate_heatmap_mse, intermediate_regression_l1,
-                             intermediate_regression_mse, loss_and_stage_metrics, marginal_nll, stage_metrics)
+from training.losses import (
+    LOSSES,
+    intermediate_heatmap_mse,
+    intermediate_regression_l1,
+    intermediate_regression_mse,
+    loss_and_stage_metrics,
+    marginal_nll,
+    stage_metrics,
+)
 from zoo.codecs import HeatmapCodec, RegressionCodec
 
 B, S, H, W, K = 2, 3, 4, 5, 3

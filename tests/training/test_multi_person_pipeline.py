@@ -25,7 +25,7 @@ def test_coco_mini_batches_letterbox_targets_and_crowd_masks():
     heat, pafs = targets["heatmaps"].numpy(), targets["pafs"].numpy()
     assert images.shape == (3, 256, 256, 3) and heat.shape == (3, 32, 32, 15) and pafs.shape == (3, 32, 32, 27)
     np.testing.assert_array_equal(heat[..., -1], pafs[..., -1])  # one mask for both outputs
-    for n, i in enumerate(picks):
+    for n, _ in enumerate(picks):
         image = cv2.cvtColor(cv2.imread(sub.image_paths[n]), cv2.COLOR_BGR2RGB)
         boxed, to_image = letterbox(image, 256)
         # Same letterbox as inference (resampling differs slightly: TF antialias vs. OpenCV area).

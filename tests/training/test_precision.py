@@ -79,8 +79,8 @@ def test_deeppose_cascade_trains_a_step_in_mixed_bfloat16(lspet_root):
     regressors compute in bfloat16 (found by tools.train_speed: the patch cut mixed dtypes)."""
     from training.experiments import get_experiment
     from training.experiments.deeppose_phases import CascadeStage
-    from training.losses import intermediate_regression_mse
     from training.loop import build_model
+    from training.losses import intermediate_regression_mse
     from training.train import dtype_policy
 
     with dtype_policy("mixed_bfloat16"):

@@ -4,9 +4,8 @@ import json
 
 
 def test_training_time_is_summed_over_runs_with_their_machines(tmp_path):
-    from training.records import summarise_workdir
-
     from training.experiments import get_experiment
+    from training.records import summarise_workdir
 
     exp = get_experiment("hourglass_tiny")
     (tmp_path / "experiment.json").write_text(json.dumps(exp.to_dict()))

@@ -106,7 +106,7 @@ def test_training_stream_fills_face_points_and_mirrors_the_teachers_sides(tmp_pa
         np.testing.assert_allclose(weights.numpy()[:, FACE], 0.7, atol=1e-6)
         assert np.all(weights.numpy()[:, COCO17.index("left_wrist")] == 1.0)  # the dataset's own label
         m = maps.numpy()[0]
-        col = lambda j: np.unravel_index(m[..., j].argmax(), m[..., j].shape)[1]  # noqa: E731
+        col = lambda j, m=m: np.unravel_index(m[..., j].argmax(), m[..., j].shape)[1]  # noqa: E731
         left, right = col(COCO17.index("left_eye")), col(COCO17.index("right_eye"))
         # Unflipped: left eye at x 30 < right eye at x 50. Mirrored, the point labelled left eye
         # lands on the right, and the flip swap gives the left-eye channel the other point: the

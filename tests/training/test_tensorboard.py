@@ -150,8 +150,8 @@ def test_run_is_named_after_the_workdir(tmp_path):
 
 
 def test_headline_hparams_are_the_ones_shown_by_default(tmp_path):
-    from training.run_log import HEADLINE_HPARAMS, RunLog, write_recipe
     from training.experiments import get_experiment
+    from training.run_log import HEADLINE_HPARAMS, RunLog, write_recipe
 
     log = RunLog.open(tmp_path, steps_per_epoch=3)
     write_recipe(log, get_experiment("hourglass_tiny"))
@@ -164,8 +164,8 @@ def test_headline_hparams_are_the_ones_shown_by_default(tmp_path):
 
 
 def test_phase_steps_follow_each_other():
-    from training.run_log import RunLog
     from training.phases import Phase, step_offsets
+    from training.run_log import RunLog
 
     assert step_offsets((Phase(1, 2), Phase(2, 3), Phase(3, 1)), 10) == [0, 20, 50]
     run = RunLog(writer=None, steps_per_epoch=10)

@@ -145,9 +145,8 @@ def test_keras_file_round_trip(tiny_model, keras_round_trip):
 
 def test_tiny_experiment_builds_the_model():
     from training.experiments import get_experiment
-    from training.losses import intermediate_heatmap_mse
     from training.loop import build_model
-    from training.losses import loss_and_stage_metrics
+    from training.losses import intermediate_heatmap_mse, loss_and_stage_metrics
 
     exp = get_experiment("cpm_tiny")
     model = build_model(exp)

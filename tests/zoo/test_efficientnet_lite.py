@@ -5,8 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from zoo.backbones.efficientnet_lite import (EfficientNetLite, block_plan, imagenet_weights_file,
-                                             load_imagenet_weights)
+from zoo.backbones.efficientnet_lite import EfficientNetLite, block_plan, imagenet_weights_file, load_imagenet_weights
 from zoo.backbones.torch_legacy import TorchFileError, read_state_dict
 
 # ImageNet class indices of two unambiguous coco-mini photos (looked at): a trolleybus in a

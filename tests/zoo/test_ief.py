@@ -10,8 +10,13 @@ import pytest
 import tensorflow as tf
 
 from zoo.architectures import get_architecture
-from zoo.architectures.ief import (PAPER_MAX_CORRECTION, GaussianPoseMaps, IterativeErrorFeedback,
-                                   bound_corrections, fixed_path)
+from zoo.architectures.ief import (
+    PAPER_MAX_CORRECTION,
+    GaussianPoseMaps,
+    IterativeErrorFeedback,
+    bound_corrections,
+    fixed_path,
+)
 
 TINY = dict(num_iterations=2, head_filters=8, units=16, dropout=0.0, input_size=32, skeleton="mpii16")
 K, S, T = 16, 32, 2

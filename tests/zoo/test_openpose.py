@@ -59,7 +59,6 @@ def test_imagenet_feature_stage(tmp_path):
     """``backbone="lite0"`` (#15.1): EfficientNet-Lite at strides 8 + 16 in VGG-19's role, the
     stages read its reduced stride-8 features; its normalisation; the config round-trips; the
     ImageNet weights fill ``model.backbone``."""
-    import keras
 
     model = OpenPose(**{**TINY, "backbone": "lite0"})
     model.build((None, 64, 64, 3))

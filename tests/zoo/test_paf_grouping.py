@@ -4,8 +4,8 @@ exactly, and the layer converts to TFLite builtin ops."""
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from paf_maps import TEMPLATE, confidence_maps, ideal_pafs  # tests/ is on sys.path (tests/conftest.py)
+
 from zoo.codecs.paf_grouping import PafGrouping, group_people_numpy
 from zoo.skeletons import LSP14
 

@@ -45,10 +45,10 @@ def test_flip_index_is_involution_and_swaps_sides(skeleton):
 def test_left_without_right_raises():
     s = Skeleton(name="bad", joint_names=("left_hand", "nose"), limbs=())
     with pytest.raises(ValueError, match="left_hand"):
-        s.flip_pairs
+        _ = s.flip_pairs
     s2 = Skeleton(name="bad2", joint_names=("right_hand", "nose"), limbs=())
     with pytest.raises(ValueError, match="right_hand"):
-        s2.flip_index
+        _ = s2.flip_index
 
 
 def test_invalid_definitions_raise():

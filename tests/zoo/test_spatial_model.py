@@ -4,8 +4,7 @@ histogram initialisation on synthetic joints with a known displacement."""
 import numpy as np
 import pytest
 
-from zoo.layers.spatial_model import (SpatialModel, displacement_histograms, softplus_inverse,
-                                      star_pairs)
+from zoo.layers.spatial_model import SpatialModel, displacement_histograms, softplus_inverse, star_pairs
 
 
 def _softplus(x):

@@ -9,7 +9,6 @@ from training.augment import AugmentConfig
 from training.composite import SceneConfig
 from training.phases import Phase
 
-
 #: Training precisions: Keras dtype policies whose variables stay float32.
 PRECISIONS = ("float32", "mixed_bfloat16")
 

@@ -2,7 +2,11 @@
 
 from training.augment import AugmentConfig
 from training.experiments.base import Experiment
-from zoo.presets.simplebaseline import SIMPLEBASELINE_LSP_256_ARGS, SIMPLEBASELINE_LSP_ARGS, SIMPLEBASELINE_LSP_HEAD64_ARGS
+from zoo.presets.simplebaseline import (
+    SIMPLEBASELINE_LSP_256_ARGS,
+    SIMPLEBASELINE_LSP_ARGS,
+    SIMPLEBASELINE_LSP_HEAD64_ARGS,
+)
 
 # The model: SIMPLEBASELINE_LSP_ARGS (zoo.presets.simplebaseline); sigma 2 on the 48x48 maps is the paper's value
 # for its 64x48 maps. Adam at 1e-3 with warm-up and cosine decay over 24 epochs, float32 and eager

@@ -34,7 +34,6 @@ copies of feature cells, as the paper's crops (the quarter resolution's are inte
 from __future__ import annotations
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 from zoo.architectures.base import HeatmapPoseModel
