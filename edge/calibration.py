@@ -1,6 +1,7 @@
 """Real calibration images for full-integer quantisation, drawn from the training split: protocol
 crops (``crop_calibration``) for top-down models, composited multi-person scenes
-(``scene_calibration``) for bottom-up models; ``edge.tasks`` says which a model gets."""
+(``scene_calibration``) for bottom-up models, letterboxed COCO photos (``photo_calibration``) for
+the person detector; ``edge.tasks`` says which a model gets."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ SCENE_CALIBRATION_DESCRIPTION = ("{count} scenes composited from LSPet training-
                                  "scenes on every export")
 #: Seed of the calibration scenes: not the evaluation scenes' 2017 (and another split anyway).
 SCENE_SEED = 7
+PHOTO_CALIBRATION_DESCRIPTION = ("{count} COCO training photos letterboxed to {canvas}x{canvas} "
+                                 "(training.detector.calibration_images, seed {seed}; never the validation "
+                                 "photos the detector is measured on)")
+#: Photos the person detector's int8 file is calibrated on (its published measurement's count,
+#: ``python -m tools.convert_detector export --calibration``).
+DETECTOR_CALIBRATION_PHOTOS = 100
 
 
 def calibration_crops(spec: ModelSpec, count: int = 300, seed: int = 0) -> np.ndarray:
@@ -81,3 +88,16 @@ def scene_calibration(spec: ModelSpec, count: int = 300, seed: int = SCENE_SEED)
     """``calibration_scenes`` and their description for the export metadata."""
     images = calibration_scenes(spec, count, seed)
     return images, SCENE_CALIBRATION_DESCRIPTION.format(count=len(images), canvas=spec.input_size, seed=seed)
+
+
+def photo_calibration(spec: ModelSpec, count: int = DETECTOR_CALIBRATION_PHOTOS, seed: int = 0
+                      ) -> Tuple[np.ndarray, str]:
+    """Letterboxed COCO training photos (the person detector's input) and their description."""
+    from training.detector import calibration_images
+
+    try:
+        images = calibration_images(count, spec.input_size, seed)
+    except (OSError, ValueError) as e:
+        raise FileNotFoundError(f"the detector's int8 file is calibrated on COCO training photos, which could "
+                                f"not be read ({e}); use precision float32 or float16") from None
+    return images, PHOTO_CALIBRATION_DESCRIPTION.format(count=len(images), canvas=spec.input_size, seed=seed)

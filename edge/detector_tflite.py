@@ -6,9 +6,12 @@ letterbox``) and returns ``boxes (1, M, 4)`` x1, y1, x2, y2 in continuous input 
 class's non-maximum suppression (builtin ``NON_MAX_SUPPRESSION_V5``) are all inside. An app maps
 the boxes back with the letterbox's scale and offset (``zoo.detectors.nanodet.boxes_to_image``).
 
-Precisions: ``float32``, ``float16`` (fp16 weights) and ``int8`` (int8 network calibrated on
-letterboxed COCO training photos; box decoding and NMS stay float32, ``NanoDet.float_layers``).
-``cached_detector_tflite`` writes a file once into an exports folder (the pose models' layout) and
+Precisions: ``float32``, ``float16`` (fp16 weights), ``dynamic`` (int8 weights, float
+activations) and ``int8`` (int8 network calibrated on letterboxed COCO training photos; box
+decoding and NMS stay float32, ``NanoDet.float_layers``). ``python -m tools.export
+person-detector --all`` writes every file (and the SavedModel and ONNX file) through
+``edge.exporter`` (``edge.tasks``' ``detection`` entry converts with ``convert_detector``);
+``cached_detector_tflite`` writes one file once into an exports folder (the same layout) and
 reuses it; ``DetectorRunner`` runs a file like ``NanoDet.detect``; ``time_invoke`` times
 ``.tflite`` files' ``invoke()`` on fixed inputs, taking turns (the detector and BlazePose alike).
 """
@@ -24,10 +27,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from edge.tflite import DEFAULT_THREADS, check_builtin_only
+from edge.tflite import DEFAULT_THREADS, PRECISIONS, check_builtin_only
 from zoo.tasks import DETECTION_OUTPUTS, INPUT_NAME
-
-PRECISIONS = ("float32", "float16", "int8")
 
 
 def _write_saved_model(model, folder: str) -> None:
@@ -45,7 +46,7 @@ def convert_detector(model, precision: str = "float32", calibration: Optional[It
     """TFLite bytes of the detector ``model`` (``zoo.detectors.nanodet.NanoDet``).
 
     Args:
-        precision: ``float32``, ``float16`` or ``int8``.
+        precision: ``float32``, ``float16``, ``dynamic`` or ``int8``.
         calibration: int8 only: letterboxed uint8 RGB images ``(S, S, 3)``
             (``training.detector.calibration_images``).
 
@@ -67,8 +68,9 @@ def convert_detector(model, precision: str = "float32", calibration: Optional[It
         _write_saved_model(model, folder)
         conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if precision == "float16":
+        if precision in ("float16", "dynamic"):
             conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if precision == "float16":
             conv.target_spec.supported_types = [tf.float16]
         data = conv.convert()
     finally:
@@ -138,53 +140,15 @@ class DetectorRunner:
 def cached_detector_tflite(model, precision: str = "float32", output_dir="exports", log=print):
     """The TFLite file of the published detector ``model`` under ``output_dir``, in the pose
     models' layout (``edge.exporter.artifact_path``: ``<output_dir>/person-detector/<version>/
-    person-detector-v<version>-<precision>.tflite``, a ``.json`` beside it): reused when its
-    metadata records these weights' sha256 (``edge.exporter.cached_tflite``'s rule), otherwise
-    converted now; int8 is calibrated on letterboxed COCO training photos (the shared data)."""
-    import hashlib
-    import json
-
-    from edge.exporter import artifact_path
-    from zoo.io import write_atomic
+    person-detector-v<version>-<precision>.tflite``, a ``.json`` beside it), as ``python -m
+    tools.export person-detector --precision <precision>`` writes it: reused when its metadata
+    records these weights' sha256, otherwise exported now (``edge.exporter.cached_tflite``); int8
+    is calibrated on letterboxed COCO training photos (the shared data)."""
+    from edge.exporter import cached_tflite
 
     if precision not in PRECISIONS:
         raise ValueError(f"the person detector has no {precision!r} file; choose from {list(PRECISIONS)}")
-    spec = model.spec
-    path = artifact_path(spec, output_dir, "tflite", precision)
-    meta_path = path.with_suffix(".json")
-    if path.is_file() and meta_path.is_file():
-        try:
-            recorded = json.loads(meta_path.read_text())
-        except json.JSONDecodeError:  # a damaged metadata file: convert again
-            recorded = None
-        if isinstance(recorded, dict) and recorded.get("weights_sha256") == spec.weights.sha256:
-            log(f"reusing {path}")
-            return path
-    log(f"exporting {spec.id} to TFLite {precision} (box decoding and NMS inside"
-        + (", calibrating on COCO training photos" if precision == "int8" else "") + ") ...")
-    calibration = None
-    if precision == "int8":
-        from training.detector import calibration_images
-
-        try:
-            calibration = calibration_images(100, model.input_size)
-        except (OSError, ValueError) as e:
-            raise FileNotFoundError(f"the detector's int8 file is calibrated on COCO training photos, which "
-                                    f"could not be read ({e}); use precision float32 or float16") from None
-    data = convert_detector(model, precision, calibration)
-    s = model.input_size
-    meta = {"name": spec.name, "version": spec.version, "weights_sha256": spec.weights.sha256,
-            "precision": precision, "file": path.name, "file_sha256": hashlib.sha256(data).hexdigest(),
-            "input": {"name": INPUT_NAME, "shape": [1, s, s, 3], "dtype": "uint8", "layout": "NHWC RGB",
-                      "preprocessing": "zoo.preprocess.letterbox (whole photo, longer side to the input size)"},
-            "outputs": {"boxes": f"float32 (1, {model.max_boxes}, 4): x1, y1, x2, y2 in continuous input pixels",
-                        "scores": f"float32 (1, {model.max_boxes}): person score, 0 for an empty slot, best first"},
-            "score_threshold": model.score_threshold, "iou_threshold": model.iou_threshold}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data)
-    write_atomic(meta_path, json.dumps(meta, indent=2) + "\n")
-    log(f"wrote {path} ({len(data) / 1e6:.1f} MB)")
-    return path
+    return cached_tflite(model, precision, output_dir, log=log)
 
 
 def _prepared(path, num_threads: int, image: Optional[np.ndarray], rng):

@@ -12,9 +12,10 @@ half-written.
 Bottom-up models (OpenPose) take the whole image, letterboxed to ``S``
 (``zoo.preprocess.letterbox``), and return people instead, with the grouping inside the graph:
 ``images -> {"people": float32 (N, P, K, 3) x, y input pixels and joint score, "scores": float32
-(N, P)}`` (``zoo.tasks.PEOPLE_OUTPUTS``; docs/evaluation.md). Every graph is the model's
-``export_outputs``; what differs per task (calibration images, metadata entries) is in
-``edge.tasks``.
+(N, P)}`` (``zoo.tasks.PEOPLE_OUTPUTS``; docs/evaluation.md). The person detector (``person-detector``) takes
+the whole image letterboxed too and returns ``{"boxes": float32 (N, M, 4), "scores": float32
+(N, M)}`` with box decoding and NMS inside. Every graph is the model's ``export_outputs``; what
+differs per task (calibration images, metadata entries, TFLite conversion) is in ``edge.tasks``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Optional
 
 import zoo
 from edge.tasks import edge_task
 from zoo.registry import ModelSpec, task_of
-from zoo.tasks import INPUT_NAME
+from zoo.tasks import DETECTION, INPUT_NAME
 
 METADATA_FILE = "metadata.json"
 
@@ -38,14 +39,15 @@ def model_metadata(spec: ModelSpec, model=None, **extra) -> Dict:
     ``edge.tasks``)."""
     from zoo.skeletons import get_skeleton
 
-    skeleton = get_skeleton(spec.skeleton)
-    entries = edge_task(model.task if model is not None else task_of(spec)).metadata(spec, model)
+    task = model.task if model is not None else task_of(spec)
+    entries = edge_task(task).metadata(spec, model)
     meta = {
         "name": spec.name,
         "version": spec.version,
         "architecture": spec.architecture,
         "weights_sha256": spec.weights.sha256 if spec.weights else None,
-        "skeleton": skeleton.to_dict(),
+        # The person detector finds boxes: it has no skeleton.
+        "skeleton": None if task is DETECTION else get_skeleton(spec.skeleton).to_dict(),
         "input": {"shape": [spec.input_size, spec.input_size, 3], "dtype": "uint8",
                   "layout": "NHWC RGB", "normalisation": spec.normalisation},
         "outputs": entries.pop("outputs"),
@@ -132,15 +134,15 @@ def _check_export_options(format: str, precision: str, int8_io: bool) -> None:
 
 
 def _convert(model, spec: ModelSpec, task, format: str, precision: str, int8_io: bool,
-             calibration_size: int):
+             calibration_size: Optional[int]):
     """The file's bytes and its format's metadata entries (``tflite`` or ``onnx``)."""
     extra = {"format": format, "precision": precision}
     if format == "tflite":
-        from edge.tflite import check_builtin_only, convert
+        from edge.tflite import check_builtin_only
 
-        calib, calib_desc = (task.calibration(spec, calibration_size) if precision == "int8"
-                             else (None, None))
-        data = convert(model, precision, calibration=calib, int8_io=int8_io)
+        calib, calib_desc = (task.calibration(spec, calibration_size or task.calibration_size)
+                             if precision == "int8" else (None, None))
+        data = task.convert_tflite(model, precision, calibration=calib, int8_io=int8_io)
         extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
                      output_names=list(model.export_output_names()), batch=1,
                      input_dtype="int8 (pixel - 128)" if int8_io else "uint8",
@@ -157,7 +159,7 @@ def _convert(model, spec: ModelSpec, task, format: str, precision: str, int8_io:
 
 
 def export(name: str, format: str = "tflite", precision: str = "float32", output_dir="exports",
-           int8_io: bool = False, calibration_size: int = 300, overwrite: bool = False,
+           int8_io: bool = False, calibration_size: Optional[int] = None, overwrite: bool = False,
            model=None) -> Path:
     """Exports zoo model ``name[@version]``; returns the written file's (or folder's) path.
 
@@ -169,7 +171,8 @@ def export(name: str, format: str = "tflite", precision: str = "float32", output
         int8_io: int8 only: int8 input tensor instead of uint8 (top-down models only: the
             grouping of a bottom-up model must stay float; ``edge.tasks``).
         calibration_size: int8 only: number of real training images used for calibration
-            (protocol crops, or composited scenes for a bottom-up model; ``edge.tasks``).
+            (protocol crops, composited scenes for a bottom-up model, letterboxed COCO photos for
+            the person detector; ``edge.tasks``); None: the task's ``calibration_size``.
         overwrite: replace an existing file (a published version's export otherwise never changes).
 
     Each file is written atomically next to ``<file stem>.json`` with the model's metadata, the
@@ -222,7 +225,7 @@ def cached_tflite(model, precision: str = "int8", output_dir="exports", log=prin
         if isinstance(recorded, dict) and recorded.get("weights_sha256") == spec.weights.sha256:
             log(f"reusing {path}")
             return path
-    inside = "network + grouping into people in one graph" if edge_task(model.task).grouping else "decoding inside"
+    inside = edge_task(model.task).inside
     log(f"exporting {spec.id} to TFLite {precision} ({inside}"
         + (", calibrating on real training images" if precision == "int8" else "") + "; about a minute) ...")
     path = export(spec.id, "tflite", precision, output_dir, overwrite=True, model=model)

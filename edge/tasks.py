@@ -5,7 +5,10 @@ without a model) is its entry.
 A top-down model is calibrated on protocol crops, checked on validation crops (keypoints, PCK
 drop) and its files describe keypoints; a bottom-up model is calibrated on composited scenes,
 checked on held-out scenes (same people, OKS AP drop), its files describe people, the letterbox
-and the grouping, and its grouping must stay float32 in int8 files.
+and the grouping, and its grouping must stay float32 in int8 files. The person detector
+(``zoo.tasks.DETECTION``) is converted by ``edge.detector_tflite`` (box decoding and NMS inside,
+float32 in int8 files), calibrated on letterboxed COCO photos, and its files describe boxes; its
+files are measured by ``python -m tools.convert_detector export``, not by the pose parity.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import dataclasses
 from typing import Callable, Dict, Optional
 
 from edge.agreement import keypoint_parity, keypoint_parity_table, people_parity, people_parity_table
-from edge.calibration import crop_calibration, scene_calibration
+from edge.calibration import DETECTOR_CALIBRATION_PHOTOS, crop_calibration, photo_calibration, scene_calibration
+from edge.tflite import convert
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +41,9 @@ class EdgeTask:
         parity_table: ``report -> text`` printed by ``tools.parity``.
         grouping: whether the decoding groups joints into people (``tools.benchmark
             --grouping-cost`` times it).
+        inside: what the exported graph holds beyond the network, in a few words (log lines).
+        convert_tflite: ``(model, precision, calibration=None, int8_io=False) -> bytes``.
+        calibration_size: images an int8 file is calibrated on unless told otherwise.
     """
 
     calibration: Callable
@@ -48,6 +55,9 @@ class EdgeTask:
     parity_measurement: str
     parity_table: Callable[[Dict], str]
     grouping: bool
+    inside: str = "decoding inside"
+    convert_tflite: Callable[..., bytes] = convert
+    calibration_size: int = 300
 
 
 def keypoint_metadata(spec, model=None) -> Dict:
@@ -90,7 +100,6 @@ def people_metadata(spec, model=None) -> Dict:
                               "NumPy reference). Cao et al., CVPR 2017, https://arxiv.org/abs/1611.08050, "
                               "Sec. 2.4-2.5",
     }
-    s = spec.input_size
     return {
         "outputs": {
             "people": (f"float32 (N, P, K, 3), P = {people['max_people']}, K = {people['num_joints']}: per "
@@ -103,14 +112,73 @@ def people_metadata(spec, model=None) -> Dict:
         "people": people,
         "letterbox": {
             "reference": "zoo.preprocess.letterbox",
-            "input": (f"the whole RGB image (H, W), longer side scaled to {s}: (w, h) = "
-                      f"(round(W * {s} / max(H, W)), round(H * {s} / max(H, W))), resampled with area "
-                      f"interpolation when shrinking (bilinear when enlarging), pasted on black at "
-                      f"left = ({s} - w) // 2, top = ({s} - h) // 2"),
+            "input": _letterbox_input(spec.input_size),
             "to_image": ("x_image = (x - left + 0.5) * W / w - 0.5, y_image = (y - top + 0.5) * H / h - 0.5 "
                          "for joints with score > 0 (pixel centres at integers on both sides)"),
         },
     }
+
+
+def _letterbox_input(s: int) -> str:
+    """How a whole image becomes the ``s`` x ``s`` input (``zoo.preprocess.letterbox``)."""
+    return (f"the whole RGB image (H, W), longer side scaled to {s}: (w, h) = "
+            f"(round(W * {s} / max(H, W)), round(H * {s} / max(H, W))), resampled with area "
+            f"interpolation when shrinking (bilinear when enlarging), pasted on black at "
+            f"left = ({s} - w) // 2, top = ({s} - h) // 2")
+
+
+def detection_metadata(spec, model=None) -> Dict:
+    """The ``outputs`` / ``detection`` / ``letterbox`` entries of the person detector's metadata
+    (from the spec's build arguments without a model)."""
+    args = dict(spec.model_args or {})
+
+    def setting(name, default):
+        return getattr(model, name) if model is not None else args.get(name, default)
+
+    slots = int(setting("max_boxes", 32))
+    return {
+        "outputs": {
+            "boxes": (f"float32 (N, {slots}, 4): x1, y1, x2, y2 in continuous pixels of the letterboxed input "
+                      "(0 and S are its edges)"),
+            "scores": f"float32 (N, {slots}): person score, best first; 0 for an empty slot",
+        },
+        "detection": {
+            "max_boxes": slots, "score_threshold": float(setting("score_threshold", 0.2)),
+            "iou_threshold": float(setting("iou_threshold", 0.6)),
+            "inside": ("GFL box decoding and greedy non-maximum suppression of the person class "
+                       "(zoo.detectors.gfl; NON_MAX_SUPPRESSION_V5 in .tflite files)"),
+        },
+        "letterbox": {
+            "reference": "zoo.preprocess.letterbox",
+            "input": _letterbox_input(spec.input_size),
+            "to_image": ("x_image = (x - left) * W / w, y_image = (y - top) * H / h for box edges "
+                         "(zoo.detectors.nanodet.boxes_to_image)"),
+        },
+    }
+
+
+def _detection_tflite_metadata(precision: str) -> Dict:
+    return {"batch_note": "the .tflite input is (1, S, S, 3): one letterboxed image per call",
+            "float_ops": ("int8: every convolution in int8; the box decoding and NMS run in float32"
+                          if precision == "int8" else None)}
+
+
+INT8_IO_DETECTION = ("int8_io would quantise the detector's box decoding and NMS (box corners on an 8-bit "
+                     "grid). Use precision='int8' with a uint8 input and float32 outputs (convolutions int8, "
+                     "decoding and NMS float32)")
+
+
+def _convert_detector(model, precision: str, calibration=None, int8_io: bool = False) -> bytes:
+    from edge.detector_tflite import convert_detector
+
+    if int8_io:
+        raise ValueError(f"{type(model).__name__}: {INT8_IO_DETECTION}")
+    return convert_detector(model, precision, calibration)
+
+
+def _no_detector_parity(*args, **kwargs):
+    raise ValueError("the person detector has no keypoint parity; its files' recall and latency are measured by "
+                     "python -m tools.convert_detector export")
 
 
 def _people_tflite_metadata(precision: str) -> Dict:
@@ -133,7 +201,13 @@ EDGE_TASKS: Dict[str, EdgeTask] = {
     "bottom_up": EdgeTask(
         calibration=scene_calibration, metadata=people_metadata, tflite_metadata=_people_tflite_metadata,
         int8_io=INT8_IO_PEOPLE, onnx_where=True, parity=people_parity, parity_measurement="people_parity",
-        parity_table=people_parity_table, grouping=True),
+        parity_table=people_parity_table, grouping=True, inside="network + grouping into people in one graph"),
+    "detection": EdgeTask(
+        calibration=photo_calibration, metadata=detection_metadata, tflite_metadata=_detection_tflite_metadata,
+        int8_io=INT8_IO_DETECTION, onnx_where=False, parity=_no_detector_parity,
+        parity_measurement="detector_files", parity_table=_no_detector_parity, grouping=False,
+        inside="box decoding and NMS inside", convert_tflite=_convert_detector,
+        calibration_size=DETECTOR_CALIBRATION_PHOTOS),
 }
 
 

@@ -11,6 +11,13 @@ Files go to ``<output>/<name>/<version>/`` next to a ``.json`` of metadata.
 A bottom-up model (``openpose-lsp``) exports the same way with its grouping inside the graph:
 letterboxed image -> ``people (N, P, K, 3)``, ``scores (N, P)``; int8 is calibrated on scenes
 composited from LSPet training people and keeps the grouping in float32 (no ``--int8-io``).
+
+The person detector exports the same way too, box decoding and NMS inside the graph: letterboxed
+image -> ``boxes (N, M, 4)``, ``scores (N, M)``; int8 is calibrated on letterboxed COCO training
+photos and keeps the decoding and NMS in float32 (no ``--int8-io``). These are the files
+``tools.predict --people --backend tflite`` runs:
+
+    python -m tools.export person-detector --all --output exports
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ def main(argv=None):
     p.add_argument("--precision", default="float32", help=f"TFLite precision: {', '.join(PRECISIONS)}")
     p.add_argument("--int8-io", action="store_true",
                    help="int8: int8 input and int8 output tensors (decoder quantised too; top-down models only)")
-    p.add_argument("--calibration-size", type=int, default=300,
-                   help="int8: number of real training crops (scenes for a bottom-up model)")
+    p.add_argument("--calibration-size", type=int, default=None,
+                   help="int8: number of real training images (default: 300 crops, 300 scenes for a bottom-up "
+                        "model, 100 letterboxed photos for the person detector)")
     p.add_argument("--all", action="store_true", help="SavedModel, ONNX and every TFLite precision")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = p.parse_args(argv)
