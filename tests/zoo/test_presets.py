@@ -57,8 +57,12 @@ def test_a_preset_must_give_skeleton_and_input_size():
 
 def test_card_titles_come_from_the_declarations():
     assert architecture_title("hourglass") == "Stacked Hourglass"
-    assert architecture_title("tompson2015") == "tompson2015"  # declares no title: its registry name
+    assert architecture_title("tompson2015") == "Coarse heatmaps + fine model on feature crops (Tompson et al. 2015)"
     assert architecture_title("not-declared") == "not-declared"
+    # Every pose architecture's card names it by title (the detector's card does not use one).
+    pose_architectures = {spec.architecture for spec in PRESETS.values()}
+    untitled = sorted(name for name in pose_architectures if not ARCHITECTURES[name].title)
+    assert not untitled, f"pose architectures without a card title: {untitled}"
 
 
 def test_every_architecture_class_loads_lazily_by_name():

@@ -4,6 +4,7 @@ from zoo.presets._declare import LITE_NORMALISATION, Architecture, pose_preset
 
 ARCHITECTURE = Architecture(
     "ief", "zoo.architectures.ief", "IterativeErrorFeedback",
+    title="Iterative Error Feedback (Carreira et al. 2016)",
     paper="Carreira, Agrawal, Fragkiadaki, Malik. Human Pose Estimation with Iterative Error Feedback. "
           "CVPR 2016. https://arxiv.org/abs/1507.06550 (network f: ImageNet EfficientNet-Lite0, Tan & Le, "
           "ICML 2019, https://arxiv.org/abs/1905.11946, in GoogLeNet's role, its stem widened to the pose maps)")

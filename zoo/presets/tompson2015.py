@@ -4,6 +4,7 @@ from zoo.presets._declare import IMAGENET_NORMALISATION, Architecture, pose_pres
 
 ARCHITECTURE = Architecture(
     "tompson2015", "zoo.architectures.tompson2015", "Tompson2015",
+    title="Coarse heatmaps + fine model on feature crops (Tompson et al. 2015)",
     paper="Tompson, Goroshin, Jain, LeCun, Bregler. Efficient Object Localization Using Convolutional "
           "Networks. CVPR 2015. https://arxiv.org/abs/1411.4280 (scaled down for CPU training, with "
           "BatchNorm)")
