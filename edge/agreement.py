@@ -6,10 +6,10 @@ distance between its keypoints and the Keras model's (input pixels, same uint8 c
 difference, and PCK@0.2 / @0.1 in image pixels with the protocol of docs/evaluation.md, with the
 drop from the Keras model's PCK.
 
-Bottom-up (``people_parity``), on held-out scenes (``training.evaluate.scene_evaluation_set``):
+Bottom-up (``people_parity``), on held-out scenes (``training.people_evaluation.scene_evaluation_set``):
 whether each file finds the same people as the Keras model (``compare_people``) and the COCO
 OKS AP of both on those scenes; and the OKS AP and per-joint accuracy of both on the held-out
-coco-mini photos (``training.evaluate.heldout_photos``), the real-photo figure.
+coco-mini photos (``training.people_evaluation.heldout_photos``), the real-photo figure.
 
 Both take the files as ``(path, runner)`` pairs (a runner has ``predict(uint8 images)``, e.g.
 ``edge.tflite.TFLiteRunner``); ``edge.parity.check_parity`` opens the files and picks the
@@ -195,8 +195,8 @@ def _ks_percent(metrics: Dict) -> List[float]:
 
 def _on_scenes(people: Sequence, scores: Sequence, scenes, sigmas) -> Tuple[float, List[float]]:
     """OKS AP (%) of ``people`` on ``scenes`` and per-joint keypoint-similarity accuracy (%, one
-    decimal), as ``training.evaluate.people_metrics`` computes them."""
-    from training.evaluate import people_metrics
+    decimal), as ``training.people_evaluation.people_metrics`` computes them."""
+    from training.people_evaluation import people_metrics
 
     _, kps, vis, areas = scenes
     found = [_found(p, s) for p, s in zip(people, scores)]
@@ -206,7 +206,7 @@ def _on_scenes(people: Sequence, scores: Sequence, scenes, sigmas) -> Tuple[floa
 
 
 def _keras_people(model, images: np.ndarray, batch_size: int = 16):
-    from training.evaluate import keras_people_fn
+    from training.people_evaluation import keras_people_fn
 
     fn = keras_people_fn(model)
     people, scores = [], []
@@ -232,11 +232,11 @@ def _people_target(precision: str, agreement: Dict, drop: float) -> Tuple[Option
 def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data: Optional[str] = None,
                   scenes=None, photos=None) -> Dict:
     """Measures every exported file of a bottom-up ``model`` against it on ``count`` held-out
-    scenes (default 100; ``training.evaluate.scene_evaluation_set``: LSPet validation people, seed
+    scenes (default 100; ``training.people_evaluation.scene_evaluation_set``: LSPet validation people, seed
     2017), the same uint8 images for both: ``people_agreement`` per file, and OKS AP (%, COCO via
     pycocotools) of the Keras model and of each file on those scenes, with the drop in points, and
     per-joint keypoint-similarity accuracy (``ks_scenes``, %).
-    Then on the held-out coco-mini photos (``photos``, default ``training.evaluate.heldout_photos``
+    Then on the held-out coco-mini photos (``photos``, default ``training.people_evaluation.heldout_photos``
     under ``data``), each letterboxed as ``predict_people`` does: OKS AP (``AP_photos``, its drop)
     and per-joint keypoint-similarity accuracy (``ks_photos``, %).
 
@@ -244,7 +244,7 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     only, every keypoint within ``SAME_PEOPLE_MAX_PX``); the other precisions keep the scene AP
     drop within ``AP_DROP_TARGETS``. ``scenes`` (the 4-tuple of ``scene_evaluation_set``) skips making
     them. The report is JSON-able; ``zoo.model_card.people_parity_table`` renders it."""
-    from training.evaluate import (
+    from training.people_evaluation import (
         COCO_HELDOUT_PROTOCOL,
         SCENE_PROTOCOL,
         evaluate_coco,

@@ -36,7 +36,7 @@ def check_parity(model, files: List[Path], count: Optional[int] = None, data: Op
     A top-down model is measured on ``count`` validation crops (default 200;
     ``edge.agreement.keypoint_parity``), a bottom-up model on ``count`` held-out scenes (default
     100; ``edge.agreement.people_parity``). ``evaluation_set`` (the crops of
-    ``edge.agreement.validation_crops`` or the scenes of ``training.evaluate.scene_evaluation_set``)
+    ``edge.agreement.validation_crops`` or the scenes of ``training.people_evaluation.scene_evaluation_set``)
     skips making them. ``options`` go to the task's measure (a bottom-up model's ``photos``)."""
     artifacts = ((f, runner_for(f)) for f in files)  # each file opened when it is measured
     return edge_task(model.task).parity(model, artifacts, count, data, evaluation_set, **options)

@@ -46,8 +46,8 @@ def measure_test_time(name: str, variants: Sequence[Tuple[str, Dict]] = VARIANTS
     from edge.benchmark import measure_in_subprocess
     from edge.calibration import calibration_crops
     from edge.tflite import TFLiteRunner, convert
-    from training.evaluate import predict_samples
     from training.metrics import pck
+    from training.pck_evaluation import predict_samples
 
     spec = zoo.get_spec(name)
     crops = None

@@ -5,7 +5,7 @@ A variant is a recipe (experiment), a weights file trained with it, and which of
 stage outputs to read: e.g. the Tompson model's stage 1 is the part detector alone, stage 2 the
 spatial model's refinement. Two kinds of report: ``run_ablation`` scores the variants on the LSPet
 validation split (14 LSP joints, far detections); ``run_sets_ablation`` scores them on every
-validation set of the multi-dataset training (``training.evaluate.EVERYDAY_SETS``: COCO photos,
+validation set of the multi-dataset training (``training.everyday_sets.EVERYDAY_SETS``: COCO photos,
 MPII subset with PCKh, LSPet), each in its own skeleton, and says what each variant's recipe is.
 """
 
@@ -62,8 +62,8 @@ def load_variant(variant: Variant):
 
 def evaluate_variant(variant: Variant, samples: PoseSamples, batch_size: int = 32) -> Dict:
     """PCK@0.2 / PCK@0.1 per joint and far detections (> 0.5 torso) of one variant."""
-    from training.evaluate import predict_samples
     from training.metrics import far_detections, pck
+    from training.pck_evaluation import predict_samples
     from zoo.skeletons import get_skeleton
 
     model = load_variant(variant)
@@ -87,7 +87,7 @@ def run_ablation(variants: Sequence[Variant], samples: PoseSamples, data: str = 
 
 # --- Every validation set of the multi-dataset training ------------------------------------------
 
-#: Short names of the ``training.evaluate.EVERYDAY_SETS`` for table headers.
+#: Short names of the ``training.everyday_sets.EVERYDAY_SETS`` for table headers.
 SET_TITLES = {"coco_people": "COCO photos", "mpii_subset": "MPII subset", "lspet": "LSPet"}
 
 #: The recipe fields the report's shared statement names (when every variant has the same value).
@@ -144,8 +144,8 @@ def describe_variants(variants: Sequence[Variant], experiments: Sequence) -> Tup
 
 def evaluate_variant_on_sets(variant: Variant, sets: Dict[str, PoseSamples], description: str = "") -> Dict:
     """One variant's PCK@0.2 / PCK@0.1 (PCKh@0.5 where the set has head sizes) on each of ``sets``
-    (``training.evaluate.everyday_samples``), read from its ``stage`` output."""
-    from training.evaluate import score_everyday_sets
+    (``training.everyday_sets.everyday_samples``), read from its ``stage`` output."""
+    from training.everyday_sets import score_everyday_sets
 
     if variant.stage < 1:
         raise ValueError(f"variant {variant.label!r}: stage {variant.stage} is not a stage (1-based)")
@@ -163,11 +163,12 @@ def evaluate_variant_on_sets(variant: Variant, sets: Dict[str, PoseSamples], des
 
 def run_sets_ablation(variants: Sequence[Variant], data=None, limit: int = 0) -> Dict:
     """Every variant scored on every validation set of the multi-dataset training
-    (``training.evaluate.EVERYDAY_SETS``; ``limit``: the first people of each set only, not for a
+    (``training.everyday_sets.EVERYDAY_SETS``; ``limit``: the first people of each set only, not for a
     card). Each set's headline figure is its ``metric``'s mean over the 12 limb joints: PCKh@0.5
     where the set has head sizes (MPII), else PCK@0.2."""
-    from training.evaluate import EVERYDAY_SETS, PROTOCOL, everyday_samples
+    from training.everyday_sets import EVERYDAY_SETS, everyday_samples
     from training.experiments import get_experiment
+    from training.pck_evaluation import PROTOCOL
 
     if not variants:
         raise ValueError("an ablation needs at least one variant")

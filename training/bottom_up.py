@@ -66,7 +66,7 @@ def heldout_batches(samples, codec, count: int, config, batch_size: int):
 
 class SceneValidation(keras.callbacks.Callback):
     """After every epoch, on the held-out validation scenes: OKS AP and AP50
-    (``training.evaluate.evaluate_scenes``) into the logs (``val_oks_ap``, ``val_oks_ap50``:
+    (``training.people_evaluation.evaluate_scenes``) into the logs (``val_oks_ap``, ``val_oks_ap50``:
     ``history.csv``, and ``val/oks_ap``, ``val/oks_ap50`` in TensorBoard through
     ``TrainingSummaries``), and, with a ``RunLog``, images of the first ``num_images`` scenes:
     ``val/maps_per_stage`` (per scene, the scene, each PAF stage's field magnitude, max over limbs,
@@ -77,7 +77,7 @@ class SceneValidation(keras.callbacks.Callback):
         scenes: ``training.composite.heldout_scenes``' ``(images, keypoints, visible, areas)``.
         log: the run's ``RunLog``, None: no images.
         photos: held-out COCO photos (``MultiPersonSamples``) also scored every epoch
-            (``val_coco_ap``, ``val_coco_ap50``; ``training.evaluate.evaluate_coco``), or None.
+            (``val_coco_ap``, ``val_coco_ap50``; ``training.people_evaluation.evaluate_coco``), or None.
     """
 
     def __init__(self, scenes, log=None, num_images: int = 4, photos=None):
@@ -85,7 +85,7 @@ class SceneValidation(keras.callbacks.Callback):
         self.scenes, self.log, self.num_images, self.photos = scenes, log, num_images, photos
 
     def on_epoch_end(self, epoch, logs=None):
-        from training.evaluate import evaluate_coco, evaluate_scenes
+        from training.people_evaluation import evaluate_coco, evaluate_scenes
 
         logs = logs if logs is not None else {}
         result = evaluate_scenes(self.model, scenes=self.scenes)

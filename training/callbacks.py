@@ -187,7 +187,7 @@ class PoseValidation(keras.callbacks.Callback):
         self._epoch_start = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
-        from training.evaluate import evaluate
+        from training.pck_evaluation import evaluate
 
         logs = logs if logs is not None else {}
         logs["epoch_seconds"] = time.time() - getattr(self, "_epoch_start", time.time())

@@ -11,7 +11,7 @@ from training.datasets.base import PoseSamples
 
 
 def set_figures(result: Dict, prefix: str) -> Dict[str, float]:
-    """The headline figures of a ``training.evaluate.evaluate`` result as flat log entries:
+    """The headline figures of a ``training.pck_evaluation.evaluate`` result as flat log entries:
     PCK@0.2 over the scored joints and over the limb joints, and PCKh@0.5 where the data has it."""
     out = {f"{prefix}pck@0.2": result["pck@0.2"]["mean"], f"{prefix}pck@0.2_limbs": result["pck@0.2"]["mean_limbs"]}
     if "pckh@0.5" in result:
@@ -30,7 +30,7 @@ class ValidationSets(keras.callbacks.Callback):
         self.sets, self.batch_size = dict(sets), batch_size
 
     def on_epoch_end(self, epoch, logs=None):
-        from training.evaluate import evaluate
+        from training.pck_evaluation import evaluate
 
         logs = logs if logs is not None else {}
         line = []

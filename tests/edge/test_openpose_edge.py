@@ -239,7 +239,7 @@ def test_grouping_cost_report(tiny_openpose):
 
 def test_published_openpose_float32_finds_the_same_people_on_real_scenes(lspet_root, tmp_path):
     import zoo
-    from training.evaluate import scene_evaluation_set
+    from training.people_evaluation import scene_evaluation_set
 
     try:
         model = zoo.load("openpose-lsp")

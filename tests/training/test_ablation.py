@@ -83,8 +83,8 @@ def tiny_tompson():
 
 def test_each_variant_reads_its_own_stage(tiny_tompson, fixture_samples, tmp_path, monkeypatch):
     import training.experiments
-    from training.evaluate import evaluate
     from training.experiments.base import Experiment
+    from training.pck_evaluation import evaluate
 
     exp = Experiment(name="tiny_tompson", architecture="tompson", model_args=SMALL)
     monkeypatch.setattr(training.experiments, "get_experiment", lambda name: exp)
@@ -193,7 +193,8 @@ def tiny_recipes(tiny_coco_variants, monkeypatch):
 
 def test_every_validation_set_scores_each_variant_as_evaluate_does(tiny_recipes, shared_data):
     from training.ablation import run_sets_ablation
-    from training.evaluate import EVERYDAY_SETS, evaluate, everyday_samples
+    from training.everyday_sets import EVERYDAY_SETS, everyday_samples
+    from training.pck_evaluation import evaluate
 
     _, (w0, w1), model = tiny_recipes
     variants = [Variant("plain, stage 1", "tiny_coco_a", w1, 1), Variant("plain", "tiny_coco_a", w1, 2),

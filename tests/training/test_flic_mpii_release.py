@@ -424,8 +424,8 @@ def test_train_hourglass_mpii_reads_the_release(tmp_path, monkeypatch):
 
 
 def test_evaluate_reports_pckh_for_the_release(tmp_path, monkeypatch):
-    """``training.evaluate.evaluate`` adds PCKh@0.5 where the samples carry head boxes."""
-    import training.evaluate as ev
+    """``training.pck_evaluation.evaluate`` adds PCKh@0.5 where the samples carry head boxes."""
+    import training.pck_evaluation as ev
 
     path = _write_release(tmp_path, _release(_standard()))
     samples = load_mpii_mat(path, split="all")

@@ -134,7 +134,7 @@ def test_mixed_dataset_samples_by_weight_and_masks_joints_a_dataset_lacks(tmp_pa
 
 
 def test_a_coco_model_is_scored_on_lsp_data_on_the_shared_joints(lspet_root):
-    from training.evaluate import evaluate
+    from training.pck_evaluation import evaluate
     from zoo.architectures.simplebaseline import SimpleBaseline
 
     model = SimpleBaseline(backbone_stride=16, deconv_layers=2, head_filters=8, input_size=64, skeleton="coco17")

@@ -207,7 +207,7 @@ def test_layer_matches_reference_on_the_published_models_outputs():
         pytest.skip(f"openpose-lsp has no published weights yet: {e}")
     if not (data_root() / "lspet" / "joints.mat").is_file():
         pytest.skip(f"LSPet not found under {data_root()} (set $POSEZOO_DATA)")
-    from training.evaluate import scene_evaluation_set
+    from training.people_evaluation import scene_evaluation_set
 
     images = scene_evaluation_set(12)[0]
     heatmaps, pafs = model.grouping_maps(model(images.astype(np.float32), training=False))

@@ -1,0 +1,207 @@
+"""OKS AP of predicted people (COCO keypoint evaluation, pycocotools): a bottom-up model on
+held-out composited scenes and on coco-mini photos, a single-person model used top-down on the COCO
+photos' validation split."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from zoo.skeletons import joint_mapping
+
+SCENE_PROTOCOL = ("held-out scenes composited from LSPet validation people (training.composite.heldout_scenes, "
+                  "fixed seed 2017): 1-4 people per 256x256 scene, person extent 30-85 % of the scene, later "
+                  "people occlude earlier ones (covered joints unlabelled); OKS area = visible silhouette area; "
+                  "all 14 joints, sigmas zoo.skeletons.LSP14.oks_sigmas")
+COCO_PROTOCOL = ("COCO keypoints of ../shared/data/coco-mini (80 train2017 images; a recipe with coco_mix trains "
+                 "on the 60 outside the held-out 20), whole image letterboxed to the input size; the 12 joints "
+                 "COCO and LSP-14 share, COCO's sigmas and segment areas; crowds and people without keypoints "
+                 "ignored as in COCO")
+#: The coco-mini photos no recipe trains on (``training.datasets.coco.heldout_split``).
+COCO_HELDOUT = 20
+COCO_HELDOUT_PROTOCOL = (f"the {COCO_HELDOUT} coco-mini photos no recipe trains on (training.datasets.coco."
+                         f"heldout_split: every 4th by image id), otherwise as the coco-mini protocol")
+
+
+def people_metrics(people, scores, gt_keypoints, gt_visible, gt_areas, sigmas, joints=None) -> Dict:
+    """COCO OKS AP/AR (pycocotools) and per-joint keypoint-similarity accuracy of predicted people.
+
+    ``people[i] (D_i, K, 3)`` x, y, score and ``scores[i] (D_i,)`` per image; ground truth as
+    ``training.metrics.oks_ap``; ``joints`` selects the scored joints (e.g. the 12 COCO shares).
+    """
+    from training.metrics import oks_ap, per_joint_ks_accuracy
+
+    index = list(range(len(sigmas))) if joints is None else list(joints)
+    pred = [np.asarray(p)[:, index, :2] for p in people]
+    gt = [np.asarray(g)[:, index] for g in gt_keypoints]
+    vis = [np.asarray(v)[:, index] for v in gt_visible]
+    ap = oks_ap(gt, vis, gt_areas, pred, scores, sigmas)
+    acc = per_joint_ks_accuracy(gt, vis, gt_areas, pred, scores, sigmas)
+    return {"oks": ap, "ks@0.5": {"mean": acc["mean"], "per_joint": acc["per_joint"].tolist(),
+                                   "labelled": acc["joints"].tolist()},
+            "people": int(acc["people"]), "matched": int(acc["matched"]),
+            "detections": int(sum(len(p) for p in people)), "images": len(people)}
+
+
+def _found(people, scores):
+    keep = np.asarray(scores) > 0
+    return np.asarray(people)[keep], np.asarray(scores)[keep]
+
+
+def keras_people_fn(model):
+    """``model.people`` as a ``people_fn``: uint8 pixels in, cast to the float32 the traced graph
+    function takes."""
+    fn = model.graph_function("people")
+    return lambda images: fn(np.asarray(images, np.float32))
+
+
+def predict_scenes(people_fn, images: np.ndarray, batch_size: int = 16):
+    """Runs ``people_fn`` (uint8 ``(N, S, S, 3)`` -> ``(people (N, P, K, 3), scores (N, P))``, e.g.
+    ``keras_people_fn(model)`` or an exported file's runner, which takes uint8 pixels as on a
+    phone) on model-sized images; returns per-image lists of the people found (empty slots dropped)."""
+    people, scores = [], []
+    for start in range(0, len(images), batch_size):
+        p, s = people_fn(np.asarray(images[start:start + batch_size]))
+        for pi, si in zip(np.asarray(p), np.asarray(s)):
+            pi, si = _found(pi, si)
+            people.append(pi)
+            scores.append(si)
+    return people, scores
+
+
+def scene_evaluation_set(count: int = 300, data=None, canvas: int = 256):
+    """The held-out scenes of ``SCENE_PROTOCOL`` (``count`` of them) from the LSPet validation split."""
+    from training.composite import SceneConfig, heldout_scenes
+    from training.datasets import load_lspet
+
+    return heldout_scenes(load_lspet(data, split="val"), count, SceneConfig(canvas=canvas))
+
+
+def evaluate_scenes(model, count: int = 300, data=None, scenes=None, people_fn=None) -> Dict:
+    """OKS AP of a bottom-up model on held-out LSPet scenes (``SCENE_PROTOCOL``)."""
+    images, kps, vis, areas = scenes if scenes is not None else scene_evaluation_set(count, data, model.input_size)
+    people, scores = predict_scenes(people_fn or keras_people_fn(model), images)
+    result = people_metrics(people, scores, list(kps), list(vis), list(areas), model.skeleton.oks_sigmas)
+    result["protocol"] = SCENE_PROTOCOL
+    return result
+
+
+def coco_mini(data=None) -> Optional[str]:
+    """coco-mini's keypoint file under the data root ``data`` (None: the default root,
+    ``$POSEZOO_DATA``, as ``load_coco_keypoints`` reads it)."""
+    import os
+
+    from training.datasets.coco import DEFAULT_ANNOTATIONS
+
+    return os.path.join(data, *DEFAULT_ANNOTATIONS) if data else None
+
+
+def heldout_photos(skeleton: str, data=None):
+    """The coco-mini photos no recipe trains on (``COCO_HELDOUT_PROTOCOL``) in the joints of
+    ``skeleton``, from the data root ``data``."""
+    from training.datasets.coco import heldout_split, load_coco_keypoints
+
+    return heldout_split(load_coco_keypoints(coco_mini(data), skeleton=skeleton), COCO_HELDOUT)[1]
+
+
+def predict_photos(people_fn, image_paths, size: int):
+    """Runs ``people_fn`` (as ``predict_scenes``) on each photo letterboxed to ``size``
+    (``zoo.preprocess.letterbox``, as ``predict_people``); returns per-photo lists of the people
+    found, in image pixels."""
+    import cv2
+
+    from zoo.preprocess import letterbox, people_to_image
+
+    people, scores = [], []
+    for path in image_paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: not a readable image")
+        boxed, to_image = letterbox(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), size)
+        p, s = people_fn(boxed[None])  # uint8, as an exported file takes it
+        p, s = people_to_image(np.asarray(p)[0], np.asarray(s)[0], to_image)
+        people.append(p)
+        scores.append(s)
+    return people, scores
+
+
+def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, samples=None, people_fn=None) -> Dict:
+    """OKS AP of a bottom-up model on COCO keypoints images (``COCO_PROTOCOL``), each predicted
+    as ``model.predict_people`` does (whole image letterboxed, people mapped back to image
+    pixels). ``heldout``: only the images ``training.datasets.coco.heldout_split`` sets aside (the
+    real-photo validation set of a recipe that trains on the others). ``samples``: these
+    ``MultiPersonSamples`` instead of reading the file. ``people_fn``: predict with this instead
+    of the model (an exported file's runner, as ``predict_scenes``)."""
+    from training.datasets.coco import heldout_split, load_coco_keypoints
+    from training.metrics import oks_joint_subset
+
+    if samples is None:
+        samples = load_coco_keypoints(annotations, images, skeleton=model.skeleton.name)
+        if heldout:
+            samples = heldout_split(samples, heldout)[1]
+    index, sigmas = oks_joint_subset(model.skeleton)
+    people, scores = predict_photos(people_fn or keras_people_fn(model), samples.image_paths,
+                                    model.input_size)
+    result = people_metrics(people, scores, samples.keypoints, samples.visible, samples.areas, sigmas, index)
+    result.update(protocol=COCO_HELDOUT_PROTOCOL if heldout else COCO_PROTOCOL,
+                  joint_names=[model.skeleton.joint_names[j] for j in index])
+    return result
+
+
+DETECTED_PEOPLE_PROTOCOL = ("COCO photos validation split (docs/evaluation.md: the 35 photos of the shared coco-mini + "
+                            "coco-extra with crc32(image id) % 1000 < 153), every labelled person; each photo through "
+                            "model.predict_people: the person detector's boxes, the single-person model on each box's "
+                            "crop (zoo.people.top_down_people), keypoints in image pixels; OKS AP by pycocotools on "
+                            "the joints the model shares with COCO-17, COCO's sigmas and areas")
+
+
+def evaluate_top_down_people(model, data=None, refine: bool = True, detector=None, people_fn=None) -> Dict:
+    """OKS AP of a single-person ``model`` used top-down on the COCO photos' validation split
+    (``DETECTED_PEOPLE_PROTOCOL``). ``people_fn(image) -> (people, scores)``: another predictor of
+    whole photos (e.g. the exported files run in sequence); default ``model.predict_people``."""
+    import cv2
+
+    from training.datasets.coco import load_coco_photos
+    from training.metrics import oks_joint_subset
+    from zoo.skeletons import COCO17
+
+    photos = load_coco_photos(data, "val")
+    mapping = np.asarray(joint_mapping(COCO17, model.skeleton))
+    keep = mapping >= 0
+    gt_keypoints, gt_visible = [], []
+    for kps, vis in zip(photos.keypoints, photos.visible):
+        k = np.zeros((len(kps), model.num_joints, 2), np.float32)
+        v = np.zeros((len(kps), model.num_joints), np.float32)
+        k[:, keep], v[:, keep] = kps[:, mapping[keep]], vis[:, mapping[keep]]
+        gt_keypoints.append(k)
+        gt_visible.append(v)
+    if people_fn is None:
+        def people_fn(image):
+            return model.predict_people(image, detector=detector, refine=refine)
+    people, scores = [], []
+    for path in photos.image_paths:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: not a readable image")
+        p, s = people_fn(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        people.append(np.asarray(p, np.float32).reshape(-1, model.num_joints, 3))
+        scores.append(np.asarray(s, np.float32).reshape(-1))
+    index, sigmas = oks_joint_subset(model.skeleton)
+    result = people_metrics(people, scores, gt_keypoints, gt_visible, photos.areas, sigmas, index)
+    result.update(protocol=DETECTED_PEOPLE_PROTOCOL, refine=refine,
+                  joint_names=[model.skeleton.joint_names[j] for j in index])
+    return result
+
+
+def format_people(result) -> str:
+    """AP/AR line and per-joint keypoint-similarity accuracy of a multi-person evaluation."""
+    o = result["oks"]
+    names = result.get("joint_names")
+    lines = [f"OKS AP {100 * o['AP']:.1f}  AP50 {100 * o['AP50']:.1f}  AP75 {100 * o['AP75']:.1f}  "
+             f"APm {100 * o['APm']:.1f}  APl {100 * o['APl']:.1f}  AR {100 * o['AR']:.1f}  "
+             f"({result['images']} images, {result['people']} people, {result['detections']} detections)"]
+    per = result["ks@0.5"]["per_joint"]
+    lines.append("joints with keypoint similarity >= 0.5 (%): " + ", ".join(
+        f"{(names[j] if names else j)} {100 * v:.1f}" for j, v in enumerate(per)))
+    return "\n".join(lines)
