@@ -243,7 +243,7 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     ``ok``: float32 / ONNX files find the same people (same count in every image, no joint in one
     only, every keypoint within ``SAME_PEOPLE_MAX_PX``); the other precisions keep the scene AP
     drop within ``AP_DROP_TARGETS``. ``scenes`` (the 4-tuple of ``scene_evaluation_set``) skips making
-    them. The report is JSON-able; ``zoo.model_card.people_parity_table`` renders it."""
+    them. The report is JSON-able; ``zoo.card_measurements.people_parity_table`` renders it."""
     from training.people_evaluation import (
         COCO_HELDOUT_PROTOCOL,
         SCENE_PROTOCOL,
@@ -298,7 +298,7 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
 
 def people_parity_table(report: Dict) -> str:
     """``people_parity``'s report as the lines ``tools.parity`` prints: what was measured and the
-    card's table (``zoo.model_card.people_parity_table``)."""
-    from zoo.model_card import people_parity_table as table
+    card's table (``zoo.card_measurements.people_parity_table``)."""
+    from zoo.card_measurements import people_parity_table as table
 
     return f"{report['model']}: {report['scenes']} {report['data']}\n{table(report)}"

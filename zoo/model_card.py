@@ -3,8 +3,9 @@
 ``write_model_card(spec)`` renders ``model_cards/<name>/<version>.md`` for models in the package
 store (and ``<store>/<name>/<version>/MODEL_CARD.md`` beside local-store models) from
 ``model.json``: training data and recipe, per-joint PCK, and the tables of the measurements
-recorded after publishing (``zoo.store.measurements``: export parity, latency, ablation, cost).
-Publishing does not write the card: ``python -m tools.model_card`` (and ``tools.publish``) does.
+recorded after publishing (``zoo.store.measurements``: export parity, latency, ablation, cost;
+rendered by ``zoo.card_measurements``). Publishing does not write the card: ``python -m
+tools.model_card`` (and ``tools.publish``) does.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from zoo.card_format import markdown_table, pct
+from zoo.card_measurements import measurement_sections
 from zoo.io import write_atomic
 from zoo.presets import architecture_title
 from zoo.registry import task_of
@@ -38,23 +41,17 @@ def dataset_citation(dataset: str) -> str:
     return " ".join(dict.fromkeys(parts))
 
 
-def _pct(v, scale: float = 100) -> str:
-    """``v`` (a fraction; a percentage with ``scale=1``) as a one-decimal percentage, "n/a" for
-    None or NaN (a joint never labelled)."""
-    return "n/a" if v is None or v != v else f"{scale * v:.1f}"
-
-
 def _pck_table(metrics: Dict, skeleton) -> List[str]:
     p2, p1 = metrics.get("pck@0.2"), metrics.get("pck@0.1")
     if not p2 or not p1:
         return ["No PCK measured."]
     lines = ["| joint | PCK@0.2 (%) | PCK@0.1 (%) |", "| --- | ---: | ---: |"]
     for name in skeleton.joint_names:
-        lines.append(f"| {name} | {_pct(p2['per_joint'].get(name))} | {_pct(p1['per_joint'].get(name))} |")
-    lines.append(f"| **all {skeleton.num_joints} joints** | **{_pct(p2['mean'])}** | **{_pct(p1['mean'])}** |")
+        lines.append(f"| {name} | {pct(p2['per_joint'].get(name))} | {pct(p1['per_joint'].get(name))} |")
+    lines.append(f"| **all {skeleton.num_joints} joints** | **{pct(p2['mean'])}** | **{pct(p1['mean'])}** |")
     left_out = "no face points" if "nose" in skeleton.joint_names else "no neck, head top"
-    lines.append(f"| **12 limb joints** ({left_out}) | **{_pct(p2['mean_limbs'])}** | "
-                 f"**{_pct(p1['mean_limbs'])}** |")
+    lines.append(f"| **12 limb joints** ({left_out}) | **{pct(p2['mean_limbs'])}** | "
+                 f"**{pct(p1['mean_limbs'])}** |")
     return lines
 
 
@@ -70,31 +67,21 @@ def _validation_sets_section(m: Dict) -> List[str]:
              "| validation set | people | limb PCK@0.2 (%) | limb PCK@0.1 (%) | limb PCKh@0.5 (%) | scored joints PCK@0.2 (%) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in sets.values():
-        pckh = _pct(r["pckh@0.5"]["mean_limbs"]) if "pckh@0.5" in r else ""
-        lines.append(f"| {r['data']} | {r['num_images']} | {_pct(r['pck@0.2']['mean_limbs'])} | "
-                     f"{_pct(r['pck@0.1']['mean_limbs'])} | {pckh} | {_pct(r['pck@0.2']['mean'])} |")
+        pckh = pct(r["pckh@0.5"]["mean_limbs"]) if "pckh@0.5" in r else ""
+        lines.append(f"| {r['data']} | {r['num_images']} | {pct(r['pck@0.2']['mean_limbs'])} | "
+                     f"{pct(r['pck@0.1']['mean_limbs'])} | {pckh} | {pct(r['pck@0.2']['mean'])} |")
     lines += ["", "Per joint, PCK@0.2 (%) (PCKh@0.5 on MPII in brackets):", ""]
     joints = list(dict.fromkeys(n for r in sets.values() for n, v in r["pck@0.2"]["per_joint"].items() if v == v))
     lines += ["| joint | " + " | ".join(sets) + " |", "| --- | " + " | ".join("---:" for _ in sets) + " |"]
     for joint in joints:
         cells = []
         for r in sets.values():
-            cell = _pct(r["pck@0.2"]["per_joint"].get(joint))
+            cell = pct(r["pck@0.2"]["per_joint"].get(joint))
             if "pckh@0.5" in r and joint in r["pckh@0.5"]["per_joint"]:
-                cell += f" ({_pct(r['pckh@0.5']['per_joint'][joint])})"
+                cell += f" ({pct(r['pckh@0.5']['per_joint'][joint])})"
             cells.append(cell)
         lines.append(f"| {joint} | " + " | ".join(cells) + " |")
     return lines
-
-
-def _table(rows: List[Dict]) -> List[str]:
-    if not rows:
-        return []
-    cols = list(dict.fromkeys(k for r in rows for k in r))  # every row's columns, first seen first
-    out = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for r in rows:
-        out.append("| " + " | ".join(str(r.get(c, "")) for c in cols) + " |")
-    return out
 
 
 #: Target metric -> (label, reader of model.json's metrics as a fraction, the per-epoch curve that
@@ -160,10 +147,17 @@ def render_model_card(spec: ModelSpec) -> str:
         return render_detector_card(spec)
     sk = get_skeleton(spec.skeleton)
     tr, m = spec.weights.training, spec.weights.metrics
-    ev = m.get("evaluation", {})
     bottom_up = task_of(spec).multi_person
+    lines = _model_and_training_sections(spec, sk, tr, bottom_up)
+    if bottom_up:
+        return "\n".join(lines + _bottom_up_sections(spec, sk, tr, m))
+    return "\n".join(lines + _top_down_sections(spec, sk, tr, m))
+
+
+def _model_and_training_sections(spec: ModelSpec, sk, tr: Dict, bottom_up: bool) -> List[str]:
+    """The card's title line, what the model is and how it was trained."""
     kind = "multi-person (bottom-up)" if bottom_up else "single-person"
-    lines = [
+    return [
         f"# {spec.name}@{spec.version}",
         "",
         "_Generated by `python -m tools.model_card` from `model.json` (measured results). Do not edit._",
@@ -197,9 +191,13 @@ def render_model_card(spec: ModelSpec) -> str:
         f"- Training time: {tr.get('training_time', 'n/a')}",
         "",
     ]
-    if bottom_up:
-        return "\n".join(lines + _bottom_up_sections(spec, sk, tr, m))
-    lines += [
+
+
+def _top_down_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
+    """Evaluation, training curve, per-stage and per-distance figures, exports and use of a
+    single-person model."""
+    ev = m.get("evaluation", {})
+    lines = [
         "## Evaluation",
         f"- Data: {ev.get('data', 'n/a')} ({ev.get('num_images', 'n/a')} images, "
         f"{ev.get('samples', 'n/a')} with a measurable torso, {ev.get('joints', 'n/a')} labelled joints)",
@@ -210,32 +208,51 @@ def render_model_card(spec: ModelSpec) -> str:
     lines += _pck_table(m, sk)
     lines += _validation_sets_section(m)
     lines += _target_section(spec, m, tr)
+    lines += _curve_and_stage_sections(tr, m)
+    lines += _pdj_section(m["pdj"]) if m.get("pdj") else []
+    lines += _pcp_section(m["pcp"]) if m.get("pcp") else []
+    lines += measurement_sections(spec)
+    return lines + _top_down_use_sections(sk, tr)
+
+
+def _curve_and_stage_sections(tr: Dict, m: Dict) -> List[str]:
+    """The validation curve of the training run and the PCK of each stage's own output."""
+    lines: List[str] = []
     if tr.get("validation_curve"):
         lines += ["", "## Training curve", "",
                   "Training loss and validation PCK@0.2 (fraction, same protocol) after each epoch, "
-                  "from the training run's `history.csv`.", ""] + _table(tr["validation_curve"])
+                  "from the training run's `history.csv`.", ""] + markdown_table(tr["validation_curve"])
     if m.get("per_stage"):
         lines += ["", "## Per stage", "",
                   "PCK (%) of each stage's own output on the same validation crops (the last stage is "
-                  "the model's prediction).", ""] + _table(m["per_stage"])
-    if m.get("pdj"):
-        pdj = m["pdj"]
-        lines += ["", "## PDJ curve", "",
-                  "Percentage of Detected Joints (Toshev & Szegedy 2014): joints within a fraction of "
-                  "the torso diameter (left shoulder - right hip), all joints and per joint (%).", ""]
-        picks = [i for i, f in enumerate(pdj["fractions"]) if round(f / 0.05, 6) == int(round(f / 0.05))]
-        rows = [{"fraction": pdj["fractions"][i], "all joints": _pct(pdj["mean"][i]),
-                 **{n: _pct(v[i]) for n, v in pdj["per_joint"].items()}} for i in picks]
-        lines += _table(rows)
-    if m.get("pcp"):
-        lines += ["", "## PCP", "",
-                  "Strict Percentage of Correct Parts (Ferrari et al. 2008): both ends of a stick within "
-                  "half its true length of their true positions (%); torso stick from the middle of "
-                  "the hips to the middle of the shoulders.", ""]
-        lines += _table([{**{k: _pct(v) for k, v in m["pcp"]["per_part"].items()},
-                          "mean": _pct(m["pcp"]["mean"]), "sticks": m["pcp"]["sticks"]}])
-    lines += _measurement_sections(spec)
-    lines += [
+                  "the model's prediction).", ""] + markdown_table(m["per_stage"])
+    return lines
+
+
+def _pdj_section(pdj: Dict) -> List[str]:
+    """The PDJ curve at every multiple of 0.05 of the torso diameter."""
+    lines = ["", "## PDJ curve", "",
+             "Percentage of Detected Joints (Toshev & Szegedy 2014): joints within a fraction of "
+             "the torso diameter (left shoulder - right hip), all joints and per joint (%).", ""]
+    picks = [i for i, f in enumerate(pdj["fractions"]) if round(f / 0.05, 6) == int(round(f / 0.05))]
+    rows = [{"fraction": pdj["fractions"][i], "all joints": pct(pdj["mean"][i]),
+             **{n: pct(v[i]) for n, v in pdj["per_joint"].items()}} for i in picks]
+    return lines + markdown_table(rows)
+
+
+def _pcp_section(pcp: Dict) -> List[str]:
+    """Strict PCP per stick and its mean."""
+    lines = ["", "## PCP", "",
+             "Strict Percentage of Correct Parts (Ferrari et al. 2008): both ends of a stick within "
+             "half its true length of their true positions (%); torso stick from the middle of "
+             "the hips to the middle of the shoulders.", ""]
+    return lines + markdown_table([{**{k: pct(v) for k, v in pcp["per_part"].items()},
+                                   "mean": pct(pcp["mean"]), "sticks": pcp["sticks"]}])
+
+
+def _top_down_use_sections(sk, tr: Dict) -> List[str]:
+    """Intended use (everyday photos for COCO-17 models, sports-like photos otherwise) and limitations."""
+    lines = [
         "",
         "## Intended use",
         ("Single-person 2D pose on a crop centred on one person (top-down), in everyday photos (people at "
@@ -252,7 +269,7 @@ def render_model_card(spec: ModelSpec) -> str:
     ]:
         lines.append(f"- {lim}")
     lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
@@ -271,8 +288,8 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
         r = m.get(key)
         if r:
             o = r["oks"]
-            lines.append(f"| {label} | {r['images']} | {r['people']} | {r['detections']} | {_pct(o['AP'])} | "
-                         f"{_pct(o['AP50'])} | {_pct(o['AP75'])} | {_pct(o['APm'])} | {_pct(o['APl'])} | {_pct(o['AR'])} |")
+            lines.append(f"| {label} | {r['images']} | {r['people']} | {r['detections']} | {pct(o['AP'])} | "
+                         f"{pct(o['AP50'])} | {pct(o['AP75'])} | {pct(o['APm'])} | {pct(o['APl'])} | {pct(o['AR'])} |")
     lines += [""] + [f"- {bullet}: {m[key]['protocol']}." for key, _, bullet, _ in sources]
     lines += ["", "Per joint: the share of labelled joints whose matched prediction has COCO keypoint similarity "
               "exp(-d^2 / (2 area (2 sigma)^2)) >= 0.5 (people matched one-to-one at OKS >= 0.5, unmatched "
@@ -283,11 +300,11 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
         cells = []
         for key, *_ in sources:
             names = m[key].get("joint_names", list(sk.joint_names))
-            cells.append(_pct(m[key]["ks@0.5"]["per_joint"][names.index(name)]) if name in names
+            cells.append(pct(m[key]["ks@0.5"]["per_joint"][names.index(name)]) if name in names
                          else "not labelled in COCO")
         lines.append(f"| {name} | {sk.oks_sigmas[j]:.3f} | " + " | ".join(cells) + " |")
     lines.append("| **all labelled joints** | | " + " | ".join(
-        f"**{_pct(m[key]['ks@0.5'].get('mean'))}**" for key, *_ in sources) + " |")
+        f"**{pct(m[key]['ks@0.5'].get('mean'))}**" for key, *_ in sources) + " |")
     lines += _target_section(spec, m, tr)
     if tr.get("validation_curve"):
         lines += ["", "## Training curve", "",
@@ -299,9 +316,9 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
                      "the held-out coco-mini photos." if any("scene AP" in r for r in tr["validation_curve"]) else ""),
                   ""]
         ap = {r["epoch"]: r for r in tr.get("ap_curve", [])}
-        lines += _table([{**row, **({"AP": _pct(ap[row["epoch"]]["AP"])} if row["epoch"] in ap else {})}
+        lines += markdown_table([{**row, **({"AP": pct(ap[row["epoch"]]["AP"])} if row["epoch"] in ap else {})}
                          for row in tr["validation_curve"]])
-    lines += _measurement_sections(spec)
+    lines += measurement_sections(spec)
     lines += ["", "## Intended use",
               "Several people in one image, whole image in (letterboxed by `zoo.preprocess.letterbox`), people "
               "out: `model.predict_people(image)` in Keras, or the exported file, which returns up to "
@@ -332,186 +349,6 @@ def record_measurement(spec: ModelSpec, name: str, report: Dict) -> Path:
     path = write_measurement(spec, name, report)
     write_model_card(spec)
     return path
-
-
-def _measurement_sections(spec: ModelSpec) -> List[str]:
-    lines: List[str] = []
-    for name, report in measurements(spec).items():
-        if name.startswith("parity"):
-            cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop", "target_drop"]
-            lines += ["", "## Exports: agreement with the Keras model", "",
-                      f"{report['crops']} protocol crops of {report['data']}; distances in input pixels "
-                      "between each file's keypoints and the Keras model's on the same uint8 crops; PCK in "
-                      "image pixels (%); drop in points. Command: `python -m tools.parity "
-                      f"{spec.id} --record`.", ""]
-            lines += _table([{c: r.get(c) for c in cols} for r in report["rows"]])
-        elif name == "people_parity":
-            lines += render_people_parity(spec, report)
-        elif name == "ablation":
-            lines += _ablation_section(spec, report)
-        elif name == "component_cost":
-            lines += _component_cost_section(spec, report)
-        elif name == "test_time":
-            lines += _test_time_section(spec, report)
-        elif name.startswith("benchmark"):
-            h = report.get("header", {})
-            cols = ["runtime", "artifact", "precision", "threads", "median_ms", "p90_ms", "runs",
-                    "file_bytes", "peak_rss_mb"]
-            versions = ", ".join(f"{k} {v}" for k, v in h.get("versions", {}).items())
-            # Other projects' files timed in the same run (tools.benchmark --reference NAME=PATH).
-            references = {str(r["precision"])[len("reference "):]: r["artifact"] for r in report.get("rows", [])
-                          if str(r.get("precision", "")).startswith("reference ")}
-            options = "".join(f" --reference {n}={a}" for n, a in references.items())
-            lines += ["", f"## Latency ({h.get('machine', 'n/a')})", "",
-                      f"Batch 1, one uint8 crop, median and p90 over the timed runs after warm-up, each "
-                      f"runtime in a fresh process; measured {h.get('date', '')} with {versions}; load "
-                      f"average {h.get('load_average_1_5_15min', 'n/a')}. Command: `python -m tools.benchmark "
-                      f"{spec.id}{options} --record`.", ""]
-            lines += _table([{c: r.get(c) for c in cols} for r in report.get("rows", [])])
-    return lines
-
-
-def _test_time_section(spec: ModelSpec, report: Dict) -> List[str]:
-    cols = ["variant", "keras_pck@0.2_limbs", "keras_pck@0.2", "keras_pck@0.1_limbs", "int8_pck@0.2_limbs",
-            "int8_pck@0.1_limbs", "int8_median_ms"]
-    return ["", "## Test-time options: flip test and DARK decoding", "",
-            f"{report['crops']} protocol crops of {report['data']}; PCK in % (12 limb joints unless noted); "
-            f"int8 latency: median `invoke()`, LiteRT + XNNPACK, {report['threads']} threads, "
-            f"{report['runs']} runs" + (f", on {report['machine']}" if report.get("machine") else "")
-            + f". `quarter`: the quarter-pixel shift; `dark`: DARK's Taylor step "
-            "(Zhang et al. 2020); `flip`: the mirrored crop's heatmaps averaged in. Load a variant with "
-            f"`zoo.load(\"{spec.id}\", flip_test=True, subpixel=\"dark\")`. Command: "
-            f"`python -m tools.tta {spec.id} --record`.", ""] + _table(
-        [{c: r.get(c) for c in cols} for r in report["rows"]])
-
-
-def _ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
-    if "sets" in report:
-        return _sets_ablation_section(spec, report)
-    rows = report["rows"]
-    skeleton = get_skeleton(spec.skeleton)
-    lines = ["", "## Ablation", "",
-             f"{report['data']}, DESIGN protocol, image pixels. \"Far\" counts labelled joints whose estimate "
-             f"lies more than {report['far_factor']} x torso size from the truth (on another body part or "
-             "the background: the false positives a spatial model is meant to remove). Command: "
-             f"`python -m tools.ablation {spec.id} --variant ... --record`.", "",
-             "| variant | recipe, weights, output read | PCK@0.2 all / limbs (%) | PCK@0.1 all / limbs (%) | far |",
-             "| --- | --- | ---: | ---: | ---: |"]
-    for r in rows:
-        p2, p1 = r["pck@0.2"], r["pck@0.1"]
-        lines.append(f"| {r['label']} | `{r['experiment']}`, {r['weights']}, stage {r['stage']} | "
-                     f"{_pct(p2['mean'])} / {_pct(p2['mean_limbs'])} | {_pct(p1['mean'])} / {_pct(p1['mean_limbs'])} | "
-                     f"{r['far']['total']} of {r['far']['joints']} |")
-    lines += ["", "Per joint, PCK@0.2 / PCK@0.1 (%) and far detections:", "",
-              "| joint | " + " | ".join(r["label"] for r in rows) + " |",
-              "| --- | " + " | ".join("---:" for _ in rows) + " |"]
-    for name in skeleton.joint_names:
-        cells = [f"{_pct(r['pck@0.2']['per_joint'].get(name))} / {_pct(r['pck@0.1']['per_joint'].get(name))} / "
-                 f"{r['far']['per_joint'].get(name)}" for r in rows]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
-
-
-_METRIC_TITLES = {"pck@0.2": "PCK@0.2", "pckh@0.5": "PCKh@0.5"}
-
-
-def _sets_ablation_section(spec: ModelSpec, report: Dict) -> List[str]:
-    """An ablation scored on every validation set (``training.ablation.run_sets_ablation``): one
-    row per variant, one column per set with its headline figure on the 12 limb joints, then PCK@0.2
-    on all the joints each set labels and the model has (COCO's face points among them)."""
-    sets, rows = report["sets"], report["rows"]
-    lines = ["", "## Ablation", "",
-             f"Each variant scored on every validation set of the multi-dataset training, each in its own "
-             f"skeleton on the joints it shares with the model ({report['protocol']}). Command: "
-             f"`python -m tools.ablation {spec.id} --sets everyday --variant ... --record`."]
-    if report.get("recipe"):
-        lines.append(f"Every variant's recipe: {report['recipe']}.")
-    lines += ["", "Limb joints (%; the 12 joints without head or face points):", ""]
-    headers = [f"{s['title']} ({s['num_images']} people) {_METRIC_TITLES.get(s['metric'], s['metric'])}"
-               for s in sets.values()]
-    lines += ["| variant | what it is | " + " | ".join(headers) + " |",
-              "| --- | --- | " + " | ".join("---:" for _ in sets) + " |"]
-    for r in rows:
-        cells = [_pct(r["sets"][name][s["metric"]]["mean_limbs"]) for name, s in sets.items()]
-        lines.append(f"| {r['label']} | {r['description']} | " + " | ".join(cells) + " |")
-    lines += ["", "Every joint the set labels and the model has, PCK@0.2 (%); PCK@0.1 on the limb joints "
-              "in brackets:", "",
-              "| variant | " + " | ".join(f"{s['title']} ({s['num_images']} people)" for s in sets.values()) + " |",
-              "| --- | " + " | ".join("---:" for _ in sets) + " |"]
-    for r in rows:
-        cells = [f"{_pct(r['sets'][name]['pck@0.2']['mean'])} ({_pct(r['sets'][name]['pck@0.1']['mean_limbs'])})"
-                 for name in sets]
-        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
-    lines += ["", "Variants (recipe, weights, stage output read):", ""]
-    lines += [f"- {r['label']}: `{r['experiment']}`, {r['weights']} (sha256 {r['weights_sha256'][:12]}...), "
-              f"stage {r['stage']}" for r in rows]
-    lines += ["", "Validation sets:", ""]
-    lines += [f"- {s['title']}: {s['data']}" for s in sets.values()]
-    return lines
-
-
-def _component_cost_section(spec: ModelSpec, report: Dict) -> List[str]:
-    lines = ["", f"## Cost of the {report['component']}", "", report["description"], ""]
-    lines += _table(report["rows"])
-    return lines
-
-
-PEOPLE_PARITY_COLUMNS = (
-    ("artifact", "artifact"), ("precision", "precision"), ("same_count", "same count (%)"),
-    ("people_file", "people"), ("unmatched", "unmatched"), ("swaps", "swaps"), ("mean_px", "mean px"),
-    ("p95_px", "p95 px"), ("max_px", "max px"), ("joints_one_only", "joints in one only"), ("AP", "AP (%)"),
-    ("AP_drop", "AP drop"), ("AP_photos", "photo AP (%)"), ("AP_photos_drop", "photo AP drop"), ("target", "target"),
-    ("ok", "ok"))
-
-
-def _people_parity_cell(key: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if key == "same_count":
-        return f"{100 * value:.1f}"
-    if key == "ok":
-        return "yes" if value else "**no**"
-    return str(value)
-
-
-def people_parity_table(report: Dict) -> str:
-    """A bottom-up model's export parity report (the ``people_parity`` measurement) as a Markdown
-    table, one row per artifact, the Keras model first (also printed by ``python -m tools.parity``)."""
-    columns = [(key, title) for key, title in PEOPLE_PARITY_COLUMNS
-               if not key.startswith("AP_photos") or report.get("photos")]  # measured since openpose-lsp@2
-    lines = ["| " + " | ".join(title for _, title in columns) + " |",
-             "| --- | --- |" + " ---: |" * (len(columns) - 4) + " --- | --- |"]
-    for row in report["rows"]:
-        lines.append("| " + " | ".join(_people_parity_cell(key, row.get(key)) for key, _ in columns) + " |")
-    return "\n".join(lines)
-
-
-def render_people_parity(spec: ModelSpec, report: Dict) -> List[str]:
-    """Card section (Markdown lines) of the ``people_parity`` measurement of ``spec``."""
-    keras = next((r for r in report["rows"] if r["artifact"] == "keras"), {})
-    photos = report.get("photos")
-    lines = ["", "## Exports: same people as the Keras model", "",
-             f"{report['scenes']} {report['data']}. Each file runs on the same uint8 scenes as the Keras "
-             f"model ({keras.get('people_keras', 'n/a')} people found by Keras); {report['matching']}. "
-             "\"same count\": images where the file finds as many people as Keras; \"unmatched\": people "
-             "without a partner; \"swaps\": people matched out of score order; \"joints in one only\": "
-             f"joints a matched person has in one output only. AP: {report['ap']}; drop in points."
-             + (f" Photo AP: the same on {photos['data']} ({photos['images']} photos, {photos['people']} people, "
-                "the joints COCO labels), each letterboxed as `predict_people` does." if photos else "")
-             + f" Command: `python -m tools.parity {spec.id} --record`.", ""]
-    lines += people_parity_table(report).splitlines()
-    for key, where, names in (("ks_scenes", "held-out scenes", report.get("joint_names")),
-                              ("ks_photos", "held-out photos", photos["joint_names"] if photos else None)):
-        rows = [r for r in report["rows"] if r.get(key)]
-        if not (rows and names):
-            continue
-        lines += ["", f"Per joint on the {where}: the share of labelled joints whose matched prediction has "
-                  "COCO keypoint similarity >= 0.5, in %:", "",
-                  "| joint | " + " | ".join(r["artifact"] for r in rows) + " |",
-                  "| --- |" + " ---: |" * len(rows)]
-        for j, name in enumerate(names):
-            lines.append(f"| {name} | " + " | ".join(_pct(r[key][j], scale=1) for r in rows) + " |")
-    return lines
 
 
 def write_model_card(spec: ModelSpec, path: Optional[Path] = None) -> Path:

@@ -149,7 +149,7 @@ def test_onnx_finds_the_same_people(tiny_openpose, people_scenes, keras_people):
 def test_people_parity_report(tiny_openpose, float32_file, people_scenes, keras_people, tmp_path):
     from types import SimpleNamespace
 
-    from zoo.model_card import people_parity_table, render_people_parity
+    from zoo.card_measurements import people_parity_table, render_people_parity
 
     path = tmp_path / "tiny-v1-float32.tflite"
     path.write_bytes(float32_file)

@@ -242,7 +242,7 @@ def test_the_command_prints_writes_and_the_card_renders_one_column_per_set(tiny_
 
     import zoo
     from tools.ablation import main
-    from zoo.model_card import _ablation_section
+    from zoo.card_measurements import _ablation_section
 
     _, (w0, w1), _ = tiny_recipes
     out = tmp_path / "ablation.json"
