@@ -28,9 +28,9 @@ def people_metrics(people, scores, gt_keypoints, gt_visible, gt_areas, sigmas, j
     """COCO OKS AP/AR (pycocotools) and per-joint keypoint-similarity accuracy of predicted people.
 
     ``people[i] (D_i, K, 3)`` x, y, score and ``scores[i] (D_i,)`` per image; ground truth as
-    ``training.metrics.oks_ap``; ``joints`` selects the scored joints (e.g. the 12 COCO shares).
+    ``training.oks_metrics.oks_ap``; ``joints`` selects the scored joints (e.g. the 12 COCO shares).
     """
-    from training.metrics import oks_ap, per_joint_ks_accuracy
+    from training.oks_metrics import oks_ap, per_joint_ks_accuracy
 
     index = list(range(len(sigmas))) if joints is None else list(joints)
     pred = [np.asarray(p)[:, index, :2] for p in people]
@@ -134,7 +134,7 @@ def evaluate_coco(model, annotations=None, images=None, heldout: int = 0, sample
     ``MultiPersonSamples`` instead of reading the file. ``people_fn``: predict with this instead
     of the model (an exported file's runner, as ``predict_scenes``)."""
     from training.datasets.coco import heldout_split, load_coco_keypoints
-    from training.metrics import oks_joint_subset
+    from training.oks_metrics import oks_joint_subset
 
     if samples is None:
         samples = load_coco_keypoints(annotations, images, skeleton=model.skeleton.name)
@@ -163,7 +163,7 @@ def evaluate_top_down_people(model, data=None, refine: bool = True, detector=Non
     import cv2
 
     from training.datasets.coco import load_coco_photos
-    from training.metrics import oks_joint_subset
+    from training.oks_metrics import oks_joint_subset
     from zoo.skeletons import COCO17
 
     photos = load_coco_photos(data, "val")

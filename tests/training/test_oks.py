@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from training.metrics import OKS_AP_KEYS, keypoint_similarity, oks, oks_ap, oks_joint_subset, per_joint_ks_accuracy
+from training.oks_metrics import OKS_AP_KEYS, keypoint_similarity, oks, oks_ap, oks_joint_subset, per_joint_ks_accuracy
 from zoo.skeletons import COCO17, LSP14
 
 AREA_M = 64.0 ** 2  # COCO "medium": 32^2 < area < 96^2
