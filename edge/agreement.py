@@ -271,7 +271,8 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
     rows = [{"artifact": "keras", "precision": "float32",
              **people_agreement(ref_people, ref_scores, ref_people, ref_scores),
              "AP": round(ref_ap, 2), "AP_drop": 0.0, "ks_scenes": ref_ks_scenes,
-             "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0, "ks_photos": ref_ks, "target": None, "ok": True}]
+             "AP_photos": round(ref_photo_ap, 2), "AP_photos_drop": 0.0, "ks_photos": ref_ks,
+             "target": None, "ok": True}]
     for f, runner in artifacts:
         people, scores = runner.predict(images)
         precision = precision_of(f)
@@ -282,7 +283,8 @@ def people_parity(model, artifacts: Artifacts, count: Optional[int] = None, data
         target, ok = _people_target(precision, agreement, drop)
         rows.append({"artifact": Path(f).name, "precision": precision, **agreement,
                      "AP": round(ap, 2), "AP_drop": round(drop, 2), "ks_scenes": ks_scenes,
-                     "AP_photos": round(photo_ap, 2), "AP_photos_drop": round(ref_photo_ap - photo_ap, 2), "ks_photos": ks,
+                     "AP_photos": round(photo_ap, 2), "AP_photos_drop": round(ref_photo_ap - photo_ap, 2),
+                     "ks_photos": ks,
                      "target": target, "ok": bool(ok)})
     return {"model": _model_id(model), "kind": "bottom-up",
             "data": SCENE_PROTOCOL, "scenes": int(len(images)),

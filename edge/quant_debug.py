@@ -63,5 +63,6 @@ def layer_errors_table(rows: List[Dict], top: int = 15) -> str:
     lines = [f"{'rmse/scale':>10} {'max |err|':>10} {'scale':>10}  op / tensor",
              f"(rounding alone: {ROUNDING_ONLY:.2f})"]
     for r in rows[:top]:
-        lines.append(f"{r['rmse_scale']:>10.2f} {r['max_abs_error']:>10.4g} {r['scale']:>10.4g}  {r['op']}: {r['tensor']}")
+        lines.append(f"{r['rmse_scale']:>10.2f} {r['max_abs_error']:>10.4g} {r['scale']:>10.4g}  "
+                     f"{r['op']}: {r['tensor']}")
     return "\n".join(lines)

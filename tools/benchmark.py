@@ -72,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="zoo name[@version]")
     p.add_argument("--exports", default="exports", help="root folder of the versioned exports")
-    p.add_argument("--runs", type=int, default=None, help="timed calls per measurement (default 200; 100 with --grouping-cost)")
+    p.add_argument("--runs", type=int, default=None,
+                   help="timed calls per measurement (default 200; 100 with --grouping-cost)")
     p.add_argument("--warmup", type=int, default=20, help="untimed calls before timing")
     p.add_argument("--threads", type=int, nargs="+", default=None,
                    help="thread counts to measure (default 1 2; 2 with --grouping-cost)")

@@ -215,7 +215,8 @@ def export(args) -> int:
     for (label, _, _), t in zip(timed, results):
         report["latency"].append({"artifact": label, **t})
         print(f"{label}: median {t['median_ms']} ms, p90 {t['p90_ms']} ms ({args.threads} threads)")
-    report.update(machine=f"{_cpu_name()}, {os.cpu_count()} CPU cores", load_average=[round(v, 2) for v in os.getloadavg()],
+    report.update(machine=f"{_cpu_name()}, {os.cpu_count()} CPU cores",
+                  load_average=[round(v, 2) for v in os.getloadavg()],
                   measured=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   zoo_version=zoo.__version__)
     if args.output:
@@ -234,7 +235,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     pub = sub.add_parser("publish", help="convert NanoDet from the npm cache, measure it, publish the next version")
-    pub.add_argument("--store", default="local", help="local ($POSEZOO_HOME, default), package (zoo/published) or a folder")
+    pub.add_argument("--store", default="local",
+                     help="local ($POSEZOO_HOME, default), package (zoo/published) or a folder")
     pub.add_argument("--cache", help="cache folder (default $POSEZOO_CACHE or ~/.cache/posezoo)")
     pub.add_argument("--hog-grid", action="store_true", help="also measure today's HOG + grid path (slow: a pose "
                                                               "model on ~150 windows per photo)")

@@ -68,7 +68,8 @@ def open_video(source):
         cap = cv2.VideoCapture(source)
     if not cap.isOpened():
         raise SourceError(f"{what}: no camera with this index could be opened" if isinstance(source, int)
-                          else f"{what}: cannot be opened as a video (not a video file, or a format OpenCV cannot read)")
+                          else f"{what}: cannot be opened as a video "
+                               "(not a video file, or a format OpenCV cannot read)")
     fps = cap.get(cv2.CAP_PROP_FPS)
     count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if not isinstance(source, int) else 0
     return cap, (fps if fps and 1 <= fps <= 1000 else 30.0), max(count, 0)

@@ -60,7 +60,8 @@ def heldout_batches(samples, codec, count: int, config, batch_size: int):
     scenes = heldout_scenes(samples, count, config)
     images, kps, vis, _ = scenes
     pafs, maps = zip(*[scene_targets(codec, kps[i], vis[i]) for i in range(len(images))])
-    ds = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), {"pafs": tf.stack(pafs), "heatmaps": tf.stack(maps)}))
+    targets = {"pafs": tf.stack(pafs), "heatmaps": tf.stack(maps)}
+    ds = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), targets))
     return ds.batch(batch_size), scenes
 
 

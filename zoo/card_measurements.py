@@ -16,7 +16,8 @@ def measurement_sections(spec: ModelSpec) -> List[str]:
     lines: List[str] = []
     for name, report in measurements(spec).items():
         if name.startswith("parity"):
-            cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop", "target_drop"]
+            cols = ["artifact", "precision", "mean_px", "p95_px", "max_px", "pck@0.2", "pck@0.1", "pck@0.2_drop",
+                    "target_drop"]
             lines += ["", "## Exports: agreement with the Keras model", "",
                       f"{report['crops']} protocol crops of {report['data']}; distances in input pixels "
                       "between each file's keypoints and the Keras model's on the same uint8 crops; PCK in "

@@ -64,7 +64,8 @@ def _validation_sets_section(m: Dict) -> List[str]:
     lines = ["", "## Every validation set", "",
              "Each set scored in its own skeleton on the joints it shares with the model "
              "(docs/evaluation.md, \"Everyday photos\"); PCKh@0.5 uses the MPII subset's head size.", "",
-             "| validation set | people | limb PCK@0.2 (%) | limb PCK@0.1 (%) | limb PCKh@0.5 (%) | scored joints PCK@0.2 (%) |",
+             "| validation set | people | limb PCK@0.2 (%) | limb PCK@0.1 (%) | limb PCKh@0.5 (%) "
+             "| scored joints PCK@0.2 (%) |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in sets.values():
         pckh = pct(r["pckh@0.5"]["mean_limbs"]) if "pckh@0.5" in r else ""
@@ -276,7 +277,8 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     """Evaluation, training curve, exports and use of a multi-person model."""
     lines = ["## Evaluation", "",
              "COCO keypoint AP (pycocotools `COCOeval`, OKS thresholds 0.50:0.05:0.95, at most 20 people per "
-             f"image); the whole image in, people out (grouping inside the model). Command: `{m['evaluation']['command']}`.",
+             "image); the whole image in, people out (grouping inside the model). "
+             f"Command: `{m['evaluation']['command']}`.",
              "", "| data | images | people | people found | AP | AP50 | AP75 | APm | APl | AR |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     # Per data: (metrics key, row of the AP table, protocol bullet, column of the per-joint table).
@@ -341,7 +343,8 @@ def record_accuracy_target(spec: ModelSpec, targets: Dict[str, float], issue: st
     unknown = sorted(set(targets) - set(_TARGET_METRICS))
     if unknown:
         raise ValueError(f"unknown target metrics {unknown}; known: {sorted(_TARGET_METRICS)}")
-    return record_measurement(spec, ACCURACY_TARGET, {"targets": dict(targets), "issue": issue, "next_steps": next_steps})
+    report = {"targets": dict(targets), "issue": issue, "next_steps": next_steps}
+    return record_measurement(spec, ACCURACY_TARGET, report)
 
 
 def record_measurement(spec: ModelSpec, name: str, report: Dict) -> Path:

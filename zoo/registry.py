@@ -17,9 +17,9 @@ from zoo.store import PACKAGE_STORE, add_version, published_names, published_ver
 from zoo.tasks import Task
 
 # Imported from here by training, edge and tools.
-__all__ = ["PRESETS", "PACKAGE_STORE", "ModelSpec", "ModelNotFoundError", "WeightsIntegrityError", "WeightsNotPublishedError",
-           "parse_name", "known_names", "list_models", "get_spec", "most_accurate", "task_of", "weights_path", "build", "load",
-           "publish", "published_versions"]
+__all__ = ["PRESETS", "PACKAGE_STORE", "ModelSpec", "ModelNotFoundError", "WeightsIntegrityError",
+           "WeightsNotPublishedError", "parse_name", "known_names", "list_models", "get_spec", "most_accurate",
+           "task_of", "weights_path", "build", "load", "publish", "published_versions"]
 
 
 def parse_name(name: str) -> Tuple[str, Optional[int]]:

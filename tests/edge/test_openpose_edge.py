@@ -275,4 +275,5 @@ def test_int8_keeps_the_imagenet_backbones_first_block_float():
     names = {d["index"]: d["name"] for d in it.get_tensor_details()}
     dtypes = {d["index"]: d["dtype"] for d in it.get_tensor_details()}
     block1 = [op for op in it._get_ops_details() if any("/block1_" in names[i] for i in op["outputs"])]
-    assert block1 and all(np.int8 in {dtypes[i] for i in op["outputs"]} for op in block1 if op["op_name"] != "DEQUANTIZE")
+    assert block1 and all(np.int8 in {dtypes[i] for i in op["outputs"]}
+                          for op in block1 if op["op_name"] != "DEQUANTIZE")

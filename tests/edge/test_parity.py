@@ -18,8 +18,10 @@ from zoo import registry
 from zoo.tasks import TOP_DOWN
 
 SHIPPED_LSP = [name for name in registry.known_names()
-               if any(f.parent.parent == registry.PACKAGE_STORE for f in registry.published_versions(name).values())
-               and registry.get_spec(name).skeleton == "lsp14" and registry.task_of(registry.get_spec(name)) == TOP_DOWN]
+               if any(f.parent.parent == registry.PACKAGE_STORE
+                      for f in registry.published_versions(name).values())
+               and registry.get_spec(name).skeleton == "lsp14"
+               and registry.task_of(registry.get_spec(name)) == TOP_DOWN]
 
 
 MEASURED = SHIPPED_LSP if os.environ.get("POSEZOO_FULL_PARITY") == "1" else [zoo.most_accurate()]

@@ -1,7 +1,7 @@
 """``python -m tools.predict`` (#16, #30): photos, folders, videos; the TFLite backend; the One Euro
-filter's effect on jitter; ``--format coco`` scored by pycocotools (#26); bad input, a damaged image in a folder, checks before the model loads,
-an odd-sized video, a quiet stderr. Uses the default model (the most accurate published one) on
-real photos; skips without the data."""
+filter's effect on jitter; ``--format coco`` scored by pycocotools (#26); bad input, a damaged
+image in a folder, checks before the model loads, an odd-sized video, a quiet stderr. Uses the
+default model (the most accurate published one) on real photos; skips without the data."""
 
 import json
 import shutil
@@ -226,8 +226,8 @@ def test_tflite_backend_finds_the_same_person_within_the_parity_figures(tmp_path
     spec = zoo.get_spec(name)
     scale = spec.input_size / results["keras"]["box"]["side"]
     dist = np.linalg.norm(k - t, axis=-1) * scale
-    parity = {r["precision"]: r for r in json.loads(
-        (REPO / "zoo" / "published" / spec.name / str(spec.version) / "measurements" / "parity.json").read_text())["rows"]}
+    parity_file = REPO / "zoo" / "published" / spec.name / str(spec.version) / "measurements" / "parity.json"
+    parity = {r["precision"]: r for r in json.loads(parity_file.read_text())["rows"]}
     print(f"\nkeras vs tflite int8: median {np.nanmedian(dist):.2f} input px (parity p95 {parity['int8']['p95_px']})")
     assert np.nanmedian(dist) <= parity["int8"]["p95_px"]
 
@@ -262,7 +262,8 @@ def test_bad_input_from_the_command_line_exits_2_without_traceback(bad_inputs):
                           capture_output=True, text=True, cwd=REPO, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"error: {bad_inputs / 'text.mp4'}: cannot be opened as a video (not a video file, or a format OpenCV cannot read)"]
+        f"error: {bad_inputs / 'text.mp4'}: cannot be opened as a video "
+        "(not a video file, or a format OpenCV cannot read)"]
 
 
 def test_a_failure_mid_video_leaves_no_partial_file(tmp_path, shared_data, monkeypatch):
@@ -366,7 +367,8 @@ def test_checks_before_the_model_loads(tmp_path, shared_data, monkeypatch, capfd
     photo = _lspet_photos(shared_data)[0]
     (tmp_path / "file").write_text("not a folder")
     assert _predict([photo, "--output", tmp_path / "file" / "out"]) == 2
-    assert capfd.readouterr().err.strip() == f"error: output folder {tmp_path / 'file' / 'out'}: {tmp_path / 'file'} is a file, not a folder"
+    assert capfd.readouterr().err.strip() == (f"error: output folder {tmp_path / 'file' / 'out'}: "
+                                              f"{tmp_path / 'file'} is a file, not a folder")
     assert _predict([photo, "--model", "Hourglas-LSP", "--output", tmp_path / "out"]) == 2
     err = capfd.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown model 'Hourglas-LSP' (did you mean hourglass-lsp?)" in err[0], err
@@ -396,7 +398,8 @@ def test_an_interrupted_export_removes_the_folders_it_created(tmp_path, shared_d
     monkeypatch.setattr(zoo, "load", lambda name: Model())
     monkeypatch.setattr(edge.exporter, "cached_tflite", interrupted)
     exports, out = tmp_path / "exports", tmp_path / "out"
-    assert _predict([_lspet_photos(shared_data)[0], "--backend", "tflite", "--exports", exports, "--output", out]) == 130
+    photo = _lspet_photos(shared_data)[0]
+    assert _predict([photo, "--backend", "tflite", "--exports", exports, "--output", out]) == 130
     assert list(tmp_path.iterdir()) == []
 
 

@@ -115,7 +115,8 @@ def test_flic_pck_hand_computed():
 def test_flic_pck_on_loaded_samples(tmp_path):
     _write_flic(tmp_path, [_flic_example(0, True), _flic_example(1, True)])
     s = load_flic(tmp_path, "train")
-    torso = np.linalg.norm(s.keypoints[:, FLIC11.index("left_shoulder")] - s.keypoints[:, FLIC11.index("right_hip")], axis=-1)
+    torso = np.linalg.norm(s.keypoints[:, FLIC11.index("left_shoulder")] - s.keypoints[:, FLIC11.index("right_hip")],
+                           axis=-1)
     pred = s.keypoints.astype(np.float64).copy()
     pred[:, FLIC11.index("right_elbow"), 0] += 0.25 * torso  # beyond 0.2 x torso
     assert flic_pck(pred, s.keypoints, s.visible)["mean"] == pytest.approx(20 / 22)

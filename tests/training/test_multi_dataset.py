@@ -89,7 +89,8 @@ def test_joint_maps_on_real_records(lspet_root, mpii_subset, coco_photos):
     """Each dataset's joints land on the COCO-17 joint of the same name, and joints the dataset
     does not label (the face points of LSPet and MPII) are unlabelled."""
     face = [COCO17.index(n) for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
-    for samples in (load_lspet(lspet_root, "val").subset(range(5)), load_mpii_subset(mpii_subset, "val").subset(range(5)),
+    for samples in (load_lspet(lspet_root, "val").subset(range(5)),
+                    load_mpii_subset(mpii_subset, "val").subset(range(5)),
                     load_coco_people(coco_photos, "val").subset(range(5))):
         source = get_skeleton(samples.skeleton)
         points, visible = to_skeleton(tf.constant(samples.keypoints[0]), tf.constant(samples.visible[0]),

@@ -71,7 +71,8 @@ def _train_two_workers(tmp_path, lspet_root, experiment, extra=()):
         deadline = time.monotonic() + TIMEOUT
         while any(p.poll() is None for p in procs):
             failed = [i for i, p in enumerate(procs) if p.poll() not in (None, 0)]
-            assert not failed, f"worker {failed[0]} exited with {procs[failed[0]].returncode}:\n{_tail(logs[failed[0]])}"
+            assert not failed, (f"worker {failed[0]} exited with {procs[failed[0]].returncode}:\n"
+                                f"{_tail(logs[failed[0]])}")
             assert time.monotonic() < deadline, "workers timed out:\n" + "\n".join(map(_tail, logs))
             time.sleep(0.2)
     finally:

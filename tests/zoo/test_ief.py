@@ -141,7 +141,8 @@ def test_fixed_path_reaches_the_truth_within_t_bounded_steps():
     truth = np.array([[[0.25, 0.0], [0.0, -0.4], [0.3, 0.4], [0.05, 0.05]]], "float32")  # 0.25, 0.4, 0.5, 0.07
     labelled = np.array([[1, 1, 1, 0]], "float32")
     points, corrections = fixed_path(start, truth, labelled, L, steps)
-    points, corrections = np.stack([np.asarray(p) for p in points], 1), np.stack([np.asarray(c) for c in corrections], 1)
+    points = np.stack([np.asarray(p) for p in points], 1)
+    corrections = np.stack([np.asarray(c) for c in corrections], 1)
     assert points.shape == corrections.shape == (1, steps, 4, 2)
     np.testing.assert_allclose(points[:, 0], start)  # y_0: the start (the mean pose)
     np.testing.assert_allclose(points[:, 1:], (points + corrections)[:, :-1], atol=1e-6)  # y_{t+1} = y_t + e_t

@@ -75,7 +75,8 @@ def test_nms_keeps_the_best_of_overlapping_boxes_and_pads_with_zero_scores():
     np.testing.assert_allclose(kept_boxes[0, :2], boxes[[1, 2]])
     assert not kept_boxes[0, 2:].any()
     # A batch maps the same selection over its images.
-    both_boxes, both = (np.asarray(v) for v in selection(np.stack([boxes, boxes[::-1]]), np.stack([scores, scores[::-1]])))
+    both_boxes, both = (np.asarray(v)
+                        for v in selection(np.stack([boxes, boxes[::-1]]), np.stack([scores, scores[::-1]])))
     np.testing.assert_allclose(both, [[0.9, 0.5, 0, 0]] * 2)
     with pytest.raises(ValueError, match="iou_threshold must be in"):
         BoxSelection(iou_threshold=0.0)

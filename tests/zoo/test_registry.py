@@ -282,7 +282,8 @@ def test_a_version_measured_on_everyday_photos_outranks_a_higher_own_figure():
 
     def spec(metrics):
         return ModelSpec(name="x", architecture="simplebaseline", model_args={}, skeleton="coco17", input_size=256,
-                         normalisation={}, paper="", experiment="", weights=WeightsSpec(file="w", sha256="0", training={}, metrics=metrics))
+                         normalisation={}, paper="", experiment="",
+                         weights=WeightsSpec(file="w", sha256="0", training={}, metrics=metrics))
 
     def sets(coco, mpii):
         return {"coco_people": {"num_images": 60, "pck@0.2": {"mean_limbs": coco}},

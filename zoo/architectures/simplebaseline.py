@@ -52,7 +52,8 @@ class SimpleBaseline(HeatmapPoseModel):
         stride = backbone_stride // (2 ** int(deconv_layers))
         given = kwargs.pop("stride", stride)
         if given != stride:
-            raise ValueError(f"the output stride is backbone_stride / 2**deconv_layers = {stride}, got stride={given!r}")
+            raise ValueError(f"the output stride is backbone_stride / 2**deconv_layers = {stride}, "
+                             f"got stride={given!r}")
         super().__init__(stride=stride, **kwargs)
         if self.input_size % backbone_stride:
             raise ValueError(f"input_size={self.input_size} must be a multiple of backbone_stride={backbone_stride}")

@@ -60,7 +60,8 @@ class MultiResolutionBank(layers.Layer):
         self.conv1, self.conv2, self.conv3 = ConvReLUBN(f1, 5, name="conv1"), ConvReLUBN(f2, 5, name="conv2"), \
             ConvReLUBN(f3, 5, name="conv3")
         self.pool = layers.MaxPooling2D(2)
-        self.downsample = [layers.AveragePooling2D(2 ** s, name=f"downsample{2 ** s}") for s in range(1, self.num_scales)]
+        self.downsample = [layers.AveragePooling2D(2 ** s, name=f"downsample{2 ** s}")
+                           for s in range(1, self.num_scales)]
         self.upsample = [layers.UpSampling2D(2 ** s, interpolation="bilinear", name=f"upsample{2 ** s}")
                          for s in range(1, self.num_scales)]
 

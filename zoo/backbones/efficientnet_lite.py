@@ -173,7 +173,8 @@ class EfficientNetLite(layers.Layer):
         self.input_channels = int(input_channels)
         strides = tuple(sorted(int(s) for s in feature_strides))
         if not strides or any(s not in FEATURE_STRIDES for s in strides):
-            raise ValueError(f"feature_strides must be a non-empty subset of {FEATURE_STRIDES}, got {feature_strides!r}")
+            raise ValueError(f"feature_strides must be a non-empty subset of {FEATURE_STRIDES}, "
+                             f"got {feature_strides!r}")
         self.variant, self.feature_strides, self.include_top = variant, strides, bool(include_top)
         plan = block_plan(variant)
         last_needed = 32 if self.include_top else max(strides)

@@ -38,7 +38,8 @@ class PafCodec:
         if not tree:
             raise ValueError(f"skeleton {self.skeleton!r} defines no tree of limbs for part affinity fields")
         if int(self.stride) <= 0 or self.input_size <= 0 or self.input_size % self.stride:
-            raise ValueError(f"input_size ({self.input_size!r}) must be a positive multiple of stride ({self.stride!r})")
+            raise ValueError(f"input_size ({self.input_size!r}) must be a positive multiple of "
+                             f"stride ({self.stride!r})")
         if not self.sigma > 0:
             raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
         if not self.limb_width > 0:

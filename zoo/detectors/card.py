@@ -128,7 +128,8 @@ def _tflite_section(report: Dict) -> List[str]:
                   f"measured {report.get('measured', 'n/a')} "
                   f"on {report.get('machine', 'n/a')}; load average {report.get('load_average', 'n/a')}. "
                   f"Command: `{report.get('command', 'n/a')}`.", "",
-                  "| file | threads | median (ms) | p90 (ms) | runs | bytes |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+                  "| file | threads | median (ms) | p90 (ms) | runs | bytes |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
         for row in report["latency"]:
             lines.append(f"| {row['artifact']} | {row['threads']} | {row['median_ms']} | {row['p90_ms']} | "
                          f"{row['runs']} | {row['bytes']} |")

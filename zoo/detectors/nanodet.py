@@ -164,7 +164,8 @@ class NanoDet(keras.Model):
         self.input_size, self.stem_channels, self.stages = int(input_size), int(stem_channels), stages
         self.neck_channels, self.num_classes, self.reg_max = int(neck_channels), int(num_classes), int(reg_max)
         self.strides = tuple(int(s) for s in strides)
-        self.max_boxes, self.iou_threshold, self.score_threshold = int(max_boxes), float(iou_threshold), float(score_threshold)
+        self.max_boxes = int(max_boxes)
+        self.iou_threshold, self.score_threshold = float(iou_threshold), float(score_threshold)
         self.mean, self.std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
         self.stem = ConvAct(self.stem_channels, 3, 2, name="stem")

@@ -201,7 +201,8 @@ class SpatialModel(layers.Layer):
         unaries = ops.cast(unaries, "float32")
         bias = ops.take(ops.reshape(ops.softplus(self.bias), (-1,)), self._pair_index)
         terms = ops.log(self.messages(unaries, fft=not self.edge_ops) + bias + self.epsilon)  # (N, H, W, P)
-        log_p = ops.log(self._positive(unaries) + self.epsilon) + ops.matmul(terms, ops.convert_to_tensor(self._to_receiver))
+        to_receiver = ops.convert_to_tensor(self._to_receiver)
+        log_p = ops.log(self._positive(unaries) + self.epsilon) + ops.matmul(terms, to_receiver)
         h, w = log_p.shape[1], log_p.shape[2]
         flat = ops.reshape(ops.transpose(log_p, (0, 3, 1, 2)), (-1, self.num_joints, h * w))
         flat = flat - ops.logsumexp(flat, axis=-1, keepdims=True)

@@ -21,9 +21,9 @@ SIMPLEBASELINE_LSP_ARGS = dict(backbone="lite0", backbone_stride=32, deconv_laye
 # past BlazePose Full's, so it stays an option (zoo.load(..., flip_test=True)). The figures: the
 # test-time table of simplebaseline-lsp@2's card.
 SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "subpixel": "dark"}
-# Version 3 on: @2 with a 64-filter head, fine-tuned (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64),
-# for phone speed: its int8 file keeps up with BlazePose Full's where @2's did not (the cards' latency
-# tables).
+# Version 3 on: @2 with a 64-filter head, fine-tuned
+# (training.experiments.simplebaseline_lsp.SIMPLEBASELINE_LSP_HEAD64), for phone speed: its int8 file
+# keeps up with BlazePose Full's where @2's did not (the cards' latency tables).
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # The everyday-photos flagship: simplebaseline-lsp@3's network with COCO-17 outputs.
 SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
