@@ -29,8 +29,19 @@ def render_detector_card(spec: ModelSpec) -> str:
     """The Markdown card of a published detector spec."""
     if spec.weights is None:
         raise ValueError(f"{spec.name} has no published weights: no card to generate")
-    tr, m, codec = spec.weights.training, spec.weights.metrics, spec.codec or {}
-    recall = m.get("person_recall", {})
+    tr, m = spec.weights.training, spec.weights.metrics
+    report = measurements(spec).get(TFLITE_MEASUREMENT, {})
+    lines = _origin_model_and_conversion(spec, tr, m)
+    lines += _recall_section(m, report)
+    if report:
+        lines += _tflite_section(report)
+    lines += _use_sections(tr)
+    return "\n".join(lines)
+
+
+def _origin_model_and_conversion(spec: ModelSpec, tr: Dict, m: Dict) -> List[str]:
+    """The title line, where the detector comes from, what it is and how it was converted."""
+    codec = spec.codec or {}
     lines = [
         f"# {spec.name}@{spec.version}",
         "",
@@ -71,7 +82,14 @@ def render_detector_card(spec: ModelSpec) -> str:
         lines.append(f"- Checked against the converted TF.js graph on {parity['images']} COCO photos: largest "
                      f"difference {parity['class_scores']:.2g} (class scores), {parity['box_logits']:.2g} "
                      "(box logits)")
-    lines += [
+    return lines
+
+
+def _recall_section(m: Dict, report: Dict) -> List[str]:
+    """Recall of people: the Keras model, each TFLite file and the HOG + grid fallback, by threshold,
+    and the people the Keras model missed."""
+    recall = m.get("person_recall", {})
+    lines = [
         "",
         "## Evaluation: recall of people",
         f"- Data: {recall.get('data', 'n/a')}",
@@ -82,7 +100,6 @@ def render_detector_card(spec: ModelSpec) -> str:
         "| --- | ---: | ---: | ---: | --- |",
     ]
     rows = [("NanoDet (Keras)", recall)]
-    report = measurements(spec).get(TFLITE_MEASUREMENT, {})
     for precision, r in report.get("files", {}).items():
         rows.append((f"NanoDet TFLite {precision}", r))
     if m.get("hog_grid_recall"):
@@ -98,9 +115,12 @@ def render_detector_card(spec: ModelSpec) -> str:
     if recall.get("missed"):
         lines += ["", "People the Keras model missed (COCO box x1, y1, x2, y2; best IoU of a returned box):", ""]
         lines += [f"- {x['image']}: {x['box']}, IoU {x['best_iou']}" for x in recall["missed"]]
-    if report:
-        lines += _tflite_section(report)
-    lines += [
+    return lines
+
+
+def _use_sections(tr: Dict) -> List[str]:
+    """Intended use and limitations."""
+    lines = [
         "",
         "## Intended use",
         "Finding the people in a photo for top-down pose models (a crop per person), on phones through "
@@ -111,7 +131,7 @@ def render_detector_card(spec: ModelSpec) -> str:
     for lim in tr.get("limitations", []):
         lines.append(f"- {lim}")
     lines.append("")
-    return "\n".join(lines)
+    return lines
 
 
 def _tflite_section(report: Dict) -> List[str]:
