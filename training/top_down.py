@@ -63,9 +63,7 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
                    max_train: int = 0):
     """Trains a top-down experiment into ``workdir``; returns ``(model, history)`` (the history of
     the last phase trained). Arguments: see ``training.train.train``."""
-    train_sets = load_sets(exp, "train", data)
-    val_sets = [first_samples(s, s, 0, max_val)[1] for _, s, _ in load_sets(exp, "val", val_data or data)]
-    train_sets = [(name, first_samples(s, s, max_train, 0)[0], w) for name, s, w in train_sets]
+    train_sets, val_sets = _train_and_val_sets(exp, data, val_data, max_train, max_val)
     train_samples, val_samples = train_sets[0][1], val_sets[0]
     strat, chief, workdir, mydir = start_run(exp, workdir, strategy)
     steps = exp.steps_per_epoch or sum(len(s) for _, s, _ in train_sets) // exp.batch_size
@@ -73,16 +71,7 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
         raise ValueError(f"{len(train_samples)} training samples give no batch of {exp.batch_size}")
     with strat.scope():
         model = start_model(exp)
-    skeleton = model.skeleton.name
-    streams = teacher_streams(exp, train_sets, workdir) if exp.teacher else [(s, w) for _, s, w in train_sets]
-    if len(streams) == 1 and not exp.teacher:
-        dataset = training_dataset(train_samples, model.codec, exp.batch_size, exp.augment, skeleton=skeleton)
-    else:
-        dataset = mixed_training_dataset(streams, model.codec, exp.batch_size, exp.augment, skeleton=skeleton,
-                                         teacher_min_score=exp.teacher_min_score)
-    val_dataset = validation_dataset(val_samples, model.codec, skeleton=skeleton)
-    extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
-                        if len(train_sets) > 1 else [])
+    dataset, val_dataset, extra_validation = _datasets(exp, model, train_sets, val_sets, workdir)
     # One TensorBoard run (this worker's folder) for every phase, on the global step axis.
     run_log = RunLog.open_run(mydir, steps) if tensorboard else None
     t0 = time.time()
@@ -98,27 +87,14 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
             continue
         with strat.scope():
             phase.prepare(model, dataset, strat)
-            loss, stage_metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model),
-                                                        phase.loss() or exp.loss or None,
-                                                        own_errors=model.own_stage_errors())
-            schedule = WarmupCosine(phase.peak_learning_rate(exp.learning_rate), exp.warmup_steps, steps * phase.epochs)
-            model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, weighted_metrics=stage_metrics,
-                          jit_compile=exp.jit_compile)
+            stage_metrics = _compile_phase(model, exp, phase, steps)
         prepare_fit(model, strat, dataset.element_spec)
-        # Order matters at each epoch end: replicas agree on BatchNorm statistics first, then
-        # validation adds its figures to the logs that HistoryCSV / TrainingSummaries write, and
-        # the backup comes last, so a saved epoch always has its history row and summaries (a run
-        # killed before the backup redoes that epoch, one killed after it resumes with the next).
         log = run_log.phase(offset) if run_log else None
-        callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
-        callbacks += extra_validation + [
+        callbacks = extra_validation + [
             PoseValidation(val_samples, log, loss_data=val_dataset, stage_metrics=stage_metrics),
             HistoryCSV(str(pdir / "history.csv")),
         ]
-        callbacks += phase.callbacks(model, val_samples, log if chief else None)
-        if log:
-            callbacks.append(TrainingSummaries(log, recipe=exp))
-        callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
+        callbacks = _phase_callbacks(exp, phase, model, strat, callbacks, val_samples, log, chief, pdir)
         # A resumed phase's BackupAndRestore sets model._initial_epoch, and Keras keeps it after
         # fit: the next phase would start at that epoch and train none of its own (Keras 3.x).
         model._initial_epoch = None
@@ -141,3 +117,57 @@ def train_top_down(exp: Experiment, workdir, data: Optional[str] = None, val_dat
                              "seconds_this_run": elapsed, "replicas": strat.num_replicas_in_sync,
                              "precision": exp.precision})
     return model, history
+
+
+def _train_and_val_sets(exp: Experiment, data, val_data, max_train: int, max_val: int):
+    """The recipe's training sets ``(name, samples, weight)`` (the first ``max_train`` of each when
+    set) and their validation samples (the first ``max_val`` when set), in the same order."""
+    train_sets = load_sets(exp, "train", data)
+    val_sets = [first_samples(s, s, 0, max_val)[1] for _, s, _ in load_sets(exp, "val", val_data or data)]
+    train_sets = [(name, first_samples(s, s, max_train, 0)[0], w) for name, s, w in train_sets]
+    return train_sets, val_sets
+
+
+def _datasets(exp: Experiment, model, train_sets, val_sets, workdir):
+    """The training dataset (one set, or several sets and teacher streams mixed by weight), the
+    validation loss data, and the per-set validation callback of a multi-dataset recipe."""
+    skeleton = model.skeleton.name
+    streams = teacher_streams(exp, train_sets, workdir) if exp.teacher else [(s, w) for _, s, w in train_sets]
+    if len(streams) == 1 and not exp.teacher:
+        dataset = training_dataset(train_sets[0][1], model.codec, exp.batch_size, exp.augment, skeleton=skeleton)
+    else:
+        dataset = mixed_training_dataset(streams, model.codec, exp.batch_size, exp.augment, skeleton=skeleton,
+                                         teacher_min_score=exp.teacher_min_score)
+    val_dataset = validation_dataset(val_sets[0], model.codec, skeleton=skeleton)
+    extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
+                        if len(train_sets) > 1 else [])
+    return dataset, val_dataset, extra_validation
+
+
+def _compile_phase(model, exp: Experiment, phase: Phase, steps: int):
+    """Compiles ``model`` for ``phase`` (its supervised stages, loss and learning rate; warm-up then
+    cosine decay over the phase); returns the per-stage metrics the validation reads."""
+    loss, stage_metrics = loss_and_stage_metrics(model.codec, phase.supervised_stages(model),
+                                                phase.loss() or exp.loss or None,
+                                                own_errors=model.own_stage_errors())
+    schedule = WarmupCosine(phase.peak_learning_rate(exp.learning_rate), exp.warmup_steps, steps * phase.epochs)
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, weighted_metrics=stage_metrics,
+                  jit_compile=exp.jit_compile)
+    return stage_metrics
+
+
+def _phase_callbacks(exp: Experiment, phase: Phase, model, strat, validation, val_samples, log, chief, pdir):
+    """The callbacks of one phase around its ``validation`` callbacks.
+
+    Order matters at each epoch end: replicas agree on BatchNorm statistics first, then validation
+    adds its figures to the logs that HistoryCSV / TrainingSummaries write, and the backup comes
+    last, so a saved epoch always has its history row and summaries (a run killed before the
+    backup redoes that epoch, one killed after it resumes with the next).
+    """
+    callbacks = [SyncReplicaStatistics(strat)] if strat.num_replicas_in_sync > 1 else []
+    callbacks += validation
+    callbacks += phase.callbacks(model, val_samples, log if chief else None)
+    if log:
+        callbacks.append(TrainingSummaries(log, recipe=exp))
+    callbacks.append(keras.callbacks.BackupAndRestore(str(pdir / "backup")))
+    return callbacks
