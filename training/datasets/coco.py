@@ -168,21 +168,7 @@ def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str]
     image_dir = Path(images) if images else default_image_dir(json_path)
     target = get_skeleton(skeleton)
     mapping = np.asarray(joint_mapping(COCO17, target))
-    shared = mapping >= 0
-    try:
-        with open(json_path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"COCO annotations not found: {json_path} (set $POSEZOO_DATA)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(f"{json_path}: expected a JSON object, got {type(data).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if key not in data:
-            raise DatasetError(f"{json_path}: missing key {key!r} (found {sorted(data)})")
-        if not isinstance(data[key], list):
-            raise DatasetError(f"{json_path}: key {key!r} must be a list, got {type(data[key]).__name__}")
+    data = _read_annotation_file(json_path)
     person_id = _person_category(data["categories"], json_path)
     image_table = _read_images(data["images"], json_path)
     people = {image_id: [] for image_id in image_table}  # (annotation id, xy, visible, area, box)
@@ -208,30 +194,9 @@ def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str]
             _check_segmentation(ann["segmentation"], height, width, where)
             ignore[ann["image_id"]].append(ann["segmentation"])
             continue
-        if "keypoints" not in ann:
-            raise DatasetError(f"{where}: missing field 'keypoints'")
-        kps = ann["keypoints"]
-        if not isinstance(kps, list) or len(kps) != 3 * NUM_JOINTS:
-            got = len(kps) if isinstance(kps, list) else type(kps).__name__
-            raise DatasetError(f"{where}: field 'keypoints' must hold {3 * NUM_JOINTS} numbers "
-                               f"({NUM_JOINTS} joints x [x, y, v]), got {got}")
-        if not all(_number(c) for c in kps):
-            raise DatasetError(f"{where}: field 'keypoints' has non-numeric or non-finite values")
-        kps = np.asarray(kps, np.float64).reshape(NUM_JOINTS, 3)
-        if not np.all(np.isin(kps[:, 2], (0, 1, 2))):
-            raise DatasetError(f"{where}: field 'keypoints' has visibility flags "
-                               f"{kps[:, 2].tolist()}, expected 0/1/2")
-        labelled = int(np.count_nonzero(kps[:, 2]))
-        if "num_keypoints" in ann and ann["num_keypoints"] != labelled:
-            raise DatasetError(f"{where}: field 'num_keypoints' = {ann['num_keypoints']!r} but "
-                               f"'keypoints' labels {labelled} joints")
-        # Joints in the target layout; a person whose labels all fall on joints the target lacks
-        # (e.g. only face points, for LSP-14) has no labels there and is masked like one with none.
-        xy = np.zeros((target.num_joints, 2), np.float32)
-        vis = np.zeros(target.num_joints, np.float32)
-        xy[shared] = kps[mapping[shared], :2]
-        vis[shared] = kps[mapping[shared], 2] > 0
-        xy[vis == 0] = 0.0
+        # A person whose labels all fall on joints the target lacks (e.g. only face points, for
+        # LSP-14) has no labels there and is masked like one with none.
+        xy, vis = _in_layout(_annotation_joints(ann, where), mapping)
         if not vis.any():
             if "segmentation" not in ann:
                 raise DatasetError(f"{where}: person without labelled joints and without field "
@@ -239,16 +204,80 @@ def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str]
             _check_segmentation(ann["segmentation"], height, width, where)
             ignore[ann["image_id"]].append(ann["segmentation"])
             continue
-        for field in ("area", "bbox"):
-            if field not in ann:
-                raise DatasetError(f"{where}: missing field {field!r}")
-        if not _number(ann["area"]) or ann["area"] < 0:
-            raise DatasetError(f"{where}: field 'area' must be a number >= 0, got {ann['area']!r}")
-        box = ann["bbox"]
-        if not isinstance(box, list) or len(box) != 4 or not all(_number(c) for c in box):
-            raise DatasetError(f"{where}: field 'bbox' must be [x, y, width, height], got {box!r}")
-        people[ann["image_id"]].append((ann["id"], xy, vis, float(ann["area"]), box))
+        area, box = _person_area_and_box(ann, where)
+        people[ann["image_id"]].append((ann["id"], xy, vis, area, box))
+    return _per_image_samples(image_table, people, ignore, image_dir, json_path, target, check_images)
 
+
+def _read_annotation_file(json_path: Path) -> dict:
+    """The parsed annotation file, checked to hold the lists 'images', 'annotations', 'categories'."""
+    try:
+        with open(json_path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(f"COCO annotations not found: {json_path} (set $POSEZOO_DATA)") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise DatasetError(f"{json_path}: expected a JSON object, got {type(data).__name__}")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise DatasetError(f"{json_path}: missing key {key!r} (found {sorted(data)})")
+        if not isinstance(data[key], list):
+            raise DatasetError(f"{json_path}: key {key!r} must be a list, got {type(data[key]).__name__}")
+    return data
+
+
+def _annotation_joints(ann: dict, where: str) -> np.ndarray:
+    """The checked ``(17, 3)`` x, y, v of a person annotation's field 'keypoints'."""
+    if "keypoints" not in ann:
+        raise DatasetError(f"{where}: missing field 'keypoints'")
+    kps = ann["keypoints"]
+    if not isinstance(kps, list) or len(kps) != 3 * NUM_JOINTS:
+        got = len(kps) if isinstance(kps, list) else type(kps).__name__
+        raise DatasetError(f"{where}: field 'keypoints' must hold {3 * NUM_JOINTS} numbers "
+                           f"({NUM_JOINTS} joints x [x, y, v]), got {got}")
+    if not all(_number(c) for c in kps):
+        raise DatasetError(f"{where}: field 'keypoints' has non-numeric or non-finite values")
+    kps = np.asarray(kps, np.float64).reshape(NUM_JOINTS, 3)
+    if not np.all(np.isin(kps[:, 2], (0, 1, 2))):
+        raise DatasetError(f"{where}: field 'keypoints' has visibility flags "
+                           f"{kps[:, 2].tolist()}, expected 0/1/2")
+    labelled = int(np.count_nonzero(kps[:, 2]))
+    if "num_keypoints" in ann and ann["num_keypoints"] != labelled:
+        raise DatasetError(f"{where}: field 'num_keypoints' = {ann['num_keypoints']!r} but "
+                           f"'keypoints' labels {labelled} joints")
+    return kps
+
+
+def _in_layout(kps: np.ndarray, mapping: np.ndarray):
+    """COCO joints ``kps (17, 3)`` in the target layout (``mapping``: the COCO joint of each target
+    joint, -1 for none): ``xy (K, 2)`` (0 where unlabelled) and ``visible (K,)``."""
+    shared = mapping >= 0
+    xy = np.zeros((len(mapping), 2), np.float32)
+    vis = np.zeros(len(mapping), np.float32)
+    xy[shared] = kps[mapping[shared], :2]
+    vis[shared] = kps[mapping[shared], 2] > 0
+    xy[vis == 0] = 0.0
+    return xy, vis
+
+
+def _person_area_and_box(ann: dict, where: str):
+    """The checked fields 'area' (a float) and 'bbox' ([x, y, width, height]) of a person."""
+    for field in ("area", "bbox"):
+        if field not in ann:
+            raise DatasetError(f"{where}: missing field {field!r}")
+    if not _number(ann["area"]) or ann["area"] < 0:
+        raise DatasetError(f"{where}: field 'area' must be a number >= 0, got {ann['area']!r}")
+    box = ann["bbox"]
+    if not isinstance(box, list) or len(box) != 4 or not all(_number(c) for c in box):
+        raise DatasetError(f"{where}: field 'bbox' must be [x, y, width, height], got {box!r}")
+    return float(ann["area"]), box
+
+
+def _per_image_samples(image_table, people, ignore, image_dir: Path, json_path: Path, target,
+                       check_images: bool) -> MultiPersonSamples:
+    """One sample per image of ``image_table``: its people's arrays and its ignored regions."""
     paths, ids, sizes, kps_out, vis_out, areas, boxes, ann_ids, ignores = ([] for _ in range(9))
     k = target.num_joints
     for image_id, (file_name, height, width) in image_table.items():
