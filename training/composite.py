@@ -172,26 +172,14 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
     """
     m = config.max_people
     s = config.canvas
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
-    count = tf.random.stateless_uniform([], seeds[0], config.min_people, m + 1, dtype=tf.int32)
-    present = tf.cast(tf.range(m) < count, tf.float32)
-    lo, hi = config.person_size
-    sizes = tf.random.stateless_uniform([m], seeds[1], lo, hi)
-    centres = tf.random.stateless_uniform([m, 2], seeds[2], *config.centre_range)
-    # seeds[3] (unused by the default scenes, so their held-out set stays as it was) feeds the rest.
-    more = tf.random.experimental.stateless_split(seeds[3], 3)
-    if config.row_prob > 0:
-        row_sizes, row_centres = _row_layout(count, m, more[0], config)
-        in_row = tf.random.stateless_uniform([], more[1]) < config.row_prob
-        sizes = tf.where(in_row, row_sizes, sizes)
-        centres = tf.where(in_row, row_centres, centres)
+    present, sizes, centres, photo_seed = _scene_layout(seed, config)
     grid_alpha, people = [], []
     cells = config.background_cells
     image = tf.image.resize(tf.image.resize(tf.cast(background, tf.float32), [cells, cells], antialias=True), [s, s])
     if config.photo_prob > 0:
         if background_points is None or background_visible is None:
             raise ValueError("a photo background needs its person (background_points, background_visible)")
-        photo_seeds = tf.random.experimental.stateless_split(more[2], 2)
+        photo_seeds = tf.random.experimental.stateless_split(photo_seed, 2)
         shown = tf.cast(tf.random.stateless_uniform([], photo_seeds[0]) < config.photo_prob, tf.float32)
         photo, bg_points, bg_vis = _photo_background(background, tf.cast(background_points, tf.float32),
                                                      tf.cast(background_visible, tf.float32), photo_seeds[1], s)
@@ -208,9 +196,35 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
         grid_alpha.append(alpha[..., 0])
         people.append((points[i] @ tf.transpose(mat[:2, :2]) + mat[:2, 2], vis))
     kps = tf.stack([p for p, _ in people])
-    vis = tf.stack([v for _, v in people])
-    alphas = tf.stack(grid_alpha)  # (M', S, S)
-    n = len(people)
+    vis, areas = _unoccluded(kps, tf.stack([v for _, v in people]), tf.stack(grid_alpha), s)
+    return tf.clip_by_value(image, 0.0, 255.0), kps, vis, areas
+
+
+def _scene_layout(seed, config: SceneConfig):
+    """Who is in the scene and where: ``present (M,)`` 1 for the drawn number of people, their
+    ``sizes (M,)`` and ``centres (M, 2)`` (in a row with probability ``row_prob``), and the seed
+    of the photo background's choices."""
+    m = config.max_people
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    count = tf.random.stateless_uniform([], seeds[0], config.min_people, m + 1, dtype=tf.int32)
+    present = tf.cast(tf.range(m) < count, tf.float32)
+    lo, hi = config.person_size
+    sizes = tf.random.stateless_uniform([m], seeds[1], lo, hi)
+    centres = tf.random.stateless_uniform([m, 2], seeds[2], *config.centre_range)
+    # seeds[3] (unused by the default scenes, so their held-out set stays as it was) feeds the rest.
+    more = tf.random.experimental.stateless_split(seeds[3], 3)
+    if config.row_prob > 0:
+        row_sizes, row_centres = _row_layout(count, m, more[0], config)
+        in_row = tf.random.stateless_uniform([], more[1]) < config.row_prob
+        sizes = tf.where(in_row, row_sizes, sizes)
+        centres = tf.where(in_row, row_centres, centres)
+    return present, sizes, centres, more[2]
+
+
+def _unoccluded(kps, vis, alphas, s: int):
+    """Visibility ``(M', K)`` without the joints outside the canvas or covered by people pasted
+    later, and each person's visible silhouette area ``(M',)``; ``alphas (M', S, S)``."""
+    n = kps.shape[0]
     # Occlusion by people pasted later: what covers each pixel after person i.
     later = [tf.reduce_max(tf.concat([alphas[i + 1:], tf.zeros([1, s, s])], 0), 0) for i in range(n)]
     later = tf.stack(later)  # (M', S, S)
@@ -219,8 +233,7 @@ def compose_scene(cutouts, points, visible, background, seed, config: SceneConfi
     covered = tf.gather_nd(later, idx) > 0.5
     inside = tf.reduce_all((kps > -0.5) & (kps < s - 0.5), -1)
     vis = vis * tf.cast(inside & ~covered, tf.float32)
-    areas = tf.reduce_sum(alphas * (1.0 - later), axis=(1, 2))
-    return tf.clip_by_value(image, 0.0, 255.0), kps, vis, areas
+    return vis, tf.reduce_sum(alphas * (1.0 - later), axis=(1, 2))
 
 
 def _decode(path):
