@@ -215,39 +215,13 @@ def multi_person_dataset(samples, codec, batch_size: Optional[int], shuffle: boo
 
     def make_augmented(path, keypoints, visible, mask):
         image = tf.cast(_decode(path), tf.float32)
-        hw = tf.cast(tf.shape(image)[:2], tf.float32)
-        side = tf.reduce_max(hw) * tf.random.uniform([], 1.0 - augment.scale, 1.0 + augment.scale)
-        centre = (hw[::-1] - 1.0) / 2.0 + tf.random.uniform([2], -shift, shift) * side
-        rotation = tf.random.uniform([], -augment.rotation_deg, augment.rotation_deg)
-        flip = tf.random.uniform([]) < augment.flip_prob
-        matrix = crop_matrix_tf(centre, side, size, rotation, flip)
-        boxed = warp_tf(image, matrix, size)
-        if augment.colour > 0:
-            boxed = colour_jitter(boxed, augment.colour)
-        # Outside the photo there is nobody: the loss is kept there (mask 1), as in the letterbox.
-        canvas_mask = warp_tf(mask[..., None], matrix, size, fill_value=1.0)
-        points = transform_points_tf(keypoints, matrix)
-        points = tf.cond(flip, lambda: tf.gather(points, flip_index, axis=1), lambda: points)
-        visible = tf.cond(flip, lambda: tf.gather(visible, flip_index, axis=1), lambda: visible)
+        boxed, points, visible, canvas_mask = _augmented_square(image, keypoints, visible, mask, size, augment,
+                                                                shift, flip_index)
         pafs, heatmaps = targets(points, visible, canvas_mask)
         return tf.clip_by_value(boxed, 0.0, 255.0), {"pafs": pafs, "heatmaps": heatmaps}
 
     def make(path, keypoints, visible, mask):
-        image = tf.cast(_decode(path), tf.float32)
-        hw = tf.cast(tf.shape(image)[:2], tf.float32)
-        scale = size / tf.reduce_max(hw)
-        new = tf.clip_by_value(tf.round(hw * scale), 1.0, float(size))
-        new_i = tf.cast(new, tf.int32)
-        top, left = (size - new_i[0]) // 2, (size - new_i[1]) // 2
-        boxed = tf.image.pad_to_bounding_box(tf.image.resize(image, new_i, antialias=True), top, left, size, size)
-        pad_mask = tf.image.pad_to_bounding_box(tf.image.resize(mask[..., None], new_i, antialias=True),
-                                                top, left, size, size)
-        # Outside the image (padding) there is nobody: keep the loss there (background).
-        inside = tf.image.pad_to_bounding_box(tf.ones(tf.concat([new_i, [1]], 0)), top, left, size, size)
-        pad_mask = pad_mask + (1.0 - inside)
-        sxy = new[::-1] / hw[::-1]  # (sx, sy)
-        offset = tf.cast(tf.stack([left, top]), tf.float32)
-        points = sxy * (keypoints + 0.5) - 0.5 + offset
+        boxed, points, pad_mask = _letterboxed(tf.cast(_decode(path), tf.float32), keypoints, mask, size)
         pafs, heatmaps = targets(points, visible, pad_mask)
         return tf.clip_by_value(boxed, 0.0, 255.0), {"pafs": pafs, "heatmaps": heatmaps}
 
@@ -255,4 +229,44 @@ def multi_person_dataset(samples, codec, batch_size: Optional[int], shuffle: boo
     if batch_size is None:
         return ds
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _letterboxed(image, keypoints, mask, size: int):
+    """``image`` letterboxed to ``size`` as ``zoo.preprocess.letterbox`` does, its ``keypoints``
+    mapped alike, and the loss ``mask`` on the canvas (1 on the padding)."""
+    hw = tf.cast(tf.shape(image)[:2], tf.float32)
+    scale = size / tf.reduce_max(hw)
+    new = tf.clip_by_value(tf.round(hw * scale), 1.0, float(size))
+    new_i = tf.cast(new, tf.int32)
+    top, left = (size - new_i[0]) // 2, (size - new_i[1]) // 2
+    boxed = tf.image.pad_to_bounding_box(tf.image.resize(image, new_i, antialias=True), top, left, size, size)
+    pad_mask = tf.image.pad_to_bounding_box(tf.image.resize(mask[..., None], new_i, antialias=True),
+                                            top, left, size, size)
+    # Outside the image (padding) there is nobody: keep the loss there (background).
+    inside = tf.image.pad_to_bounding_box(tf.ones(tf.concat([new_i, [1]], 0)), top, left, size, size)
+    pad_mask = pad_mask + (1.0 - inside)
+    sxy = new[::-1] / hw[::-1]  # (sx, sy)
+    offset = tf.cast(tf.stack([left, top]), tf.float32)
+    return boxed, sxy * (keypoints + 0.5) - 0.5 + offset, pad_mask
+
+
+def _augmented_square(image, keypoints, visible, mask, size: int, augment: AugmentConfig, shift: float,
+                      flip_index):
+    """The letterbox square zoomed, shifted, rotated and flipped at random (joints swapped
+    left/right on a flip), colours jittered: ``(canvas, keypoints, visible, loss mask)``."""
+    hw = tf.cast(tf.shape(image)[:2], tf.float32)
+    side = tf.reduce_max(hw) * tf.random.uniform([], 1.0 - augment.scale, 1.0 + augment.scale)
+    centre = (hw[::-1] - 1.0) / 2.0 + tf.random.uniform([2], -shift, shift) * side
+    rotation = tf.random.uniform([], -augment.rotation_deg, augment.rotation_deg)
+    flip = tf.random.uniform([]) < augment.flip_prob
+    matrix = crop_matrix_tf(centre, side, size, rotation, flip)
+    boxed = warp_tf(image, matrix, size)
+    if augment.colour > 0:
+        boxed = colour_jitter(boxed, augment.colour)
+    # Outside the photo there is nobody: the loss is kept there (mask 1), as in the letterbox.
+    canvas_mask = warp_tf(mask[..., None], matrix, size, fill_value=1.0)
+    points = transform_points_tf(keypoints, matrix)
+    points = tf.cond(flip, lambda: tf.gather(points, flip_index, axis=1), lambda: points)
+    visible = tf.cond(flip, lambda: tf.gather(visible, flip_index, axis=1), lambda: visible)
+    return boxed, points, visible, canvas_mask
 
