@@ -193,6 +193,7 @@ def time_invoke(entries: Sequence[Tuple[object, Optional[np.ndarray]]], num_thre
     out = []
     for (path, _), spent in zip(entries, times):
         spent.sort()
-        out.append({"median_ms": round(statistics.median(spent), 3), "p90_ms": round(spent[int(0.9 * (len(spent) - 1))], 3),
+        out.append({"median_ms": round(statistics.median(spent), 3),
+                    "p90_ms": round(spent[int(0.9 * (len(spent) - 1))], 3),
                     "runs": runs, "threads": num_threads, "bytes": os.path.getsize(path)})
     return out

@@ -144,12 +144,14 @@ def people_demo(model, image_path, out_dir, args, step):
     single-person ``model`` on the person detector's boxes, a multi-person one on the whole image."""
     import numpy as np
 
+    from edge.tasks import edge_task
     from tools.files import write_json
     from zoo.detectors import load_detector
     from zoo.io import read_image, write_image
     from zoo.visualize import draw_skeleton
 
-    top_down = not model.task.multi_person
+    # A model whose decoding groups joints into people finds them itself; otherwise the detector's boxes.
+    top_down = not edge_task(model.task).grouping
     detector = load_detector() if top_down else None
     step(f"{model.spec.id} on " + (f"every box of {detector.spec.id} (crops of {model.input_size}px)" if top_down
                                    else f"the whole image letterboxed to {model.input_size}px"))

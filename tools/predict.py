@@ -358,6 +358,7 @@ def main(argv=None):
 
 def predict(name, kind, rest, out_dir: Path, args) -> int:
     import zoo
+    from edge.tasks import edge_task
     from zoo.predictor import PosePredictor
     from zoo.skeletons import COCO17, joint_mapping
     from zoo.smoothing import OneEuroFilter
@@ -366,7 +367,9 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
     smoothing = OneEuroFilter(args.min_cutoff, args.beta) if args.smooth and kind != "images" else None
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     runner, file, people = None, None, None
-    if args.people and not model.task.multi_person and args.backend == "keras":
+    # --people with a model that does not group joints into people itself: the person detector's boxes.
+    detected_people = args.people and not edge_task(model.task).grouping
+    if detected_people and args.backend == "keras":
         from zoo.detectors import load_detector
 
         detector = load_detector()
@@ -384,7 +387,7 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
             file = cached_tflite(model, args.precision, args.exports, log=log)
             runner = TFLiteRunner(file, num_threads=2)
             runner.predict(np.zeros((1, model.input_size, model.input_size, 3), np.uint8))
-        if args.people and not model.task.multi_person:
+        if detected_people:
             people = _people_files(runner, args, log).predict_people
     predictor = PosePredictor(model, runner, smoothing=smoothing, people=people)
     log(f"{model.spec.id}: {model.task.summary}; backend {args.backend}" + (f" ({file.name})" if file else "")
