@@ -40,7 +40,7 @@ import numpy as np
 
 from edge.benchmark_results import ROW_FIELDS, slug
 from edge.runtimes import FORMATS, KERAS_XLA, RUNTIMES, load
-from edge.tflite import PRECISIONS
+from edge.tflite_conversion import PRECISIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,89 +10,25 @@ Precisions: ``float32``, ``float16`` (fp16 weights), ``dynamic`` (int8 weights, 
 activations) and ``int8`` (int8 network calibrated on letterboxed COCO training photos; box
 decoding and NMS stay float32, ``NanoDet.float_layers``). ``python -m tools.export
 person-detector --all`` writes every file (and the SavedModel and ONNX file) through
-``edge.exporter`` (``edge.tasks``' ``detection`` entry converts with ``convert_detector``);
-``cached_detector_tflite`` writes one file once into an exports folder (the same layout) and
-reuses it; ``DetectorRunner`` runs a file like ``NanoDet.detect``; ``time_invoke`` times
-``.tflite`` files' ``invoke()`` on fixed inputs, taking turns (the detector and BlazePose alike).
+``edge.exporter`` (``edge.tasks``' ``detection`` entry converts with
+``edge.detector_convert.convert_detector``); ``cached_detector_tflite`` writes one file once
+into an exports folder (the same layout) and reuses it; ``DetectorRunner`` runs a file like
+``NanoDet.detect``; ``time_invoke`` times ``.tflite`` files' ``invoke()`` on fixed inputs,
+taking turns (the detector and BlazePose alike).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import tempfile
 import time
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from edge.tflite import DEFAULT_THREADS, PRECISIONS, check_builtin_only
+from edge.tflite import DEFAULT_THREADS
+from edge.tflite_conversion import PRECISIONS
 from zoo.tasks import DETECTION_OUTPUTS, INPUT_NAME
-
-
-def _write_saved_model(model, folder: str) -> None:
-    """A batch-1 SavedModel: uint8 ``images`` -> ``{"boxes", "scores"}`` (``model.export_outputs``,
-    i.e. ``model.detections``; ``edge.saved_model`` tracks the Keras variables)."""
-    import tensorflow as tf
-
-    from edge.saved_model import write_saved_model
-
-    s = model.input_size
-    write_saved_model(model, folder, tf.TensorSpec((1, s, s, 3), tf.uint8, name=INPUT_NAME))
-
-
-def convert_detector(model, precision: str = "float32", calibration: Optional[Iterable[np.ndarray]] = None) -> bytes:
-    """TFLite bytes of the detector ``model`` (``zoo.detectors.nanodet.NanoDet``).
-
-    Args:
-        precision: ``float32``, ``float16``, ``dynamic`` or ``int8``.
-        calibration: int8 only: letterboxed uint8 RGB images ``(S, S, 3)``
-            (``training.detector.calibration_images``).
-
-    Raises ``ValueError`` when the file would need Flex (select TF) or custom ops.
-    """
-    import tensorflow as tf
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
-    images = [np.asarray(c, np.uint8) for c in calibration] if calibration is not None else []
-    if precision == "int8" and not images:
-        raise ValueError("precision='int8' needs calibration images (letterboxed photos)")
-    if precision == "int8":
-        data = _int8_float_decoder(model, images)
-        check_builtin_only(data)
-        return data
-    folder = tempfile.mkdtemp(prefix="posezoo_detector_")
-    try:
-        _write_saved_model(model, folder)
-        conv = tf.lite.TFLiteConverter.from_saved_model(folder, signature_keys=["serving_default"])
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        if precision in ("float16", "dynamic"):
-            conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        if precision == "float16":
-            conv.target_spec.supported_types = [tf.float16]
-        data = conv.convert()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    check_builtin_only(data)
-    return data
-
-
-def _int8_float_decoder(model, calibration) -> bytes:
-    """int8 convolutions with the box decoding and NMS (``model.float_layers``) and the ops
-    producing the outputs kept float32: ``edge.tflite``'s selective quantisation (calibrate,
-    drop the float region's ranges, quantise with it denylisted), checked after. Quantised,
-    the decoder would put box corners on an 8-bit grid (about 1.6 input pixels apart)."""
-    from edge.tflite import _float_region, quantise_around_float_region, quantised_ops_in
-
-    fragments = tuple(model.float_layers)
-    denylisted, internal, op_types = _float_region(convert_detector(model, "float32"), fragments)
-    data = quantise_around_float_region(model, calibration, denylisted, internal, op_types)
-    leaked = quantised_ops_in(data, fragments)
-    if leaked:
-        raise RuntimeError(f"{len(leaked)} decoding ops were quantised anyway, e.g. {leaked[:5]}")
-    return data
 
 
 class DetectorRunner:

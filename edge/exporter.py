@@ -121,7 +121,7 @@ def artifact_path(spec: ModelSpec, output_dir, format: str, precision: str = "fl
 
 
 def _check_export_options(format: str, precision: str, int8_io: bool) -> None:
-    from edge.tflite import PRECISIONS
+    from edge.tflite_conversion import PRECISIONS
 
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; choose from {list(FORMATS)}")
@@ -138,11 +138,12 @@ def _convert(model, spec: ModelSpec, task, format: str, precision: str, int8_io:
     """The file's bytes and its format's metadata entries (``tflite`` or ``onnx``)."""
     extra = {"format": format, "precision": precision}
     if format == "tflite":
-        from edge.tflite import check_builtin_only
+        from edge.tflite import convert
+        from edge.tflite_conversion import check_builtin_only
 
         calib, calib_desc = (task.calibration(spec, calibration_size or task.calibration_size)
                              if precision == "int8" else (None, None))
-        data = task.convert_tflite(model, precision, calibration=calib, int8_io=int8_io)
+        data = (task.convert_tflite or convert)(model, precision, calibration=calib, int8_io=int8_io)
         extra.update(operators=check_builtin_only(data), input_name=INPUT_NAME,
                      output_names=list(model.export_output_names()), batch=1,
                      input_dtype="int8 (pixel - 128)" if int8_io else "uint8",

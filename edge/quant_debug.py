@@ -32,7 +32,7 @@ def layer_errors(model, calibration: Iterable[np.ndarray], debug_images: Iterabl
     a fragment ``float_layers`` can name)."""
     import tensorflow as tf
 
-    from edge.tflite import selective_int8_converter
+    from edge.tflite_conversion import selective_int8_converter
 
     calibration = [np.asarray(c, np.uint8) for c in calibration]
     debug_images = [np.asarray(c, np.uint8) for c in debug_images]

@@ -6,7 +6,7 @@ A top-down model is calibrated on protocol crops, checked on validation crops (k
 drop) and its files describe keypoints; a bottom-up model is calibrated on composited scenes,
 checked on held-out scenes (same people, OKS AP drop), its files describe people, the letterbox
 and the grouping, and its grouping must stay float32 in int8 files. The person detector
-(``zoo.tasks.DETECTION``) is converted by ``edge.detector_tflite`` (box decoding and NMS inside,
+(``zoo.tasks.DETECTION``) is converted by ``edge.detector_convert`` (box decoding and NMS inside,
 float32 in int8 files), calibrated on letterboxed COCO photos, and its files describe boxes; its
 files are measured by ``python -m tools.convert_detector export``, not by the pose parity.
 """
@@ -18,7 +18,7 @@ from typing import Callable, Dict, Optional
 
 from edge.agreement import keypoint_parity, keypoint_parity_table, people_parity, people_parity_table
 from edge.calibration import DETECTOR_CALIBRATION_PHOTOS, crop_calibration, photo_calibration, scene_calibration
-from edge.tflite import convert
+from edge.detector_convert import INT8_IO_DETECTION, convert_detector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +42,9 @@ class EdgeTask:
         grouping: whether the decoding groups joints into people (``tools.benchmark
             --grouping-cost`` times it).
         inside: what the exported graph holds beyond the network, in a few words (log lines).
-        convert_tflite: ``(model, precision, calibration=None, int8_io=False) -> bytes``.
+        convert_tflite: ``(model, precision, calibration=None, int8_io=False) -> bytes``; None:
+            ``edge.tflite.convert``, the pose models' converter (``edge.exporter`` calls it; it reads
+            this table, so the table cannot import it).
         calibration_size: images an int8 file is calibrated on unless told otherwise.
     """
 
@@ -56,7 +58,7 @@ class EdgeTask:
     parity_table: Callable[[Dict], str]
     grouping: bool
     inside: str = "decoding inside"
-    convert_tflite: Callable[..., bytes] = convert
+    convert_tflite: Optional[Callable[..., bytes]] = None
     calibration_size: int = 300
 
 
@@ -163,19 +165,6 @@ def _detection_tflite_metadata(precision: str) -> Dict:
                           if precision == "int8" else None)}
 
 
-INT8_IO_DETECTION = ("int8_io would quantise the detector's box decoding and NMS (box corners on an 8-bit "
-                     "grid). Use precision='int8' with a uint8 input and float32 outputs (convolutions int8, "
-                     "decoding and NMS float32)")
-
-
-def _convert_detector(model, precision: str, calibration=None, int8_io: bool = False) -> bytes:
-    from edge.detector_tflite import convert_detector
-
-    if int8_io:
-        raise ValueError(f"{type(model).__name__}: {INT8_IO_DETECTION}")
-    return convert_detector(model, precision, calibration)
-
-
 def _no_detector_parity(*args, **kwargs):
     raise ValueError("the person detector has no keypoint parity; its files' recall and latency are measured by "
                      "python -m tools.convert_detector export")
@@ -206,7 +195,7 @@ EDGE_TASKS: Dict[str, EdgeTask] = {
         calibration=photo_calibration, metadata=detection_metadata, tflite_metadata=_detection_tflite_metadata,
         int8_io=INT8_IO_DETECTION, onnx_where=False, parity=_no_detector_parity,
         parity_measurement="detector_files", parity_table=_no_detector_parity, grouping=False,
-        inside="box decoding and NMS inside", convert_tflite=_convert_detector,
+        inside="box decoding and NMS inside", convert_tflite=convert_detector,
         calibration_size=DETECTOR_CALIBRATION_PHOTOS),
 }
 

@@ -183,7 +183,8 @@ def _cpu_name() -> str:
 def export(args) -> int:
     import zoo
     from edge import detector_tflite as dt
-    from edge.tflite import operators
+    from edge.detector_convert import convert_detector
+    from edge.tflite_conversion import operators
     from tools.benchmark import parse_references
     from training import detector
     from zoo.registry import get_spec, load
@@ -200,7 +201,7 @@ def export(args) -> int:
               "command": "python -m tools.convert_detector " + " ".join(_portable(args.argv))}
     paths = {}
     for precision in args.precisions:
-        data = dt.convert_detector(model, precision, calibration if precision == "int8" else None)
+        data = convert_detector(model, precision, calibration if precision == "int8" else None)
         path = out / f"{spec.name}-{spec.version}-{precision}.tflite"
         path.write_bytes(data)
         paths[precision] = path

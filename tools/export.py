@@ -30,7 +30,7 @@ from tools._cli import removing_created_folders, run
 
 
 def main(argv=None):
-    from edge.tflite import PRECISIONS
+    from edge.tflite_conversion import PRECISIONS
 
     p = argparse.ArgumentParser(prog="python -m tools.export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -343,7 +343,7 @@ def main(argv=None):
     quiet_startup(args.verbose)
     # Everything that can be checked is checked before the model loads.
     if args.backend == "tflite":
-        from edge.tflite import PRECISIONS
+        from edge.tflite_conversion import PRECISIONS
 
         if args.precision not in PRECISIONS:
             p.error(f"argument --precision: invalid choice {args.precision!r} (choose from {', '.join(PRECISIONS)})")

@@ -68,6 +68,6 @@ def test_the_detector_has_every_pose_precision():
     """``--all`` exports the detector in every precision the pose models have (its dynamic-range
     file included: int8 weights, float NMS)."""
     from edge.detector_tflite import PRECISIONS
-    from edge.tflite import PRECISIONS as POSE_PRECISIONS
+    from edge.tflite_conversion import PRECISIONS as POSE_PRECISIONS
 
     assert PRECISIONS == POSE_PRECISIONS

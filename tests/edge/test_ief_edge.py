@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from edge.tflite import TFLiteRunner, check_builtin_only, convert
+from edge.tflite import TFLiteRunner, convert
+from edge.tflite_conversion import check_builtin_only
 from zoo.architectures.ief import IterativeErrorFeedback
 
 S, K, T = 32, 16, 2

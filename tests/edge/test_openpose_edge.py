@@ -16,7 +16,8 @@ from edge.agreement import compare_people, people_agreement
 from edge.exporter import model_metadata
 from edge.parity import check_parity
 from edge.saved_model import write_saved_model
-from edge.tflite import TFLiteRunner, check_builtin_only, convert, quantised_ops_in
+from edge.tflite import TFLiteRunner, convert
+from edge.tflite_conversion import check_builtin_only, quantised_ops_in
 
 P, K = 10, 14
 QUANTISED = (np.int8, np.uint8, np.int16)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from edge.tflite import PRECISIONS, TFLiteRunner, check_builtin_only, convert, operators
+from edge.tflite import TFLiteRunner, convert
+from edge.tflite_conversion import PRECISIONS, check_builtin_only, operators
 
 
 @pytest.fixture(scope="module")

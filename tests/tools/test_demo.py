@@ -82,7 +82,7 @@ def test_unknown_model_lists_what_exists(tmp_path):
 def test_tflite_choices_are_the_exporter_precisions():
     """The parser is built without importing the exporter (``--help`` answers at once): its
     choices are written out, and must stay the exporter's."""
-    from edge.tflite import PRECISIONS
+    from edge.tflite_conversion import PRECISIONS
     from tools.demo import parser
 
     (action,) = [a for a in parser()._actions if a.dest == "tflite"]

@@ -389,7 +389,8 @@ def test_stage_2_training_changes_only_stage_2():
 
 # -- TFLite ----------------------------------------------------------------------------------
 def test_tflite_float32_builtin_ops_and_parity(tiny_model, tmp_path):
-    from edge.tflite import TFLiteRunner, check_builtin_only, convert
+    from edge.tflite import TFLiteRunner, convert
+    from edge.tflite_conversion import check_builtin_only
 
     data = convert(tiny_model, "float32")
     ops = check_builtin_only(data)

@@ -171,7 +171,7 @@ def test_config_round_trip():
 def test_tflite_builtin_ops_and_same_people(scene):
     from ai_edge_litert.interpreter import Interpreter
 
-    from edge.tflite import check_builtin_only
+    from edge.tflite_conversion import check_builtin_only
 
     _, heatmaps, pafs = scene
     layer = PafGrouping(TREE, STRIDE, max_people=5)

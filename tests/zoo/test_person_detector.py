@@ -176,8 +176,9 @@ def test_finds_the_people_of_real_photos_also_when_huge(detector, coco_val):
 def test_tflite_file_is_builtin_only_and_agrees_with_keras(detector):
     """The published weights with every score kept (threshold 0), so that a plain image gives
     boxes to compare: the file's decoding and NMS are the Keras model's."""
-    from edge.detector_tflite import DetectorRunner, convert_detector
-    from edge.tflite import operators
+    from edge.detector_convert import convert_detector
+    from edge.detector_tflite import DetectorRunner
+    from edge.tflite_conversion import operators
     from zoo.detectors.nanodet import NanoDet
 
     keep_all = NanoDet(**{**detector.spec.model_args, "score_threshold": 0.0})

@@ -93,7 +93,8 @@ def test_dark_falls_back_to_the_quarter_shift_without_a_peak():
 
 
 def test_dark_and_flip_export_with_builtin_ops_only(tmp_path):
-    from edge.tflite import check_builtin_only, convert
+    from edge.tflite import convert
+    from edge.tflite_conversion import check_builtin_only
 
     model = _tiny(flip_test=True, subpixel="dark")
     ops = check_builtin_only(convert(model, "float32"))

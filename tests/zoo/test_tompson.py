@@ -88,7 +88,8 @@ def test_round_trip_and_errors(tiny_model, keras_round_trip):
 @pytest.mark.parametrize("stride", [1, 2])
 def test_tflite_float32_uses_builtin_ops_and_matches_keras(stride):
     """Keras runs the spatial model's convolutions as FFTs, TFLite as depthwise convolutions."""
-    from edge.tflite import TFLiteRunner, check_builtin_only, convert
+    from edge.tflite import TFLiteRunner, convert
+    from edge.tflite_conversion import check_builtin_only
     from training.experiments.tompson_phases import displacement_histograms_of
 
     tiny_model = TompsonPoseModel(**SMALL, message_stride=stride)

@@ -244,7 +244,8 @@ def test_bad_arguments_name_the_value(kwargs, message):
 
 
 def test_tflite_float32_builtin_ops_and_parity(tiny_model):
-    from edge.tflite import TFLiteRunner, check_builtin_only, convert
+    from edge.tflite import TFLiteRunner, convert
+    from edge.tflite_conversion import check_builtin_only
 
     data = convert(tiny_model, "float32")
     ops = check_builtin_only(data)
