@@ -125,3 +125,21 @@ def keras_round_trip(tmp_path):
         return loaded
 
     return check
+
+
+#: A preset with no published weights in any store, for the tests of what an unpublished model does
+#: (every real preset may be published in the package one day).
+UNPUBLISHED = "hourglass-unpublished"
+
+
+@pytest.fixture
+def unpublished_preset(monkeypatch):
+    """Registers ``UNPUBLISHED``: hourglass-mpii's preset (MPII-16, 128 px, recipe hourglass_mpii)
+    under a name no store publishes."""
+    import dataclasses
+
+    from zoo import registry
+
+    monkeypatch.setitem(registry.PRESETS, UNPUBLISHED,
+                        dataclasses.replace(registry.PRESETS["hourglass-mpii"], name=UNPUBLISHED))
+    return UNPUBLISHED

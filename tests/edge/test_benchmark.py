@@ -165,11 +165,11 @@ def test_cli_benchmarks_every_export(export_dir, tmp_path, monkeypatch, capsys):
     assert code == 2 and "no exports of tiny@1" in capsys.readouterr().err
 
 
-def test_cli_refuses_an_unpublished_model(local_store, tmp_path, capsys):
+def test_cli_refuses_an_unpublished_model(local_store, tmp_path, capsys, unpublished_preset):
     from tools._cli import run
     from tools.benchmark import main
 
-    assert run(main, ["hourglass-mpii", "--exports", str(tmp_path)]) == 2
+    assert run(main, [unpublished_preset, "--exports", str(tmp_path)]) == 2
     assert "no published version" in capsys.readouterr().err
 
 

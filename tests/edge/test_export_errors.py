@@ -18,9 +18,9 @@ def test_unknown_precision_and_format_are_rejected_before_any_work(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_model_without_published_weights(tmp_path, local_store):
+def test_model_without_published_weights(tmp_path, local_store, unpublished_preset):
     with pytest.raises(zoo.WeightsNotPublishedError, match="no published weights"):
-        edge.export("hourglass-mpii", "tflite", "float32", tmp_path)
+        edge.export(unpublished_preset, "tflite", "float32", tmp_path)
     with pytest.raises(zoo.ModelNotFoundError, match="hourglass-lsp"):
         edge.export("hourglass-nope", "tflite", "float32", tmp_path)
 

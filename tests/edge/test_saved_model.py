@@ -63,7 +63,7 @@ def test_export_refuses_to_overwrite_a_version(exported_saved_model):
     assert not [p for p in path.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 
-def test_export_of_unpublished_preset_is_a_clear_error(tmp_path, local_store):
+def test_export_of_unpublished_preset_is_a_clear_error(tmp_path, local_store, unpublished_preset):
     with pytest.raises(zoo.WeightsNotPublishedError, match="no published weights"):
-        export_saved_model("hourglass-mpii", tmp_path)
-    assert not (tmp_path / "hourglass-mpii").exists()
+        export_saved_model(unpublished_preset, tmp_path)
+    assert not (tmp_path / unpublished_preset).exists()
