@@ -14,7 +14,9 @@ them.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from tools._cli import run
 
@@ -51,6 +53,10 @@ def main(argv=None):
     if args.workdir and args.epoch_curve and evaluation.epoch_curve is not None:
         training.update(evaluation.epoch_curve(args.workdir, name, evaluation_set, args.epoch_curve))
     dataset, data = evaluation.training_data(PRESETS[name].skeleton)
+    recipe_sets = _recipe_datasets(args.workdir)
+    if recipe_sets and not args.train_data and "+" not in dataset:  # the skeleton's default names one set
+        dataset = "+".join(recipe_sets)
+        data = f"training splits of docs/evaluation.md, sampled by the recipe's weights: {', '.join(recipe_sets)}"
     training.update(
         dataset=dataset,
         data=args.train_data or data,
@@ -63,6 +69,14 @@ def main(argv=None):
     write_model_card(published)
     print(f"published {published.id} (sha256 {published.weights.sha256[:12]}...)")
     return 0
+
+
+def _recipe_datasets(workdir):
+    """The datasets a multi-dataset recipe trained on (its ``experiment.json`` in ``workdir``), or []."""
+    path = Path(workdir) / "experiment.json" if workdir else None
+    if path is None or not path.is_file():
+        return []
+    return [str(entry[0]) for entry in json.loads(path.read_text()).get("datasets") or []]
 
 
 def cli():

@@ -26,7 +26,8 @@ from training.people_evaluation import (
 def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0):
     """The evaluation samples for a model's skeleton: LSPet val split; for MPII-16 the validation
     split of the MPII release (``data`` a ``.mat``, ``training.datasets.mpii``) or an MPII-format
-    JSON; for COCO-17 the COCO photos' validation people (``EVERYDAY_SETS``' first)."""
+    JSON, and without ``data`` the MPII subset's validation people; for COCO-17 the COCO photos'
+    validation people (``EVERYDAY_SETS``' first)."""
     from training.datasets import load_lspet, load_mpii, load_person_dataset
     from training.datasets.mpii import VAL_MODULUS, is_release_path
 
@@ -35,6 +36,8 @@ def evaluation_samples(skeleton: str, data: Optional[str] = None, limit: int = 0
         samples, desc = load_person_dataset(name, "val", data), EVERYDAY_SETS[name]
     elif skeleton == "lsp14":
         samples, desc = load_lspet(data, split="val"), "LSPet validation split (im08101-im09000)"
+    elif skeleton == "mpii16" and not data:
+        samples, desc = load_person_dataset("mpii_subset", "val"), EVERYDAY_SETS["mpii_subset"]
     elif skeleton == "mpii16":
         samples = load_mpii(data, split="val")
         if is_release_path(data):
@@ -75,7 +78,9 @@ def _keypoint_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, st
                                 for row in result["stages"]]
     metrics["evaluation"]["command"] = f"python -m tools.evaluate {model.spec.name}@<version>"
     text = format_result(result)
-    if model.skeleton.name == "coco17":
+    # The models of everyday photos (COCO-17, and MPII-16 on the shared sets) are scored on every
+    # validation set of the multi-dataset training, each in its own skeleton.
+    if model.skeleton.name == "coco17" or (model.skeleton.name == "mpii16" and not data):
         metrics["validation_sets"] = evaluate_everyday_sets(model, data)
         text += "\n" + format_everyday_sets(metrics["validation_sets"])
     return metrics, text, None

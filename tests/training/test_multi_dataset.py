@@ -187,3 +187,13 @@ def test_limb_means_leave_out_face_and_trunk_points():
     trunk = [MPII16.index(n) for n in ("pelvis", "thorax", "upper_neck", "head_top")]
     pred16[0, trunk, 0] = 100.0
     assert pckh(pred16, gt16, np.ones((1, 16)), np.array([10.0]))["mean_limbs"] == 1.0
+
+
+def test_an_mpii16_model_is_evaluated_on_the_mpii_subset_validation_people_by_default(mpii_subset):
+    # Without a data path an MPII-16 model (hourglass-mpii) is scored on the subset's fixed
+    # validation split with its head sizes (PCKh), not on the five-image MPII sample.
+    from training.evaluate import evaluation_samples
+
+    samples, desc = evaluation_samples("mpii16")
+    assert samples.ids == load_mpii_subset(mpii_subset, "val").ids and len(samples) > 100
+    assert samples.head_sizes is not None and "MPII subset validation split" in desc
