@@ -34,7 +34,7 @@ def mpii_sample(shared_data):
     return path
 
 
-TEST_CALIBRATION_CROPS = 100
+TEST_CALIBRATION_CROPS = 300
 SHARED_EXPORTS = ("exported", "exports_dir")
 
 
@@ -60,8 +60,8 @@ def exports_dir(tmp_path_factory):
 def exported(exports_dir):
     """``exported(name, format, precision, model=None)``: the path of ``edge.export``'s file of a
     published model in ``exports_dir``, exported on first use and reused after. int8 files are
-    calibrated on ``TEST_CALIBRATION_CROPS`` real crops instead of the release's 300: calibration
-    dominates the conversion time, and the parity targets must hold with fewer crops too."""
+    calibrated on ``TEST_CALIBRATION_CROPS`` real crops, the release's count: the parity targets are
+    the released files' (with 100 crops simplebaseline-coco@2's int8 file missed the 1-point target)."""
 
     def get(name, format="tflite", precision="float32", model=None):
         import edge

@@ -243,6 +243,7 @@ def run_top_down_people_tflite(model, image, precision, exports, step, verbose=F
     both = (people[:n, :, 2] >= 0.3) & (keras_people[:n, :, 2] >= 0.3)
     d = np.linalg.norm(people[:n, :, :2] - keras_people[:n, :, :2], axis=-1)[both]
     agreement = {"same_number_of_people": bool(len(people) == len(keras_people)),
+                 "people_keras": int(len(keras_people)), "people_tflite": int(len(people)),
                  "joints_compared": int(both.sum()),
                  "mean_px": round(float(d.mean()), 3) if d.size else None,
                  "max_px": round(float(d.max()), 3) if d.size else None}

@@ -57,7 +57,11 @@ def test_main_job_on_a_real_photo(tmp_path, shared_data, exports_dir, exported, 
     # detector's and the model's int8 files in sequence.
     people = json.loads((tmp_path / "000000000790_people.json").read_text())
     assert people["model"] == zoo.most_accurate() and len(people["people"]) >= 3
-    assert people["tflite"]["agreement_with_keras"]["same_number_of_people"]
+    # The int8 detector may keep one more or one fewer person near its score threshold than the
+    # float Keras detector; the people both find (best first) must agree to a few pixels.
+    agreement = people["tflite"]["agreement_with_keras"]
+    assert abs(agreement["people_tflite"] - agreement["people_keras"]) <= 1, agreement
+    assert agreement["joints_compared"] >= 20 and agreement["mean_px"] <= 5.0, agreement
     assert "detector + int8 pose model in sequence" in out
 
 

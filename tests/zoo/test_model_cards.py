@@ -45,7 +45,8 @@ def test_a_version_with_an_accuracy_target_states_it_against_its_measured_figure
                "ap_scenes": lambda: m["scenes"]["oks"]["AP"], "ap_photos": lambda: m["coco_heldout"]["oks"]["AP"],
                "coco_pck@0.2_limbs": lambda: m["validation_sets"]["coco_people"]["pck@0.2"]["mean_limbs"],
                "mpii_pckh@0.5_limbs": lambda: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean_limbs"],
-               "lspet_pck@0.2_limbs": lambda: m["validation_sets"]["lspet"]["pck@0.2"]["mean_limbs"]}
+               "lspet_pck@0.2_limbs": lambda: m["validation_sets"]["lspet"]["pck@0.2"]["mean_limbs"],
+               "mpii_pckh@0.5": lambda: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean"]}
     card = render_model_card(spec)
     assert "## Accuracy target" in card
     for metric, value in store.measurements(spec)[ACCURACY_TARGET]["targets"].items():

@@ -300,8 +300,8 @@ def test_a_version_measured_on_everyday_photos_outranks_a_higher_own_figure():
     # Better on the small COCO set but worse on the larger MPII one: ranked below.
     assert registry._ranking(spec({"validation_sets": sets(0.66, 0.64)})) < registry._ranking(everyday)
     assert registry._ranking(spec({})) is None
-    with pytest.raises(zoo.ModelNotFoundError, match="no published single-person mpii16 model"):
-        zoo.most_accurate("mpii16")
+    with pytest.raises(zoo.ModelNotFoundError, match="no published single-person flic11 model"):
+        zoo.most_accurate("flic11")
 
 
 def test_a_weights_file_loads_into_the_current_recipe_unless_a_version_is_named():
