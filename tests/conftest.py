@@ -61,7 +61,7 @@ def exported(exports_dir):
     """``exported(name, format, precision, model=None)``: the path of ``edge.export``'s file of a
     published model in ``exports_dir``, exported on first use and reused after. int8 files are
     calibrated on ``TEST_CALIBRATION_CROPS`` real crops, the release's count: the parity targets are
-    the released files' (with 100 crops simplebaseline-coco@2's int8 file missed the 1-point target)."""
+    the released files', and fewer crops can miss them."""
 
     def get(name, format="tflite", precision="float32", model=None):
         import edge
