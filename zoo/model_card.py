@@ -55,6 +55,37 @@ def _pck_table(metrics: Dict, skeleton) -> List[str]:
     return lines
 
 
+#: The seed lectures' MPII comparison (PCKh@0.5, all joints, full MPII test set of about 25,000 people),
+#: quoted beside our MPII-16 models' own figure: (method, venue, PCKh@0.5 %).
+MPII_LITERATURE_PCKH = (
+    ("Tompson et al. (joint CNN + graphical model)", "NIPS 2014", 79.6),
+    ("Carreira et al. (Iterative Error Feedback)", "CVPR 2016", 81.3),
+    ("Tompson et al. (multi-resolution heatmaps + cascade)", "CVPR 2015", 82.0),
+    ("Wei et al. (CPM)", "CVPR 2016", 87.9),
+    ("Newell et al. (Stacked Hourglass)", "ECCV 2016", 89.4),
+)
+
+
+def _mpii_literature_section(spec: ModelSpec, m: Dict) -> List[str]:
+    """The seed lectures' MPII PCKh@0.5 table with this model's own figure on the MPII subset's
+    validation people, for models that report PCKh@0.5 on all MPII-16 joints."""
+    mpii = m.get("validation_sets", {}).get("mpii_subset", {})
+    if spec.skeleton != "mpii16" or "pckh@0.5" not in mpii:
+        return []
+    ours = 100 * mpii["pckh@0.5"]["mean"]
+    lines = ["", "## Against the published MPII results", "",
+             "The seed lectures' table (full MPII benchmark, about 25,000 training people) beside this model on "
+             f"the validation people of the 1,727-person MPII subset ({mpii['num_images']} people; its training "
+             "people are the subset's others, see Training). Not the same test set: a guide to the gap, not a "
+             "ranking.", "",
+             "| method | PCKh@0.5, all joints (%) | test data |", "| --- | ---: | --- |"]
+    rows = [(f"{name}, {venue}", value, "full MPII test set") for name, venue, value in MPII_LITERATURE_PCKH]
+    rows.append((f"**{spec.name}@{spec.version} (this model)**", ours, "MPII subset validation split"))
+    for name, value, data in sorted(rows, key=lambda r: r[1]):
+        lines.append(f"| {name} | {value:.1f} | {data} |")
+    return lines
+
+
 def _validation_sets_section(m: Dict) -> List[str]:
     """One row per validation set of a model trained on several (``metrics["validation_sets"]``),
     then the per-joint PCK@0.2 of each, in each set's own skeleton."""
@@ -208,6 +239,7 @@ def _top_down_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     ]
     lines += _pck_table(m, sk)
     lines += _validation_sets_section(m)
+    lines += _mpii_literature_section(spec, m)
     lines += _target_section(spec, m, tr)
     lines += _curve_and_stage_sections(tr, m)
     lines += _pdj_section(m["pdj"]) if m.get("pdj") else []

@@ -56,3 +56,22 @@ def test_a_version_with_an_accuracy_target_states_it_against_its_measured_figure
             assert f"missed by {value - measured:.1f} points" in card and "What would close the gap" in card
         else:
             assert f"measured {measured:.1f} %: met." in card
+
+
+MPII16 = [m for m in PUBLISHED if registry.get_spec(m).skeleton == "mpii16"
+          and "mpii_subset" in registry.get_spec(m).weights.metrics.get("validation_sets", {})]
+
+
+@pytest.mark.parametrize("model_id", MPII16)
+def test_an_mpii_model_stands_beside_the_published_mpii_table(model_id):
+    """Issue #28: the card puts the model's own PCKh@0.5 (all joints, MPII subset validation) among
+    the seed lectures' MPII figures, in order, and says the test sets differ."""
+    spec = registry.get_spec(model_id)
+    card = render_model_card(spec)
+    section = card.split("## Against the published MPII results")[1].split("\n## ")[0]
+    ours = 100 * spec.weights.metrics["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean"]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    values = [float(line.split("|")[2]) for line in rows]
+    assert len(rows) == 6 and values == sorted(values)
+    assert f"(this model)** | {ours:.1f} |" in section and "Not the same test set" in section
+    assert "| Newell et al. (Stacked Hourglass), ECCV 2016 | 89.4 |" in section
