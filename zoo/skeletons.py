@@ -219,6 +219,19 @@ COCO17 = Skeleton(
         0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107,
         0.107, 0.087, 0.087, 0.089, 0.089,
     ),
+    # OpenPose's COCO tree (Cao et al. 2017: 18 parts, a neck joining the shoulders, hips and
+    # nose) without the neck, which COCO-17 lacks: the shoulder line takes its place (left ->
+    # right shoulder, each shoulder -> its hip) and the head hangs from the left shoulder by the
+    # nose (the paper's neck -> nose), then nose -> eyes -> ears as in the paper. Every other
+    # edge is one of COCO's own limbs; COCO's cycles (hip - hip, eye - eye, nose - right eye,
+    # ears - shoulders) are left out, since the grouping needs a tree.
+    tree=(
+        ("left_shoulder", "right_shoulder"), ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+        ("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow"), ("left_elbow", "left_wrist"),
+        ("right_elbow", "right_wrist"), ("left_hip", "left_knee"), ("right_hip", "right_knee"),
+        ("left_knee", "left_ankle"), ("right_knee", "right_ankle"), ("left_shoulder", "nose"),
+        ("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"),
+    ),
 )
 
 SKELETONS = {s.name: s for s in (LSP14, MPII16, FLIC11, COCO17)}

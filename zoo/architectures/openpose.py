@@ -30,6 +30,7 @@ from zoo.architectures.base import PoseModel
 from zoo.backbones.efficientnet_lite import INT8_FLOAT_LAYERS, EfficientNetLite, optional_backbone
 from zoo.codecs.paf import PafCodec
 from zoo.layers.blocks import ConvBNReLU
+from zoo.skeletons import joint_mapping
 from zoo.tasks import BOTTOM_UP
 
 
@@ -216,6 +217,59 @@ class OpenPose(PoseModel):
         people, scores = self.graph_function("people")(ops.convert_to_tensor(boxed[None], "float32"))
         return people_to_image(ops.convert_to_numpy(people)[0], ops.convert_to_numpy(scores)[0], to_image)
 
+    def initialise_from(self, source: "OpenPose") -> None:
+        """Starts from ``source``, a trained OpenPose of the same size that may have another
+        skeleton (openpose-lsp@2's LSP-14 continuing as a COCO-17 model), as
+        ``StackedHourglass.initialise_from`` does for joints. The backbone and every stage's
+        convolutions are copied; a confidence-map channel takes the source's joint of the same
+        name (``zoo.skeletons.joint_mapping``), and a field's x, y channels those of the source's
+        limb joining the same two joints, negated where the source's limb points the other way
+        (a field runs parent -> child). Where a stage reads the previous fields or maps, its first
+        convolution's input channels are mapped alike. An output without a source keeps its
+        fresh initialisation, and reads nothing forward (zero kernel) until trained."""
+        if not isinstance(source, OpenPose):
+            raise ValueError(f"cannot start an OpenPose from a {type(source).__name__}")
+        same = ("backbone_name", "backbone_filters", "stage_filters", "stage_convs", "paf_stages", "heatmap_stages")
+        differ = [a for a in same if getattr(source, a) != getattr(self, a)]
+        if differ:
+            raise ValueError(f"cannot start from an OpenPose with other {differ}: "
+                             f"{[getattr(source, a) for a in differ]} vs {[getattr(self, a) for a in differ]}")
+        if source.skeleton.name == self.skeleton.name:
+            return super().initialise_from(source)
+        joints, limbs, signs = self._channel_sources(source)
+        f = self.backbone_filters[-1]
+        features = (np.arange(f), np.ones(f))
+        fields = (np.where(limbs >= 0, limbs + f, -1), signs)
+        maps = (np.where(joints >= 0, joints + f + 2 * source.num_limbs, -1), (joints >= 0).astype(float))
+        for mine, src in zip(self._backbone_layers(), source._backbone_layers()):
+            mine.set_weights(src.get_weights())
+        for i, (block, src) in enumerate(zip(self.paf_blocks, source.paf_blocks)):
+            inputs = features if i == 0 else _joined(features, fields)
+            _copy_stage(block, src, inputs, (limbs, signs))
+        for i, (block, src) in enumerate(zip(self.heatmap_blocks, source.heatmap_blocks)):
+            inputs = _joined(features, fields) if i == 0 else _joined(features, fields, maps)
+            _copy_stage(block, src, inputs, (joints, (joints >= 0).astype(float)))
+
+    def _backbone_layers(self):
+        return [self.backbone, self.backbone_reduce] if self.backbone_name else list(self.backbone)
+
+    def _channel_sources(self, source: "OpenPose"):
+        """For this model's joints, the source's joint of the same name (-1: none); for each of its
+        ``2L`` field channels, the source's channel of the same limb (-1: none) and the sign."""
+        joints = np.asarray(joint_mapping(source.skeleton, self.skeleton))
+        theirs = list(source.skeleton.tree)
+        limbs, signs = [], []
+        for a, b in self.skeleton.tree:
+            if (a, b) in theirs or (b, a) in theirs:
+                forward = (a, b) in theirs
+                limb = theirs.index((a, b) if forward else (b, a))
+                limbs += [2 * limb, 2 * limb + 1]
+                signs += [1.0 if forward else -1.0] * 2
+            else:
+                limbs += [-1, -1]
+                signs += [0.0, 0.0]
+        return joints, np.asarray(limbs), np.asarray(signs)
+
     def get_config(self):
         return {"skeleton": self.skeleton.name, "input_size": self.input_size,
                 "backbone_filters": list(self.backbone_filters), "stage_filters": self.stage_filters,
@@ -226,3 +280,37 @@ class OpenPose(PoseModel):
                 "min_mean_score": self.min_mean_score, "sigma": self.codec.sigma,
                 "limb_width": self.codec.limb_width, "mean": list(self.mean), "std": list(self.std),
                 "backbone": self.backbone_name, "name": self.name}
+
+
+def _joined(*parts):
+    """The channel sources ``(index, sign)`` of a concatenation of inputs."""
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _mapped(mine, theirs, index, sign, axis: int):
+    """``mine`` with its slices along ``axis`` taken from ``theirs`` at ``index`` times ``sign``,
+    where ``index >= 0``; elsewhere left as they are."""
+    mine, theirs = np.array(mine), np.asarray(theirs)
+    known = index >= 0
+    taken = np.take(theirs, index[known], axis=axis)
+    shape = [1] * theirs.ndim
+    shape[axis] = int(known.sum())
+    slicer = [slice(None)] * mine.ndim
+    slicer[axis] = known
+    mine[tuple(slicer)] = taken * sign[known].reshape(shape)
+    return mine
+
+
+def _copy_stage(block, source_block, inputs, outputs) -> None:
+    """One stage from the source's: its first convolution's input channels by ``inputs``
+    ``(index, sign)`` (unmapped inputs read nothing), the hidden convolutions as they are, its
+    output convolution's channels by ``outputs``."""
+    first, src_first = block[0], source_block[0]
+    kernel = np.zeros_like(np.asarray(first.conv.kernel))
+    first.conv.kernel.assign(_mapped(kernel, np.asarray(src_first.conv.kernel), *inputs, axis=2))
+    first.bn.set_weights(src_first.bn.get_weights())
+    for mine, theirs in zip(block[1:-1], source_block[1:-1]):
+        mine.set_weights(theirs.get_weights())
+    kernel, bias = (np.asarray(w) for w in block[-1].get_weights())
+    src_kernel, src_bias = (np.asarray(w) for w in source_block[-1].get_weights())
+    block[-1].set_weights([_mapped(kernel, src_kernel, *outputs, axis=3), _mapped(bias, src_bias, *outputs, axis=0)])
