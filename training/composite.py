@@ -22,7 +22,7 @@ import tensorflow as tf
 from training.augment import AugmentConfig, crop_sample, warp_tf
 from training.datasets.base import PoseSamples
 from training.distribute import unsharded
-from zoo.skeletons import get_skeleton
+from zoo.skeletons import get_skeleton, joint_mapping
 
 # Extra silhouette segments beyond the drawn limbs: the torso's diagonals fill its quadrilateral.
 _TORSO_DIAGONALS = (("right_shoulder", "left_hip"), ("left_shoulder", "right_hip"),
@@ -263,9 +263,15 @@ def scene_dataset(samples: PoseSamples, codec, batch_size: Optional[int], config
     targets with the loss mask as the last channel (all ones: every composited person is labelled).
     ``per_channel_masks``: one mask channel per target channel instead (``2L + 2L``, ``K + K``),
     to mix with a dataset that lacks some joints (``scene_targets``). ``batch_size`` None:
-    single examples."""
+    single examples. A model of another skeleton than the people's (a COCO-17 model on LSPet
+    people) gets the scene's joints moved into its own by name (``in_skeleton``), which needs
+    ``per_channel_masks``: the joints the people lack (COCO's face) are then masked, not taught
+    as absent."""
     if config.canvas != codec.input_size:
         raise ValueError(f"scene canvas {config.canvas} differs from the codec's input size {codec.input_size}")
+    if codec.skeleton != samples.skeleton and not per_channel_masks:
+        raise ValueError(f"scenes of {samples.skeleton} people for a {codec.skeleton} model need per_channel_masks "
+                         f"(the joints {samples.skeleton} lacks must be masked, not taught as absent)")
     people = person_dataset(samples, config, augment=True, cache=cache).batch(config.max_people)
     backgrounds = tf.data.Dataset.from_tensor_slices((samples.image_paths, samples.keypoints, samples.visible))
     backgrounds = backgrounds.shuffle(len(samples)).repeat()
@@ -278,14 +284,33 @@ def scene_dataset(samples: PoseSamples, codec, batch_size: Optional[int], config
         photo, photo_points, photo_visible = background
         image, kps, v, _ = compose_scene(cutouts, pts, vis, photo, seed, config, samples.skeleton,
                                          photo_points, photo_visible)
+        kps, v = in_skeleton(kps, v, samples.skeleton, codec.skeleton)
         return (image,) + scene_targets(codec, kps, v, labelled=labelled)
 
-    labelled = np.ones(codec.num_joints, bool) if per_channel_masks else None
+    labelled = labelled_joints(samples.skeleton, codec.skeleton) if per_channel_masks else None
     ds = ds.map(make, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(lambda image, pafs, heatmaps: (image, {"pafs": pafs, "heatmaps": heatmaps}))
     if batch_size is not None:
         ds = ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     return unsharded(ds)
+
+
+def labelled_joints(source: str, target: str) -> np.ndarray:
+    """Bool ``(K,)``: the joints of skeleton ``target`` that people of skeleton ``source`` carry
+    (by name, ``zoo.skeletons.joint_mapping``)."""
+    return np.asarray(joint_mapping(get_skeleton(source), get_skeleton(target))) >= 0
+
+
+def in_skeleton(keypoints, visible, source: str, target: str):
+    """People ``keypoints (M, K, 2)``, ``visible (M, K)`` of skeleton ``source`` moved into
+    ``target`` by joint name; a joint ``source`` lacks is unlabelled (0). TF ops or NumPy."""
+    if source == target:
+        return keypoints, visible
+    mapping = np.asarray(joint_mapping(get_skeleton(source), get_skeleton(target)))
+    index, known = np.maximum(mapping, 0), (mapping >= 0).astype(np.float32)
+    if isinstance(keypoints, np.ndarray):
+        return keypoints[..., index, :] * known[:, None], visible[..., index] * known
+    return (tf.gather(keypoints, index, axis=-2) * known[:, None], tf.gather(visible, index, axis=-1) * known)
 
 
 def channel_weights(codec, labelled):

@@ -39,7 +39,7 @@ from typing import List, Optional
 import numpy as np
 
 from training.datasets import matlab
-from training.datasets.base import DatasetError, PoseSamples, data_root
+from training.datasets.base import DatasetError, MultiPersonSamples, PoseSamples, data_root
 
 NUM_JOINTS = 16
 RELEASE_FILE = "mpii_human_pose_v1_u12_1.mat"
@@ -62,6 +62,40 @@ def load_mpii_subset(root: Optional[str] = None, split: str = "train", check_ima
     ``train``, ``val`` (``subset_split``) or ``all``."""
     path = Path(root) if root else data_root() / "mpii-subset"
     return load_mpii_json(path / SUBSET_FILE if path.is_dir() else path, check_images=check_images, split=split)
+
+
+def load_mpii_photos(root: Optional[str] = None, split: str = "train", check_images: bool = True
+                     ) -> MultiPersonSamples:
+    """The MPII subset's images as multi-person samples (``MultiPersonSamples``, MPII-16): one per
+    image, holding every person the subset labels in it (its records grouped by ``image``), on
+    the ``split`` side of ``subset_split`` (a scene's images all on one side). Image ids are the
+    file numbers MPII names its images by; ``boxes`` the labelled joints' box (x, y, width,
+    height), ``areas`` its area. The subset marks no crowds or unlabelled people
+    (``ignore_segments`` empty): its other people are found by the person detector
+    (``training.real_photos``)."""
+    from PIL import Image
+
+    people = load_mpii_subset(root, split, check_images)
+    order = list(dict.fromkeys(people.image_paths))
+    rows = {path: [] for path in order}
+    for i, path in enumerate(people.image_paths):
+        rows[path].append(i)
+    sizes, boxes, ids = [], [], []
+    for path in order:
+        with Image.open(path) as image:
+            sizes.append((image.height, image.width))
+        xy, vis = people.keypoints[rows[path]], people.visible[rows[path]] > 0
+        lo = np.asarray([p[v].min(0) for p, v in zip(xy, vis)]).reshape(-1, 2)
+        hi = np.asarray([p[v].max(0) for p, v in zip(xy, vis)]).reshape(-1, 2)
+        boxes.append(np.concatenate([lo, hi - lo], 1).astype(np.float32))
+        stem = Path(path).stem
+        ids.append(int(stem) if stem.isdigit() else zlib.crc32(stem.encode("utf-8")))
+    if len(set(ids)) != len(ids):
+        raise DatasetError(f"MPII subset under {root or data_root()}: two images share the file number of an image id")
+    return MultiPersonSamples(order, ids, np.asarray(sizes, np.int64).reshape(-1, 2),
+                              [people.keypoints[rows[p]] for p in order], [people.visible[rows[p]] for p in order],
+                              [b[:, 2] * b[:, 3] for b in boxes], boxes, "mpii16",
+                              [np.asarray(rows[p], np.int64) for p in order], [[] for _ in order])
 
 
 def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = None,
