@@ -1,4 +1,5 @@
-"""Training of bottom-up multi-person models (OpenPose) on composited LSPet scenes.
+"""Training of bottom-up multi-person models (OpenPose) on composited LSPet scenes, and with
+``Experiment.datasets`` on a mix of those and real photos (``training.real_photos``).
 
 Called by ``training.train`` for models whose task is ``bottom_up``; the targets are encoded by
 the model's own codec (``model.codec``: confidence maps and part affinity fields). Same contract
@@ -25,19 +26,34 @@ import numpy as np
 import tensorflow as tf
 
 from training.callbacks import HistoryCSV, SyncReplicaStatistics, TrainingSummaries
-from training.composite import heldout_scenes, scene_dataset, scene_targets
+from training.composite import heldout_scenes, in_skeleton, labelled_joints, scene_dataset, scene_targets
 from training.datasets import load_lspet
 from training.distribute import prepare_fit, unsharded
 from training.loop import WarmupCosine, first_samples, record_run, save_weights, start_model, start_run
 from training.losses import masked_stage_metrics, masked_stage_mse
 from training.run_log import RunLog
 
+#: The source of composited scenes a bottom-up recipe's ``datasets`` can name beside the real
+#: photos (``training.real_photos.SOURCES``).
+SCENES = "lspet_scenes"
 
-def training_mix(exp, samples, codec, data_root=None):
+
+def boxes_folder(workdir) -> Path:
+    """Where a run reads its photos' person boxes (``tools.person_boxes``): ``person_boxes/``
+    beside its workdir (``runs/person_boxes``), shared by the runs of one folder."""
+    return Path(workdir).resolve().parent / "person_boxes"
+
+
+def training_mix(exp, samples, codec, data_root=None, folder=None, max_photos: int = 0):
     """The training stream of ``exp``: scenes composited from ``samples``, and with
     ``exp.coco_mix`` > 0 that share of real COCO photos (``coco-mini`` under the data root, all
     but ``exp.coco_heldout``), augmented with ``exp.augment``, masks per channel (COCO lacks
-    some joints). Returns ``(batches, held-out COCO samples or None)``."""
+    some joints). Returns ``(batches, held-out COCO samples or None)``. A recipe with
+    ``datasets`` mixes its sources instead (``source_mix``; ``folder``, ``max_photos``)."""
+    if exp.datasets:
+        if exp.coco_mix:
+            raise ValueError(f"experiment {exp.name}: coco_mix and datasets both set; name the photos in datasets")
+        return source_mix(exp, samples, codec, folder, data_root, max_photos)
     if exp.coco_mix == 0:
         return scene_dataset(samples, codec, exp.batch_size, exp.scenes), None
     from training.datasets.base import data_root as default_root
@@ -54,15 +70,45 @@ def training_mix(exp, samples, codec, data_root=None):
     return unsharded(mixed.batch(exp.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)), heldout
 
 
+def source_mix(exp, samples, codec, folder, data_root=None, max_photos: int = 0):
+    """The training stream of a recipe with ``datasets``: each example from a source with
+    probability proportional to its weight, ``lspet_scenes`` (composited from ``samples``) or a
+    real-photo source (``training.real_photos.SOURCES``: its first ``max_photos``, 0 all; its
+    unlabelled people masked with the person boxes cached in ``folder``), in the model's
+    skeleton, masks per channel. Returns ``(batches, the COCO photos' validation split in the
+    model's skeleton)``, the real-photo set scored every epoch."""
+    from training.datasets.coco import load_coco_photos
+    from training.real_photos import SOURCES, in_model_skeleton, photo_stream
+
+    streams, weights = [], []
+    for name, weight in exp.training_sets:
+        if name == SCENES:
+            streams.append(scene_dataset(samples, codec, None, exp.scenes, per_channel_masks=True))
+        elif name in SOURCES:
+            if folder is None:
+                raise ValueError(f"experiment {exp.name}: source {name!r} needs the folder of its person boxes")
+            streams.append(photo_stream(name, codec, exp.augment, folder, data_root, max_photos))
+        else:
+            raise ValueError(f"experiment {exp.name}: unknown bottom-up source {name!r}; "
+                             f"known: {(SCENES,) + SOURCES}")
+        weights.append(weight)
+    total = sum(weights)
+    mixed = tf.data.Dataset.sample_from_datasets(streams, [w / total for w in weights])
+    photos = in_model_skeleton(load_coco_photos(data_root, "val"), codec.skeleton)
+    return unsharded(mixed.batch(exp.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)), photos
+
+
 def heldout_batches(samples, codec, count: int, config, batch_size: int):
     """Fixed validation scenes with targets, as a finite dataset ``(images, targets)``, and the
-    scenes themselves (``training.composite.heldout_scenes``)."""
-    scenes = heldout_scenes(samples, count, config)
-    images, kps, vis, _ = scenes
-    pafs, maps = zip(*[scene_targets(codec, kps[i], vis[i]) for i in range(len(images))])
+    scenes themselves (``training.composite.heldout_scenes``), their people in the model's
+    skeleton (joints the people lack unlabelled, and masked in the targets)."""
+    images, kps, vis, areas = heldout_scenes(samples, count, config)
+    kps, vis = in_skeleton(kps, vis, samples.skeleton, codec.skeleton)
+    labelled = None if samples.skeleton == codec.skeleton else labelled_joints(samples.skeleton, codec.skeleton)
+    pafs, maps = zip(*[scene_targets(codec, kps[i], vis[i], labelled=labelled) for i in range(len(images))])
     targets = {"pafs": tf.stack(pafs), "heatmaps": tf.stack(maps)}
     ds = tf.data.Dataset.from_tensor_slices((images.astype(np.float32), targets))
-    return ds.batch(batch_size), scenes
+    return ds.batch(batch_size), (images, kps, vis, areas)
 
 
 class SceneValidation(keras.callbacks.Callback):
@@ -165,7 +211,9 @@ def train_bottom_up(exp, workdir, data: Optional[str] = None, val_data: Optional
         model = start_model(exp)
     codec = model.codec
     steps = exp.steps_per_epoch or len(train_samples) // exp.batch_size
-    dataset, coco_heldout = training_mix(exp, train_samples, codec)
+    dataset, coco_heldout = training_mix(exp, train_samples, codec, folder=boxes_folder(workdir), max_photos=max_train)
+    if coco_heldout is not None and max_val:
+        coco_heldout = coco_heldout.subset(range(min(max_val, len(coco_heldout))))
     val_dataset, val_scenes = heldout_batches(val_samples, codec, exp.val_scenes, exp.scenes, exp.batch_size)
     with strat.scope():
         schedule = WarmupCosine(exp.learning_rate, exp.warmup_steps, steps * exp.epochs)

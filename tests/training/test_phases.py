@@ -103,8 +103,8 @@ def test_recipes_train_on_the_model_codec():
         expected = {"heatmap": {"type": "heatmap", "input_size": size, "heatmap_size": size // stride,
                                 "sigma": exp.model_args.get("sigma", 1.5)},
                     "regression": {"type": "regression", "input_size": size},
-                    "paf": {"type": "paf", "skeleton": "lsp14", "input_size": size, "stride": 8, "sigma": 1.0,
-                            "limb_width": 1.0}}[codec["type"]]
+                    "paf": {"type": "paf", "skeleton": exp.model_args.get("skeleton", "lsp14"), "input_size": size,
+                            "stride": 8, "sigma": 1.0, "limb_width": 1.0}}[codec["type"]]
         assert codec == expected, exp.name
 
 

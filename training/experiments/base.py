@@ -34,6 +34,11 @@ class Experiment:
             proportional to its weight, its joints moved into the model's skeleton by name (a
             joint the dataset does not label carries no loss); each dataset's validation split is
             scored every epoch, the first one's as ``val_pck@0.2``. Empty: ``dataset`` alone.
+            A bottom-up recipe mixes sources the same way (``training.bottom_up.source_mix``):
+            ``lspet_scenes`` (scenes composited from LSPet people) and the real photos of
+            ``training.real_photos`` (``coco_photos``, ``mpii_photos``: every labelled person,
+            the unlabelled ones masked with the person detector's cached boxes); the COCO photos'
+            validation split is then scored every epoch (``val_coco_ap``).
         batch_size: global batch size (split across replicas).
         epochs: number of epochs.
         steps_per_epoch: optimizer steps per epoch (default: one pass over the training split).

@@ -19,6 +19,9 @@ OPENPOSE_LSP_LITE_ARGS = {**OPENPOSE_LSP_ARGS, "backbone": "lite0", "backbone_fi
 # scenes after training (peaks >= 0.05 instead of 0.15, limbs' mean PAF score >= 0.15 instead of
 # 0.25), which raised the scenes' OKS AP and recall.
 OPENPOSE_LSP_PHOTOS_ARGS = {**OPENPOSE_LSP_LITE_ARGS, "peak_threshold": 0.05, "min_mean_score": 0.15}
+# openpose-coco: @2's network with COCO-17 heads (the 16 limbs of zoo.skeletons.COCO17.tree) and @2's
+# grouping thresholds to start from; unpublished until trained.
+OPENPOSE_COCO_ARGS = {**OPENPOSE_LSP_PHOTOS_ARGS, "skeleton": "coco17"}
 _OPENPOSE_LITE_PAPER = _OPENPOSE_CITATION + (" (backbone: ImageNet EfficientNet-Lite0, Tan & Le, ICML 2019, "
                                               "https://arxiv.org/abs/1905.11946, in VGG-19's role)")
 
@@ -26,5 +29,9 @@ PRESETS = (
     # Version 2 on: the ImageNet backbone, trained on scenes closer to group photos and on
     # coco-mini photos (training.experiments.openpose_lsp.OPENPOSE_LSP_PHOTOS).
     pose_preset(ARCHITECTURE, "openpose-lsp", OPENPOSE_LSP_PHOTOS_ARGS, experiment="openpose_lsp_photos",
+                normalisation=LITE_NORMALISATION, paper=_OPENPOSE_LITE_PAPER),
+    # Unpublished until trained (training.experiments.openpose_coco.OPENPOSE_COCO): real COCO and
+    # MPII group photos and LSPet composites, starting from openpose-lsp@2.
+    pose_preset(ARCHITECTURE, "openpose-coco", OPENPOSE_COCO_ARGS, experiment="openpose_coco",
                 normalisation=LITE_NORMALISATION, paper=_OPENPOSE_LITE_PAPER),
 )
