@@ -8,6 +8,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from ief_models import (  # tests/ on sys.path
+    TINY,
+    K,
+    S,
+    T,
+    random_images,
+    random_mean_pose,
+    tiny_ief,
+)
 
 from zoo.architectures import get_architecture
 from zoo.architectures.ief import (
@@ -18,54 +27,15 @@ from zoo.architectures.ief import (
     fixed_path,
 )
 
-TINY = dict(num_iterations=2, head_filters=8, units=16, dropout=0.0, input_size=32, skeleton="mpii16")
-K, S, T = 16, 32, 2
-
-
-def _images(n=2, seed=0):
-    return np.random.default_rng(seed).integers(0, 256, (n, S, S, 3), dtype=np.uint8)
-
-
-def _mean_pose(seed=3):
-    return np.random.default_rng(seed).uniform(-0.3, 0.3, (K, 2)).astype("float32")
-
-
-def calibrate_batchnorm(model, images):
-    """BatchNorm statistics of one batch: a randomly initialised EfficientNet in inference mode
-    passes almost nothing (features ~1e-13), so the tests' corrections would not depend on the
-    image or the maps; with these statistics they do."""
-    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.0
-    x = model.normalise(images)
-    model.predict_correction(x, model.initial_estimate(x), training=True)
-    for layer, momentum in zip(norms, momenta):
-        layer.momentum = momentum
-
-
-def _tiny(seed=0, randomise=True, **kwargs):
-    keras.utils.set_random_seed(seed)
-    model = IterativeErrorFeedback(**{**TINY, **kwargs})
-    model.build()
-    model.set_mean_pose(_mean_pose())
-    if randomise:  # the output layer starts at zero: every iteration would keep the mean pose
-        calibrate_batchnorm(model, _images(8, seed=11))
-        rng = np.random.default_rng(seed)
-        out = model.head.out
-        out.kernel.assign(rng.normal(0, 0.3, out.kernel.shape).astype("float32"))
-        out.bias.assign(rng.normal(0, 0.02, out.bias.shape).astype("float32"))
-    return model
-
 
 @pytest.fixture(scope="module")
 def tiny_model():
-    return _tiny()
+    return tiny_ief()
 
 
 # -- shapes and iterations -------------------------------------------------------------------
 def test_shapes_and_stages(tiny_model):
-    images = _images(3)
+    images = random_images(3)
     assert tiny_model.num_stages == T
     assert tuple(tiny_model(images).shape) == (3, T, K, 2)
     kp, sc = tiny_model.stage_keypoints(images.astype("float32"))
@@ -79,9 +49,9 @@ def test_shapes_and_stages(tiny_model):
 
 
 def test_fresh_model_keeps_the_mean_pose_with_full_scores():
-    model = _tiny(randomise=False)
-    kp, sc = model.stage_keypoints(_images(2).astype("float32"))
-    expected = _mean_pose() * S + (S - 1) / 2.0
+    model = tiny_ief(randomise=False)
+    kp, sc = model.stage_keypoints(random_images(2).astype("float32"))
+    expected = random_mean_pose() * S + (S - 1) / 2.0
     np.testing.assert_allclose(np.asarray(kp), np.broadcast_to(expected, (2, T, K, 2)), atol=1e-5)
     np.testing.assert_allclose(np.asarray(sc), 1.0, atol=1e-5)  # no correction: converged
 
@@ -89,9 +59,9 @@ def test_fresh_model_keeps_the_mean_pose_with_full_scores():
 def test_each_iteration_adds_its_bounded_correction(tiny_model):
     """Iteration t's estimate is the previous one plus the network's correction there, clipped
     to norm <= L; the scores are 1 - ||correction|| / L."""
-    x = tiny_model.normalise(_images(2, seed=4))
+    x = tiny_model.normalise(random_images(2, seed=4))
     estimates, corrections = (np.asarray(a) for a in tiny_model.iterate(x, training=False))
-    previous = np.broadcast_to(_mean_pose(), (2, K, 2))
+    previous = np.broadcast_to(random_mean_pose(), (2, K, 2))
     for t in range(T):
         raw = np.asarray(tiny_model.predict_correction(x, previous, training=False))
         bounded = np.asarray(bound_corrections(raw, tiny_model.max_correction))
@@ -101,7 +71,7 @@ def test_each_iteration_adds_its_bounded_correction(tiny_model):
     norms = np.linalg.norm(corrections, axis=-1)
     assert norms.max() <= tiny_model.max_correction + 1e-5
     assert norms.max() > 0.5 * tiny_model.max_correction, "the test needs corrections that are clipped"
-    _, scores = tiny_model.stage_keypoints(_images(2, seed=4).astype("float32"))
+    _, scores = tiny_model.stage_keypoints(random_images(2, seed=4).astype("float32"))
     np.testing.assert_allclose(np.asarray(scores), np.clip(1 - norms / tiny_model.max_correction, 0, 1), atol=1e-4)
 
 
@@ -168,7 +138,7 @@ def test_registered_and_config_round_trip(tiny_model):
     rebuilt.build()
     assert rebuilt.get_config() == config
     rebuilt.set_weights(tiny_model.get_weights())
-    images = _images(2, seed=6)
+    images = random_images(2, seed=6)
     np.testing.assert_allclose(np.asarray(rebuilt(images)), np.asarray(tiny_model(images)), atol=1e-6)
     assert tiny_model.codec_config() == {"type": "regression", "input_size": S}
     # the widened stem: RGB + one map per joint
@@ -177,8 +147,8 @@ def test_registered_and_config_round_trip(tiny_model):
 
 
 def test_keras_file_round_trip_keeps_the_mean_pose(tiny_model, keras_round_trip):
-    loaded = keras_round_trip(tiny_model, _images(2, seed=7))
-    np.testing.assert_array_equal(np.asarray(loaded.mean_pose), _mean_pose())
+    loaded = keras_round_trip(tiny_model, random_images(2, seed=7))
+    np.testing.assert_array_equal(np.asarray(loaded.mean_pose), random_mean_pose())
 
 
 def test_set_mean_pose_checks_its_shape(tiny_model):
@@ -217,10 +187,10 @@ def _compiled(model, lr=1e-3):
 def test_first_training_loss_is_the_ideal_corrections_of_the_fixed_path():
     """A fresh model corrects nothing, so its first loss is the squared ideal corrections along
     the path, summed over points, averaged over labelled joints (unlabelled ones add nothing)."""
-    model = _compiled(_tiny(randomise=False))
+    model = _compiled(tiny_ief(randomise=False))
     images, truth, weights = _batch()
     logs = model.train_on_batch(images, truth, sample_weight=weights, return_dict=True)
-    start = np.broadcast_to(_mean_pose(), truth.shape)
+    start = np.broadcast_to(random_mean_pose(), truth.shape)
     _, ideal = fixed_path(start, truth, weights, model.max_correction, T)
     squared = sum(np.sum(np.asarray(c) ** 2, -1) for c in ideal)
     np.testing.assert_allclose(logs["loss"], np.sum(squared * weights) / weights.sum(), rtol=1e-4)
@@ -228,18 +198,18 @@ def test_first_training_loss_is_the_ideal_corrections_of_the_fixed_path():
 
 
 def test_training_steps_fit_a_batch_and_learn_the_pose_channels():
-    model = _compiled(_tiny(randomise=False), lr=3e-3)
+    model = _compiled(tiny_ief(randomise=False), lr=3e-3)
     images, truth, weights = _batch(seed=1)
     stem_before = np.asarray(model.backbone.stem_conv.kernel)[:, :, 3:].copy()
     losses = [model.train_on_batch(images, truth, sample_weight=weights, return_dict=True)["loss"] for _ in range(8)]
     assert np.isfinite(losses).all() and losses[-1] < 0.5 * losses[0], losses
     assert not np.array_equal(np.asarray(model.backbone.stem_conv.kernel)[:, :, 3:], stem_before)
-    assert np.asarray(model.mean_pose) == pytest.approx(_mean_pose())  # not trained
+    assert np.asarray(model.mean_pose) == pytest.approx(random_mean_pose())  # not trained
 
 
 @pytest.mark.parametrize("path_points, own_share", [(1, 0.0), (2, 1.0)])
 def test_path_points_and_own_iterates(path_points, own_share):
-    model = _tiny(randomise=True)
+    model = tiny_ief(randomise=True)
     model.path_points, model.own_iterate_share = path_points, own_share
     images, truth, weights = _batch(seed=2)
     x = model.normalise(images)
@@ -265,7 +235,7 @@ def test_phase_measures_the_mean_pose_and_sets_the_path_options():
     dataset = tf.data.Dataset.from_tensor_slices((np.zeros((12, S, S, 3), "float32"), targets, weights)).batch(4)
     expected = (targets * weights[..., None]).sum(0) / np.maximum(weights.sum(0)[:, None], 1)
     np.testing.assert_allclose(training_mean_pose(dataset, K, batches=3), expected, atol=1e-6)
-    model = _tiny(randomise=False)
+    model = tiny_ief(randomise=False)
     phase = FixedPathConsolidation(0, 1, path_points=1, own_iterate_share=0.5, mean_pose_batches=3)
     phase.prepare(model, dataset, None)
     np.testing.assert_allclose(np.asarray(model.mean_pose), expected, atol=1e-6)
