@@ -15,7 +15,8 @@ CALIBRATION_DESCRIPTION = ("{count} protocol crops (docs/evaluation.md top-down 
                            "training-split images chosen with seed {seed}; the same crops on every export")
 #: The training splits whose protocol crops calibrate a top-down model of each skeleton, in equal
 #: shares: the data the model was trained on, so its int8 ranges cover everyday photos too.
-CALIBRATION_SETS = {"lsp14": ("lspet",), "coco17": ("coco_people", "mpii_subset", "lspet")}
+CALIBRATION_SETS = {"lsp14": ("lspet",), "coco17": ("coco_people", "mpii_subset", "lspet"),
+                    "mpii16": ("mpii_subset", "lspet", "coco_people")}
 _SET_TITLES = {"lspet": "LSPet", "coco_people": "COCO photos", "mpii_subset": "MPII subset"}
 SCENE_CALIBRATION_DESCRIPTION = ("{count} scenes composited from LSPet training-split people "
                                  "(training.composite.heldout_scenes, {canvas}x{canvas}, seed {seed}; the "
