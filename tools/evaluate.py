@@ -8,7 +8,9 @@
 
 Prints PCK@0.2 / PCK@0.1 (all joints, 12 limb joints, per joint) and writes a JSON with --output.
 Multi-person (bottom-up) models get COCO OKS AP on held-out scenes composited from LSPet
-validation people (``--limit`` scenes, default 300) and on the coco-mini images.
+validation people (``--limit`` scenes, default 300) and on the coco-mini images; one whose recipe
+trains on the COCO photos (``openpose-coco``) on the COCO photos' validation split instead, all
+people, with its worst photos (``training.people_evaluation.validation_photos``).
 ``--failures DIR`` (single-person models) also prints the kinds of PCK@0.2 misses
 (``training.failures``: left/right swaps, near misses, far misses; people read mirrored as a whole,
 and the limb PCK if their labels may be mirrored) and writes ``DIR/failures.json``

@@ -45,11 +45,13 @@ def validation_figure(spec, task: str) -> str:
         return "n/a" if recall is None else f"person recall {_pct(recall)} (COCO validation photos)"
     if task == "multi-person":
         ap = ((metrics.get("scenes") or {}).get("oks") or {}).get("AP")
-        held = ((metrics.get("coco_heldout") or {}).get("oks") or {}).get("AP")
+        # the real photos it was scored on: the COCO photos' validation split, or coco-mini's held-out 20
+        where = "COCO validation photos" if "coco_val" in metrics else "held-out COCO photos"
+        held = ((metrics.get("coco_val") or metrics.get("coco_heldout") or {}).get("oks") or {}).get("AP")
         if ap is None:
             return "n/a"
         text = f"OKS AP {100 * ap:.1f} (held-out scenes)"
-        return text + (f", {100 * held:.1f} (held-out COCO photos)" if held is not None else "")
+        return text + (f", {100 * held:.1f} ({where})" if held is not None else "")
     own = (metrics.get("pck@0.2") or {}).get("mean_limbs")
     data = (metrics.get("evaluation") or {}).get("data", "own validation set")
     text = "n/a" if own is None else f"limb PCK@0.2 {_pct(own)} ({data.split(' (')[0]})"

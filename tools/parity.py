@@ -7,8 +7,10 @@ exits 1 when a drop misses its target (float16 <= 0.2 points, int8 <= 1.0 point)
 
 A bottom-up model (openpose-lsp) is checked on held-out multi-person scenes (default 100): per
 file, whether it finds the same people as the Keras model (float32 / ONNX: same count, keypoints
-within 1 px) and the OKS AP drop (``edge.agreement.people_parity``); ``--record`` stores it as
-the ``people_parity`` measurement. What is measured and recorded per task: ``edge.tasks``.
+within 1 px) and the OKS AP drop (``edge.agreement.people_parity``), then on its real validation
+photos (coco-mini's held-out 20; the COCO photos' validation split for ``openpose-coco``, where the
+AP drop target holds on the photos too); ``--record`` stores it as the ``people_parity``
+measurement. What is measured and recorded per task: ``edge.tasks``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@
         --workdir runs/hourglass_mpii --data my_mpii_val.json          # local store
 
 The weights are evaluated first (docs/evaluation.md; ``training.evaluate.task_evaluation``: PCK
-for a top-down model, OKS AP on held-out scenes and coco-mini for a bottom-up one), the figures
+for a top-down model, OKS AP on held-out scenes and coco-mini for a bottom-up one, or on the COCO
+photos' validation split for one whose recipe trains on the COCO photos), the figures
 and the training record of ``--workdir`` go into ``model.json``, and the card is generated from
 them.
 """

@@ -18,8 +18,10 @@ from training.people_evaluation import (
     coco_mini,
     evaluate_coco,
     evaluate_scenes,
+    evaluate_validation_photos,
     format_people,
     scene_evaluation_set,
+    trains_on_coco_photos,
 )
 
 
@@ -99,10 +101,21 @@ def _keypoint_training_data(skeleton: str) -> Tuple[str, str]:
 
 def evaluate_people(model, data=None, limit: int = 0) -> Dict:
     """OKS AP of a bottom-up ``model`` on ``limit`` held-out scenes (default 300; with the joint
-    names), on coco-mini and on its held-out photos."""
-    names = list(model.skeleton.joint_names)
-    return {"scenes": {**evaluate_scenes(model, count=limit or 300, data=data), "joint_names": names},
-            "coco": evaluate_coco(model, coco_mini(data)),
+    names) and on real photos none of which it trained on: coco-mini and its held-out photos, or,
+    for a model whose recipe trains on the COCO photos (``trains_on_coco_photos``), the COCO
+    photos' validation split alone (``coco_val``, with its worst photos)."""
+    scenes = evaluate_scenes(model, count=limit or 300, data=data)
+    return {"scenes": scenes, **_photo_results(model, data)}
+
+
+def _photo_results(model, data=None) -> Dict:
+    """The real-photo results of a bottom-up model (``evaluate_people``)."""
+    if trains_on_coco_photos(model):
+        key, result = evaluate_validation_photos(model, data)
+        return {key: result}
+    # coco: all of coco-mini (a recipe with coco_mix trains on 60 of them); coco_heldout: the 20
+    # photos no recipe trains on (training.datasets.coco.heldout_split), the real-photo figure.
+    return {"coco": evaluate_coco(model, coco_mini(data)),
             "coco_heldout": evaluate_coco(model, coco_mini(data), heldout=COCO_HELDOUT)}
 
 
@@ -111,11 +124,8 @@ def _people_summary(name: str, result: Dict) -> str:
 
 
 def _people_publication(model, data=None, scenes: int = 300) -> Tuple[Dict, str, Tuple]:
-    evaluation_set = scene_evaluation_set(scenes, data, model.input_size)
-    # coco: all of coco-mini (a recipe with coco_mix trains on 60 of them); coco_heldout: the 20
-    # photos no recipe trains on (training.datasets.coco.heldout_split), the real-photo figure.
-    result = {"scenes": evaluate_scenes(model, scenes=evaluation_set), "coco": evaluate_coco(model, coco_mini(data)),
-              "coco_heldout": evaluate_coco(model, coco_mini(data), heldout=COCO_HELDOUT)}
+    evaluation_set = scene_evaluation_set(scenes, data, model.input_size, model.skeleton.name)
+    result = {"scenes": evaluate_scenes(model, scenes=evaluation_set), **_photo_results(model, data)}
     text = "\n".join(f"{key}: AP {r['oks']['AP']:.4f} AP50 {r['oks']['AP50']:.4f} AR {r['oks']['AR']:.4f} "
                      f"({r['images']} images, {r['people']} people, {r['detections']} detections)"
                      for key, r in result.items())

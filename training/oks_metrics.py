@@ -232,19 +232,58 @@ def per_joint_ks_accuracy(gt_keypoints: Sequence[np.ndarray], gt_visible: Sequen
         people += int(real.sum())
         if not len(p) or not real.any():
             continue
-        order = np.argsort(-sc, kind="mergesort")[:max_detections]
-        ks = keypoint_similarity(p[order][:, None], g[None], a[None, :], sigmas)  # (D, G, K)
-        with np.errstate(invalid="ignore"):
-            sim = np.where(real[None], (ks * lab[None]).sum(-1) / np.maximum(lab.sum(-1), 1)[None], -1.0)
-        taken = np.zeros(len(g), bool)
-        for d in range(len(order)):
-            cand = np.where(taken, -1.0, sim[d])
-            best = int(np.argmax(cand))
-            if cand[best] >= match_oks:
-                taken[best] = True
-                matched += 1
-                correct += (ks[d, best] >= ks_threshold) & lab[best]
+        ks, pairs = _greedy_matches(g, lab, a, p, sc, sigmas, match_oks, max_detections)
+        for d, best, _ in pairs:
+            matched += 1
+            correct += (ks[d, best] >= ks_threshold) & lab[best]
     with np.errstate(invalid="ignore", divide="ignore"):
         per_joint = np.where(labelled > 0, correct / np.maximum(labelled, 1), np.nan)
     return {"per_joint": per_joint, "mean": float(correct.sum() / max(labelled.sum(), 1)),
             "joints": labelled.astype(np.int64), "people": people, "matched": matched}
+
+
+def _greedy_matches(g, lab, a, p, sc, sigmas, match_oks: float, max_detections: int):
+    """COCOeval's greedy matching at one threshold in one image: the (at most ``max_detections``)
+    predictions ``p (D, K, 2)``, by score ``sc`` from the highest, each take the unmatched labelled
+    person of ``g (G, K, 2)`` (labels ``lab (G, K)``, areas ``a``) of highest OKS when that OKS is
+    >= ``match_oks``. Returns ``(ks, pairs)``: ``ks (D', G, K)`` the keypoint similarities of the
+    predictions in that order to every person, ``pairs`` ``[(index in that order, person, OKS)]``."""
+    real = lab.any(axis=1)
+    order = np.argsort(-sc, kind="mergesort")[:max_detections]
+    ks = keypoint_similarity(p[order][:, None], g[None], a[None, :], sigmas)  # (D, G, K)
+    with np.errstate(invalid="ignore"):
+        sim = np.where(real[None], (ks * lab[None]).sum(-1) / np.maximum(lab.sum(-1), 1)[None], -1.0)
+    taken = np.zeros(len(g), bool)
+    pairs = []
+    for d in range(len(order)):
+        cand = np.where(taken, -1.0, sim[d])
+        best = int(np.argmax(cand)) if len(cand) else 0
+        if len(cand) and cand[best] >= match_oks:
+            taken[best] = True
+            pairs.append((d, best, float(cand[best])))
+    return ks, pairs
+
+
+def per_image_oks(gt_keypoints: Sequence[np.ndarray], gt_visible: Sequence[np.ndarray],
+                  gt_areas: Sequence[np.ndarray], pred_keypoints: Sequence[np.ndarray],
+                  pred_scores: Sequence[np.ndarray], sigmas, max_detections: int = 20) -> np.ndarray:
+    """How well each image's people were found, for listing the worst images of a model card.
+    Inputs as ``oks_ap``.
+
+    In each image the predictions, by person score from the highest, are matched one-to-one to
+    the unmatched labelled person of highest OKS (``per_joint_ks_accuracy``'s greedy matching,
+    without a threshold: any OKS > 0); the image's figure is the mean OKS of its labelled people,
+    0 for a person no prediction matched. Returns ``(N,)``, NaN for an image without a labelled
+    person. Extra predictions cost nothing here (AP counts them).
+    """
+    sigmas = np.asarray(sigmas, np.float64).reshape(-1)
+    rows = _per_image(gt_keypoints, gt_visible, gt_areas, pred_keypoints, pred_scores, sigmas)
+    out = np.full(len(rows), np.nan)
+    for i, (g, v, a, p, sc, _) in enumerate(rows):
+        lab = v > 0
+        people = int(lab.any(axis=1).sum())
+        if not people:
+            continue
+        found = _greedy_matches(g, lab, a, p, sc, sigmas, 1e-12, max_detections)[1] if len(p) else []
+        out[i] = sum(o for *_, o in found) / people
+    return out

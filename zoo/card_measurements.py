@@ -180,7 +180,8 @@ def render_people_parity(spec: ModelSpec, report: Dict) -> List[str]:
              + f" Command: `python -m tools.parity {spec.id} --record`.", ""]
     lines += people_parity_table(report).splitlines()
     for key, where, names in (("ks_scenes", "held-out scenes", report.get("joint_names")),
-                              ("ks_photos", "held-out photos", photos["joint_names"] if photos else None)):
+                              ("ks_photos", (photos or {}).get("title", "held-out photos"),
+                               photos["joint_names"] if photos else None)):
         rows = [r for r in report["rows"] if r.get(key)]
         if not (rows and names):
             continue

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 
 from zoo.card_format import markdown_table, pct
 from zoo.card_measurements import measurement_sections
+from zoo.card_people import people_curve_lines, people_evaluation_lines, worst_photos_lines
 from zoo.io import write_atomic
 from zoo.presets import architecture_title
 from zoo.registry import task_of
@@ -33,6 +34,10 @@ DATASET_CITATIONS = {
 }
 DATASET_CITATIONS["mpii_subset"] = DATASET_CITATIONS["mpii"]
 DATASET_CITATIONS["coco_people"] = DATASET_CITATIONS["coco"]
+# A bottom-up recipe's sources (training.real_photos, training.bottom_up.SCENES).
+DATASET_CITATIONS["coco_photos"] = DATASET_CITATIONS["coco"]
+DATASET_CITATIONS["mpii_photos"] = DATASET_CITATIONS["mpii"]
+DATASET_CITATIONS["lspet_scenes"] = DATASET_CITATIONS["lspet"]
 
 
 def dataset_citation(dataset: str) -> str:
@@ -138,6 +143,8 @@ _TARGET_METRICS = {
                   ("scene AP", 1, "OKS AP on the recipe's own validation scenes (the training curve's scene AP)")),
     "ap_photos": ("OKS AP on the held-out coco-mini photos", lambda m: m["coco_heldout"]["oks"]["AP"],
                   ("photo AP", 1, "OKS AP on the held-out photos (the training curve's photo AP)")),
+    "coco_val_ap": ("OKS AP on the COCO photos' validation split (all people)", lambda m: m["coco_val"]["oks"]["AP"],
+                    ("photo AP", 1, "OKS AP on the COCO photos' validation split (the training curve's photo AP)")),
 }
 
 
@@ -306,52 +313,11 @@ def _top_down_use_sections(sk, tr: Dict) -> List[str]:
 
 
 def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
-    """Evaluation, training curve, exports and use of a multi-person model."""
-    lines = ["## Evaluation", "",
-             "COCO keypoint AP (pycocotools `COCOeval`, OKS thresholds 0.50:0.05:0.95, at most 20 people per "
-             "image); the whole image in, people out (grouping inside the model). "
-             f"Command: `{m['evaluation']['command']}`.",
-             "", "| data | images | people | people found | AP | AP50 | AP75 | APm | APl | AR |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    # Per data: (metrics key, row of the AP table, protocol bullet, column of the per-joint table).
-    sources = [src for src in (("scenes", "held-out LSPet scenes", "Held-out scenes", "held-out scenes"),
-                               ("coco", "coco-mini", "coco-mini", "coco-mini"),
-                               ("coco_heldout", "coco-mini, 20 held-out photos", "coco-mini held-out photos",
-                                "coco-mini held-out")) if src[0] in m]
-    for key, label, _, _ in sources:
-        r = m.get(key)
-        if r:
-            o = r["oks"]
-            lines.append(f"| {label} | {r['images']} | {r['people']} | {r['detections']} | {pct(o['AP'])} | "
-                         f"{pct(o['AP50'])} | {pct(o['AP75'])} | {pct(o['APm'])} | {pct(o['APl'])} | {pct(o['AR'])} |")
-    lines += [""] + [f"- {bullet}: {m[key]['protocol']}." for key, _, bullet, _ in sources]
-    lines += ["", "Per joint: the share of labelled joints whose matched prediction has COCO keypoint similarity "
-              "exp(-d^2 / (2 area (2 sigma)^2)) >= 0.5 (people matched one-to-one at OKS >= 0.5, unmatched "
-              "people count as misses), in %:", "",
-              "| joint | OKS sigma | " + " | ".join(column for *_, column in sources) + " |",
-              "| --- | ---: |" + " ---: |" * len(sources)]
-    for j, name in enumerate(sk.joint_names):
-        cells = []
-        for key, *_ in sources:
-            names = m[key].get("joint_names", list(sk.joint_names))
-            cells.append(pct(m[key]["ks@0.5"]["per_joint"][names.index(name)]) if name in names
-                         else "not labelled in COCO")
-        lines.append(f"| {name} | {sk.oks_sigmas[j]:.3f} | " + " | ".join(cells) + " |")
-    lines.append("| **all labelled joints** | | " + " | ".join(
-        f"**{pct(m[key]['ks@0.5'].get('mean'))}**" for key, *_ in sources) + " |")
+    """Evaluation, worst photos, training curve, exports and use of a multi-person model."""
+    lines = people_evaluation_lines(sk, m)
     lines += _target_section(spec, m, tr)
-    if tr.get("validation_curve"):
-        lines += ["", "## Training curve", "",
-                  "Training loss (mean over the epoch) and per-stage losses on the held-out validation scenes "
-                  "after each epoch, from the run's `history.csv`"
-                  + (f"; OKS AP of each epoch's weights on the first {tr['ap_curve_scenes']} held-out scenes."
-                     if tr.get("ap_curve") else ".")
-                  + (" scene AP / photo AP: OKS AP (%) measured after each epoch on the held-out validation scenes / "
-                     "the held-out coco-mini photos." if any("scene AP" in r for r in tr["validation_curve"]) else ""),
-                  ""]
-        ap = {r["epoch"]: r for r in tr.get("ap_curve", [])}
-        lines += markdown_table([{**row, **({"AP": pct(ap[row["epoch"]]["AP"])} if row["epoch"] in ap else {})}
-                         for row in tr["validation_curve"]])
+    lines += worst_photos_lines(spec, m)
+    lines += people_curve_lines(tr, m)
     lines += measurement_sections(spec)
     lines += ["", "## Intended use",
               "Several people in one image, whole image in (letterboxed by `zoo.preprocess.letterbox`), people "

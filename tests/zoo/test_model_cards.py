@@ -43,6 +43,7 @@ def test_a_version_with_an_accuracy_target_states_it_against_its_measured_figure
     m = spec.weights.metrics
     figures = {"pck@0.2_limbs": lambda: m["pck@0.2"]["mean_limbs"], "pck@0.2": lambda: m["pck@0.2"]["mean"],
                "ap_scenes": lambda: m["scenes"]["oks"]["AP"], "ap_photos": lambda: m["coco_heldout"]["oks"]["AP"],
+               "coco_val_ap": lambda: m["coco_val"]["oks"]["AP"],
                "coco_pck@0.2_limbs": lambda: m["validation_sets"]["coco_people"]["pck@0.2"]["mean_limbs"],
                "mpii_pckh@0.5_limbs": lambda: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean_limbs"],
                "lspet_pck@0.2_limbs": lambda: m["validation_sets"]["lspet"]["pck@0.2"]["mean_limbs"],
