@@ -117,3 +117,18 @@ def save_report(report, spec, name: str, output=None, record: bool = False) -> N
         from zoo.model_card import record_measurement
 
         print(f"recorded {record_measurement(spec, name, report)}")
+
+
+def detector_tflite_file(precision: str, exports, verbose: bool = False, log=print):
+    """The person detector and its TFLite file in ``exports`` (exported once, as ``python -m
+    tools.export person-detector`` writes it), in the pose file's ``precision`` where the detector
+    has a file of that precision, else float32. Returns ``(detector, precision, path)``."""
+    from edge.detector_tflite import PRECISIONS, cached_detector_tflite
+    from edge.exporter import artifact_path
+    from zoo.detectors import load_detector
+
+    detector = load_detector()
+    precision = precision if precision in PRECISIONS else "float32"
+    folder = artifact_path(detector.spec, exports, "tflite", precision).parent
+    with removing_created_folders(folder), quiet_native(verbose):
+        return detector, precision, cached_detector_tflite(detector, precision, exports, log=log)

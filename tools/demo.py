@@ -22,12 +22,14 @@ model's and its latency.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 
 from tools._cli import (
     check_writable_folder,
+    detector_tflite_file,
     model_name,
     quiet_native,
     quiet_startup,
@@ -181,6 +183,16 @@ def people_demo(model, image_path, out_dir, args, step):
     return result
 
 
+def median_ms(call, runs: int) -> float:
+    """The median wall time of ``call()`` over ``runs`` runs, in milliseconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(1000 * (time.perf_counter() - start))
+    return float(statistics.median(times))
+
+
 def run_tflite(model, crop, keras_kps, matrix, precision, exports, step, verbose=False):
     """Exports (or reuses) the TFLite file, runs it on ``crop``, compares with Keras, times it."""
     import numpy as np
@@ -197,12 +209,7 @@ def run_tflite(model, crop, keras_kps, matrix, precision, exports, step, verbose
         runner = TFLiteRunner(path, num_threads=2)
         kp, sc = runner.predict(crop[None])
     dist = np.linalg.norm(kp[0] - keras_kps, axis=-1)
-    times = []
-    for _ in range(50):
-        t = time.perf_counter()
-        runner.predict(crop[None])
-        times.append(1000 * (time.perf_counter() - t))
-    median = float(np.median(times))
+    median = median_ms(lambda: runner.predict(crop[None]), runs=50)
     step(f"TFLite {precision} (LiteRT, XNNPACK, 2 threads): keypoints {dist.mean():.2f} px from the Keras "
          f"model on average (median {np.median(dist):.2f} px, max {dist.max():.2f} px, input pixels); "
          f"median latency {median:.1f} ms "
@@ -221,20 +228,15 @@ def run_top_down_people_tflite(model, image, precision, exports, step, verbose=F
     sequence on the photo (``edge.people_tflite``) and compares their people with Keras's."""
     import numpy as np
 
-    from edge.detector_tflite import PRECISIONS, DetectorRunner, cached_detector_tflite
+    from edge.detector_tflite import DetectorRunner
     from edge.exporter import artifact_path, cached_tflite
     from edge.people_tflite import TopDownPeopleTFLite
     from edge.tflite import TFLiteRunner
-    from zoo.detectors import load_detector
 
-    detector = load_detector()
-    # The detector's file in the pose file's precision (float32 for one the detector has no file of).
-    detector_precision = precision if precision in PRECISIONS else "float32"
-    folders = [artifact_path(m.spec, exports, "tflite", p).parent
-               for m, p in ((model, precision), (detector, detector_precision))]
-    with removing_created_folders(*folders), quiet_native(verbose):  # as in run_tflite
+    detector, detector_precision, detector_file = detector_tflite_file(precision, exports, verbose, step)
+    folder = artifact_path(model.spec, exports, "tflite", precision).parent
+    with removing_created_folders(folder), quiet_native(verbose):  # as in run_tflite
         pose_file = cached_tflite(model, precision, exports, log=step)
-        detector_file = cached_detector_tflite(detector, detector_precision, exports, log=step)
         files = TopDownPeopleTFLite(DetectorRunner(detector_file, 2), TFLiteRunner(pose_file, 2))
         people, scores = files.predict_people(image)
     keras_people, keras_scores = model.predict_people(image, detector=detector)
@@ -247,12 +249,7 @@ def run_top_down_people_tflite(model, image, precision, exports, step, verbose=F
                  "joints_compared": int(both.sum()),
                  "mean_px": round(float(d.mean()), 3) if d.size else None,
                  "max_px": round(float(d.max()), 3) if d.size else None}
-    times = []
-    for _ in range(10):
-        t = time.perf_counter()
-        files.predict_people(image)
-        times.append(1000 * (time.perf_counter() - t))
-    median = float(np.median(times))
+    median = median_ms(lambda: files.predict_people(image), runs=10)
     step(f"TFLite {detector_precision} detector + {precision} pose model in sequence (LiteRT, XNNPACK, 2 threads): "
          f"{len(people)} people (Keras: {len(keras_people)}); confident joints {agreement['mean_px']} px from "
          f"Keras on average (max {agreement['max_px']} px, image pixels); median {median:.0f} ms per photo "
@@ -286,12 +283,7 @@ def run_people_tflite(model, image, precision, exports, step, verbose=False):
                  "joints_in_one_only": match["one_only"],
                  "mean_px": round(float(d.mean()), 3) if d.size else None,
                  "max_px": round(float(d.max()), 3) if d.size else None}
-    times = []
-    for _ in range(30):
-        t = time.perf_counter()
-        runner.predict(boxed[None])
-        times.append(1000 * (time.perf_counter() - t))
-    median = float(np.median(times))
+    median = median_ms(lambda: runner.predict(boxed[None]), runs=30)
     found = people[0][scores[0] > 0]
     step(f"TFLite {precision} (LiteRT, XNNPACK, 2 threads): {len(found)} people (Keras: "
          f"{int((keras_scores[0] > 0).sum())}); keypoints {agreement['mean_px']} px from Keras on average "

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from tools._cli import (
     check_writable_folder,
+    detector_tflite_file,
     model_name,
     quiet_native,
     quiet_startup,
@@ -404,19 +405,12 @@ def predict(name, kind, rest, out_dir: Path, args) -> int:
 
 
 def _people_files(pose_runner, args, log):
-    """The person detector's TFLite file (exported once into ``--exports``, as ``python -m
-    tools.export person-detector`` writes it; its precision the pose file's) before the pose file."""
-    from edge.detector_tflite import PRECISIONS, DetectorRunner, cached_detector_tflite
-    from edge.exporter import artifact_path
+    """The person detector's TFLite file before the pose file (``edge.people_tflite``)."""
+    from edge.detector_tflite import DetectorRunner
     from edge.people_tflite import TopDownPeopleTFLite
-    from zoo.detectors import load_detector
 
-    detector = load_detector()
-    precision = args.precision if args.precision in PRECISIONS else "float32"
-    folder = artifact_path(detector.spec, args.exports, "tflite", precision).parent
-    with removing_created_folders(folder), quiet_native(args.verbose):
-        file = cached_detector_tflite(detector, precision, args.exports, log=log)
-        return TopDownPeopleTFLite(DetectorRunner(file, num_threads=2), pose_runner)
+    _, _, file = detector_tflite_file(args.precision, args.exports, args.verbose, log)
+    return TopDownPeopleTFLite(DetectorRunner(file, num_threads=2), pose_runner)
 
 
 def cli():
