@@ -29,3 +29,11 @@ def test_rewrite_replaces_only_between_the_markers():
     new = models_table.rewrite(text)
     assert new.startswith("intro\n") and new.endswith("outro\n") and "old table" not in new
     assert models_table.readme_table(new) == models_table.table()
+
+
+def test_an_mpii_model_row_gives_mpii_pckh_over_all_joints():
+    """Issue #28's figure: PCKh@0.5 over all 16 joints of the MPII subset's validation people."""
+    spec = registry.get_spec("hourglass-mpii@1")
+    pckh = spec.weights.metrics["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean"]
+    row = next(line for line in models_table.table().splitlines() if line.startswith("| `hourglass-mpii@1` |"))
+    assert f"PCKh@0.5 all joints {100 * pckh:.1f} %" in row
