@@ -76,10 +76,12 @@ def evaluate(model, samples: PoseSamples, batch_size: int = 32, progress: bool =
                     "pck@0.2_limbs": pck(stages[:, s], gt, vis, skeleton, 0.2)["mean_limbs"]}
                    for s in range(stages.shape[1])],
     }
-    if samples.pckh_normaliser is not None:  # MPII's own figure
+    if samples.pckh_normaliser is not None:  # MPII's own figure, also per stage (IEF's per-iteration figure)
         from training.metrics import pckh
 
         result["pckh@0.5"] = pckh(pred, gt, vis, samples.pckh_normaliser, 0.5, skeleton)
+        for s, row in enumerate(result["stages"]):
+            row["pckh@0.5"] = pckh(stages[:, s], gt, vis, samples.pckh_normaliser, 0.5, skeleton)["mean"]
     if full:
         from training.metrics import pcp, pdj_curve
 
@@ -101,8 +103,10 @@ def format_result(result) -> str:
         lines.append(f"PCKh@0.5 (MPII, head-normalised): {100 * h['mean_benchmark']:.1f} without pelvis "
                      f"and thorax, {100 * h['mean']:.1f} all joints")
     if len(result.get("stages", [])) > 1:
-        lines.append("per stage (PCK@0.2 / PCK@0.1): " + ", ".join(
-            f"stage {r['stage']} {100 * r['pck@0.2']:.1f} / {100 * r['pck@0.1']:.1f}" for r in result["stages"]))
+        lines.append("per stage (PCK@0.2 / PCK@0.1" + (" / PCKh@0.5" if "pckh@0.5" in result else "") + "): "
+                     + ", ".join(f"stage {r['stage']} {100 * r['pck@0.2']:.1f} / {100 * r['pck@0.1']:.1f}"
+                                 + (f" / {100 * r['pckh@0.5']:.1f}" if "pckh@0.5" in r else "")
+                                 for r in result["stages"]))
     if result.get("pcp"):
         lines.append("PCP (strict, 0.5): " + ", ".join(
             f"{k} {100 * v:.1f}" for k, v in result["pcp"]["per_part"].items())
