@@ -251,41 +251,51 @@ DETECTED_PEOPLE_PROTOCOL = ("COCO photos validation split (docs/evaluation.md: t
                             "the joints the model shares with COCO-17, COCO's sigmas and areas")
 
 
-def evaluate_top_down_people(model, data=None, refine: bool = True, detector=None, people_fn=None) -> Dict:
+def evaluate_top_down_people(model, data=None, refine: bool = True, detector=None, people_fn=None,
+                             worst: int = WORST_PHOTOS) -> Dict:
     """OKS AP of a single-person ``model`` used top-down on the COCO photos' validation split
-    (``DETECTED_PEOPLE_PROTOCOL``). ``people_fn(image) -> (people, scores)``: another predictor of
-    whole photos (e.g. the exported files run in sequence); default ``model.predict_people``."""
+    (``DETECTED_PEOPLE_PROTOCOL``), with per-joint accuracy and the ``worst`` photos
+    (``worst_photos``). ``people_fn(image) -> (people, scores)``: another predictor of whole
+    photos (e.g. ``edge.people_tflite.TopDownPeopleTFLite(...).predict_people``, the exported
+    files in sequence); default ``model.predict_people`` (``detector``: another detector)."""
+    if people_fn is None:
+        def people_fn(image):
+            return model.predict_people(image, detector=detector, refine=refine)
+    result = evaluate_photo_people(people_fn, model.skeleton, data, worst=worst)
+    result["refine"] = refine
+    return result
+
+
+def evaluate_photo_people(people_fn, skeleton, data=None, protocol: str = DETECTED_PEOPLE_PROTOCOL,
+                          worst: int = WORST_PHOTOS) -> Dict:
+    """OKS AP (pycocotools, ``people_metrics``) of any predictor of whole photos on the COCO photos'
+    validation split (``load_coco_photos(data, "val")``, every labelled person), on the joints of
+    ``skeleton`` (a ``zoo.skeletons.Skeleton``) that COCO-17 labels (``oks_joint_subset``).
+
+    ``people_fn(image uint8 RGB (H, W, 3)) -> (people (P, K, 3) x, y image pixels and joint score,
+    scores (P,))`` in ``skeleton``'s joints: a top-down model through the person detector, or a
+    reference such as MoveNet MultiPose (``training.reference_people``). ``protocol``: how the
+    people were predicted, for the result. ``worst``: also list that many worst photos."""
     import cv2
 
     from training.datasets.coco import load_coco_photos
     from training.oks_metrics import oks_joint_subset
-    from zoo.skeletons import COCO17
+    from training.real_photos import in_model_skeleton
 
-    photos = load_coco_photos(data, "val")
-    mapping = np.asarray(joint_mapping(COCO17, model.skeleton))
-    keep = mapping >= 0
-    gt_keypoints, gt_visible = [], []
-    for kps, vis in zip(photos.keypoints, photos.visible):
-        k = np.zeros((len(kps), model.num_joints, 2), np.float32)
-        v = np.zeros((len(kps), model.num_joints), np.float32)
-        k[:, keep], v[:, keep] = kps[:, mapping[keep]], vis[:, mapping[keep]]
-        gt_keypoints.append(k)
-        gt_visible.append(v)
-    if people_fn is None:
-        def people_fn(image):
-            return model.predict_people(image, detector=detector, refine=refine)
+    photos = in_model_skeleton(load_coco_photos(data, "val"), skeleton.name)
     people, scores = [], []
     for path in photos.image_paths:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise ValueError(f"{path}: not a readable image")
         p, s = people_fn(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
-        people.append(np.asarray(p, np.float32).reshape(-1, model.num_joints, 3))
+        people.append(np.asarray(p, np.float32).reshape(-1, skeleton.num_joints, 3))
         scores.append(np.asarray(s, np.float32).reshape(-1))
-    index, sigmas = oks_joint_subset(model.skeleton)
-    result = people_metrics(people, scores, gt_keypoints, gt_visible, photos.areas, sigmas, index)
-    result.update(protocol=DETECTED_PEOPLE_PROTOCOL, refine=refine,
-                  joint_names=[model.skeleton.joint_names[j] for j in index])
+    index, sigmas = oks_joint_subset(skeleton)
+    result = people_metrics(people, scores, photos.keypoints, photos.visible, photos.areas, sigmas, index)
+    result.update(protocol=protocol, joint_names=[skeleton.joint_names[j] for j in index])
+    if worst:
+        result["worst_photos"] = worst_photos(photos, people, scores, index, sigmas, worst)
     return result
 
 

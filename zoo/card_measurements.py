@@ -1,11 +1,13 @@
 """Model card sections of the measurements recorded after a version is published
-(``zoo.store.measurements``): export parity, latency, test-time options, ablations, component cost."""
+(``zoo.store.measurements``): export parity, latency, test-time options, ablations, component cost,
+several people top-down (``zoo.card_people``)."""
 
 from __future__ import annotations
 
 from typing import Dict, List
 
 from zoo.card_format import markdown_table, pct
+from zoo.card_people import top_down_people_lines
 from zoo.skeletons import get_skeleton
 from zoo.specs import ModelSpec
 from zoo.store import measurements
@@ -26,6 +28,8 @@ def measurement_sections(spec: ModelSpec) -> List[str]:
             lines += markdown_table([{c: r.get(c) for c in cols} for r in report["rows"]])
         elif name == "people_parity":
             lines += render_people_parity(spec, report)
+        elif name == "top_down_people":
+            lines += top_down_people_lines(spec, report)
         elif name == "ablation":
             lines += _ablation_section(spec, report)
         elif name == "component_cost":

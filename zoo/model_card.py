@@ -15,7 +15,8 @@ from typing import Dict, List, Optional
 
 from zoo.card_format import markdown_table, pct
 from zoo.card_measurements import measurement_sections
-from zoo.card_people import people_curve_lines, people_evaluation_lines, worst_photos_lines
+from zoo.card_people import coco_val_reference_lines, people_curve_lines, people_evaluation_lines, worst_photos_lines
+from zoo.card_targets import ACCURACY_TARGET, accuracy_target_report, target_section
 from zoo.io import write_atomic
 from zoo.presets import architecture_title
 from zoo.registry import task_of
@@ -121,59 +122,6 @@ def _validation_sets_section(m: Dict) -> List[str]:
     return lines
 
 
-#: Target metric -> (label, reader of model.json's metrics as a fraction, the per-epoch curve that
-#: tracks it: (validation_curve column, scale to %, label)).
-_PCK_CURVE = ("val_pck@0.2", 100, "validation PCK@0.2 (all joints)")
-_TARGET_METRICS = {
-    "pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints", lambda m: m["pck@0.2"]["mean_limbs"], _PCK_CURVE),
-    "pck@0.2": ("PCK@0.2 on all joints", lambda m: m["pck@0.2"]["mean"], _PCK_CURVE),
-    "coco_pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints of the COCO photos' validation people",
-                           lambda m: m["validation_sets"]["coco_people"]["pck@0.2"]["mean_limbs"],
-                           ("coco_people_pck@0.2_limbs", 100, "validation limb PCK@0.2 on the COCO photos")),
-    "mpii_pckh@0.5_limbs": ("PCKh@0.5 on the 12 limb joints of the MPII subset's validation people",
-                            lambda m: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean_limbs"],
-                            ("mpii_subset_pckh@0.5", 100, "validation PCKh@0.5 on the MPII subset")),
-    "mpii_pckh@0.5": ("PCKh@0.5 on all joints of the MPII subset's validation people",
-                      lambda m: m["validation_sets"]["mpii_subset"]["pckh@0.5"]["mean"],
-                      ("mpii_subset_pckh@0.5", 100, "validation PCKh@0.5 on the MPII subset")),
-    "lspet_pck@0.2_limbs": ("PCK@0.2 on the 12 limb joints of the LSPet validation split",
-                            lambda m: m["validation_sets"]["lspet"]["pck@0.2"]["mean_limbs"],
-                            ("lspet_pck@0.2_limbs", 100, "validation limb PCK@0.2 on LSPet")),
-    "ap_scenes": ("OKS AP on the held-out LSPet scenes", lambda m: m["scenes"]["oks"]["AP"],
-                  ("scene AP", 1, "OKS AP on the recipe's own validation scenes (the training curve's scene AP)")),
-    "ap_photos": ("OKS AP on the held-out coco-mini photos", lambda m: m["coco_heldout"]["oks"]["AP"],
-                  ("photo AP", 1, "OKS AP on the held-out photos (the training curve's photo AP)")),
-    "coco_val_ap": ("OKS AP on the COCO photos' validation split (all people)", lambda m: m["coco_val"]["oks"]["AP"],
-                    ("photo AP", 1, "OKS AP on the COCO photos' validation split (the training curve's photo AP)")),
-}
-
-
-def _target_section(spec: ModelSpec, m: Dict, tr: Dict) -> List[str]:
-    """The issue's accuracy targets of this version (its ``accuracy_target`` measurement: targets,
-    issue, next steps, stored beside ``model.json`` by ``record_accuracy_target``) against the
-    measured figures, with what the last epochs of the validation curve did."""
-    target = measurements(spec).get(ACCURACY_TARGET)
-    if not target:
-        return []
-    lines = ["", "## Accuracy target", ""]
-    missed = False
-    for metric, value in target["targets"].items():
-        label, read, _ = _TARGET_METRICS[metric]
-        measured = 100 * read(m)
-        missed |= measured < value
-        verdict = "met" if measured >= value else f"**missed by {value - measured:.1f} points**"
-        lines.append(f"- Target ({target['issue']}): {label} >= {value:g} %; measured {measured:.1f} %: {verdict}.")
-    for key, scale, label in dict.fromkeys(_TARGET_METRICS[metric][2] for metric in target["targets"]):
-        curve = [r[key] for r in tr.get("validation_curve", []) if r.get(key) is not None]
-        if len(curve) >= 4:
-            lines.append(f"- Training curve: {label} {scale * curve[-4]:.1f} % three epochs before the end, "
-                         f"{scale * curve[-1]:.1f} % at the end ({scale * (curve[-1] - curve[-4]):+.1f} points "
-                         f"over the last three of {len(curve)} epochs).")
-    if missed and target.get("next_steps"):
-        lines.append(f"- What would close the gap: {target['next_steps']}.")
-    return lines
-
-
 def render_model_card(spec: ModelSpec) -> str:
     """The Markdown card of a published spec."""
     if spec.weights is None:
@@ -247,7 +195,7 @@ def _top_down_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     lines += _pck_table(m, sk)
     lines += _validation_sets_section(m)
     lines += _mpii_literature_section(spec, m)
-    lines += _target_section(spec, m, tr)
+    lines += target_section(spec, m, tr)
     lines += _curve_and_stage_sections(tr, m)
     lines += _pdj_section(m["pdj"]) if m.get("pdj") else []
     lines += _pcp_section(m["pcp"]) if m.get("pcp") else []
@@ -315,8 +263,9 @@ def _top_down_use_sections(sk, tr: Dict) -> List[str]:
 def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     """Evaluation, worst photos, training curve, exports and use of a multi-person model."""
     lines = people_evaluation_lines(sk, m)
-    lines += _target_section(spec, m, tr)
+    lines += target_section(spec, m, tr)
     lines += worst_photos_lines(spec, m)
+    lines += coco_val_reference_lines(spec, m)
     lines += people_curve_lines(tr, m)
     lines += measurement_sections(spec)
     lines += ["", "## Intended use",
@@ -330,18 +279,15 @@ def _bottom_up_sections(spec: ModelSpec, sk, tr: Dict, m: Dict) -> List[str]:
     return lines
 
 
-#: The measurement name of a version's accuracy target (``record_accuracy_target``).
-ACCURACY_TARGET = "accuracy_target"
-
-
-def record_accuracy_target(spec: ModelSpec, targets: Dict[str, float], issue: str, next_steps: str = "") -> Path:
+def record_accuracy_target(spec: ModelSpec, targets: Dict[str, float], issue: str, next_steps: str = "",
+                           add: bool = False) -> Path:
     """Stores the accuracy targets an issue set for a published version (``{metric: least value in
-    %}``, keys of ``_TARGET_METRICS``) and what the training showed would close a gap; the card
-    states the measured figure (from ``model.json``) against them."""
-    unknown = sorted(set(targets) - set(_TARGET_METRICS))
-    if unknown:
-        raise ValueError(f"unknown target metrics {unknown}; known: {sorted(_TARGET_METRICS)}")
-    report = {"targets": dict(targets), "issue": issue, "next_steps": next_steps}
+    %}``, keys of ``zoo.card_targets.TARGET_METRICS``) and what the training showed would close a
+    gap; the card states the measured figure (from ``model.json``, or from the measurement the
+    target reads, which must be recorded first) against them. ``add``: keep the targets of other
+    issues already recorded (``zoo.card_targets.accuracy_target_report``)."""
+    report = accuracy_target_report(spec, targets, issue, next_steps, measurements(spec).get(ACCURACY_TARGET)
+                                    if add else None)
     return record_measurement(spec, ACCURACY_TARGET, report)
 
 
