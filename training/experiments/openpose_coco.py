@@ -15,10 +15,11 @@ from zoo.presets.openpose import OPENPOSE_COCO_ARGS
 #   masked per channel), many with crowds behind, masked by the person detector's boxes;
 # - lspet_scenes 0.25: composited scenes, fully labelled crowds and the unusual poses that
 #   taught @2 its grouping; less, since their seams and blurred backgrounds are not real photos.
-# Sized for one session of about an hour on 2 CPU cores: 4 x 220 steps of batch 16 at 4.2 s a step
-# (measured over 10 steps at nice 19 with another training beside it on the same 2 cores) is 61
-# minutes, plus a minute to start (the scenes' shuffle buffer) and 16 s of validation an epoch
-# (64 held-out scenes, the 36 validation photos).
+# 12 x 220 steps of batch 16, resumable over two sessions: an epoch took about 6 minutes on the
+# 2-core AMD EPYC alone (1.5 s a step, plus 16 s of validation: 64 held-out scenes, the 35 validation
+# photos). The first session trained 3 epochs (COCO validation AP 1.9, 2.2, 2.5 %, still rising) and
+# stopped so the run resumes into this longer cycle from its packed checkpoint
+# (checkpoints/openpose_coco/backup, see checkpoints/README.md).
 OPENPOSE_COCO = Experiment(
     name="openpose_coco",
     architecture="openpose",
@@ -27,7 +28,7 @@ OPENPOSE_COCO = Experiment(
     datasets=(("coco_photos", 0.4), ("mpii_photos", 0.35), ("lspet_scenes", 0.25)),
     init_from="openpose-lsp@2",
     batch_size=16,
-    epochs=4,
+    epochs=12,
     steps_per_epoch=220,
     learning_rate=5e-4,
     warmup_steps=50,
