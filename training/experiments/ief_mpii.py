@@ -92,9 +92,8 @@ class FixedPathConsolidation(Phase):
 
 # The MPII-16 model: the MPII subset's everyday photos with LSPet's unusual poses and COCO's photos
 # for the joints they label (as hourglass_mpii); ImageNet Lite0 starts f. Each step costs
-# num_iterations forward and backward passes per image (one per path point), so batch 16; about
-# 1.6 s a step on the 2-core AMD EPYC beside another training, so 10 x 200 steps and the
-# validations fill about an hour.
+# num_iterations forward and backward passes per image (one per path point), so batch 16, and
+# 10 x 200 steps sized for one session on 2 CPU cores (the card gives the measured time).
 IEF_MPII = Experiment(
     name="ief_mpii",
     architecture="ief",

@@ -15,11 +15,8 @@ from zoo.presets.openpose import OPENPOSE_COCO_ARGS
 #   masked per channel), many with crowds behind, masked by the person detector's boxes;
 # - lspet_scenes 0.25: composited scenes, fully labelled crowds and the unusual poses that
 #   taught @2 its grouping; less, since their seams and blurred backgrounds are not real photos.
-# 12 x 220 steps of batch 16, resumable over two sessions: an epoch took about 6 minutes on the
-# 2-core AMD EPYC alone (1.5 s a step, plus 16 s of validation: 64 held-out scenes, the 35 validation
-# photos). The first session trained 3 epochs (COCO validation AP 1.9, 2.2, 2.5 %, still rising) and
-# stopped so the run resumes into this longer cycle from its packed checkpoint
-# (checkpoints/openpose_coco/backup, see checkpoints/README.md).
+# 12 x 220 steps of batch 16: longer than one session on 2 CPU cores, so the run resumes from its
+# checkpoint (training.train's backup; packed into checkpoints/openpose_coco between sessions).
 OPENPOSE_COCO = Experiment(
     name="openpose_coco",
     architecture="openpose",

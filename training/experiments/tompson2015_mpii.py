@@ -8,8 +8,8 @@ from zoo.presets.tompson2015 import TOMPSON2015_MPII_ARGS
 
 # The published tompson2015-mpii: MPII-16 on the MPII subset's everyday photos, with LSPet's unusual
 # poses and COCO's photos for the joints they label (the datasets of hourglass_mpii). From scratch:
-# no earlier model of this architecture exists to continue. About an hour on 2 CPU cores
-# (2,000 steps of batch 16, a step about as long as hourglass_mpii's).
+# no earlier model of this architecture exists to continue. 2,000 steps of batch 16, sized for one
+# session on 2 CPU cores (the card gives the measured time).
 TOMPSON2015_MPII = Experiment(
     name="tompson2015_mpii",
     architecture="tompson2015",
