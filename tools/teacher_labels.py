@@ -3,7 +3,7 @@ original and mirrored crops averaged, into ``FOLDER/<dataset>.npz`` (not committ
 ``training.teacher_labels``). A training run whose recipe uses the teacher makes what is missing
 itself; this precomputes it, resumably (a killed run keeps its finished chunks).
 
-    python -m tools.teacher_labels lspet mpii_subset coco_people [--folder runs/teacher_labels]
+    python -m tools.teacher_labels lspet mpii_subset coco_people coco_boxes mpii_boxes [--folder runs/teacher_labels]
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from tools._cli import run
 
 
 def main(argv=None) -> int:
-    from training.datasets import PERSON_DATASETS
+    from training.datasets import person_dataset_names
 
     p = argparse.ArgumentParser(prog="python -m tools.teacher_labels", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("datasets", nargs="+", choices=sorted(PERSON_DATASETS), help="datasets to label")
+    p.add_argument("datasets", nargs="+", choices=person_dataset_names(), help="datasets to label")
     p.add_argument("--folder", default="runs/teacher_labels", help="where the label files go")
     p.add_argument("--split", default="train", choices=["train", "val"])
     p.add_argument("--data", help="data root (default: $POSEZOO_DATA)")

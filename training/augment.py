@@ -41,6 +41,14 @@ def joints_box_tf(keypoints, visible):
     return (lo + hi) / 2.0, side
 
 
+def detector_box_tf(box):
+    """TF version of ``zoo.people``'s crop of a detector box ``x1, y1, x2, y2`` (edge convention):
+    centre (in pixel-centre coordinates) and side ``BOX_PADDING`` x its longer side."""
+    box = tf.cast(box, tf.float32)
+    side = BOX_PADDING * tf.maximum(tf.reduce_max(box[2:] - box[:2]), 1.0)
+    return (box[:2] + box[2:]) / 2.0 - 0.5, side
+
+
 def crop_matrix_tf(center, side, size: int, rotation_deg=0.0, flip=False):
     """TF version of ``zoo.preprocess.crop_matrix`` (image -> crop, 3x3)."""
     s = tf.cast(size, tf.float32) / side
@@ -79,8 +87,9 @@ def colour_jitter(image, strength: float):
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
-def crop_sample(image, keypoints, visible, size: int, flip_index, augment: AugmentConfig = None):
-    """Crops one sample (and augments it when ``augment`` is given).
+def crop_sample(image, keypoints, visible, size: int, flip_index, augment: AugmentConfig = None, box=None):
+    """Crops one sample (and augments it when ``augment`` is given): around ``box`` (x1, y1, x2,
+    y2, ``detector_box_tf``) when it is given and not empty, else around the labelled joints.
 
     Returns ``(crop float32 (size, size, 3), keypoints in crop pixels (K, 2), visible (K,),
     matrix (3, 3) image -> crop)``.
@@ -88,7 +97,16 @@ def crop_sample(image, keypoints, visible, size: int, flip_index, augment: Augme
     image = tf.cast(image, tf.float32)
     keypoints = tf.cast(keypoints, tf.float32)
     visible = tf.cast(visible, tf.float32)
-    center, side = joints_box_tf(keypoints, visible)
+    if box is None:
+        center, side = joints_box_tf(keypoints, visible)
+    else:
+        # Both are computed; a sample without a labelled joint has no joints box (inf), but its
+        # crop box is never empty (training.box_people), so the inf is never selected.
+        use_box = tf.reduce_all(box[2:] > box[:2])
+        box_center, box_side = detector_box_tf(box)
+        joints_center, joints_side = joints_box_tf(keypoints, visible)
+        center = tf.where(use_box, box_center, joints_center)
+        side = tf.where(use_box, box_side, joints_side)
     rotation, flip = 0.0, False
     if augment is not None:
         side = side * tf.random.uniform([], 1.0 - augment.scale, 1.0 + augment.scale)

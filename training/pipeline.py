@@ -22,11 +22,19 @@ def _decode(path):
     return image
 
 
+def crop_boxes(samples: PoseSamples) -> np.ndarray:
+    """The samples' crop boxes (``PoseSamples.crop_boxes``), zeros (the joints' box) where they
+    have none."""
+    if samples.crop_boxes is None:
+        return np.zeros((len(samples), 4), np.float32)
+    return np.asarray(samples.crop_boxes, np.float32).reshape(len(samples), 4)
+
+
 def _base_dataset(samples: PoseSamples):
     if len(samples) == 0:
         raise ValueError("the dataset has no samples")
     return tf.data.Dataset.from_tensor_slices(
-        (samples.image_paths, samples.keypoints, samples.visible, tf.range(len(samples))))
+        (samples.image_paths, samples.keypoints, samples.visible, crop_boxes(samples), tf.range(len(samples))))
 
 
 def to_skeleton(points, visible, source: str, target: Optional[str]):
@@ -66,8 +74,8 @@ def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Option
                       teacher: str = "", teacher_min_score: float = 0.3) -> tf.data.Dataset:
     """Endless, shuffled, unbatched ``(image, targets, joint_weights)`` examples of one dataset.
 
-    The crop is made in the data's own skeleton (its box from all the person's labelled joints,
-    its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
+    The crop is made in the data's own skeleton (its box from all the person's labelled joints, or
+    the sample's crop box, ``PoseSamples.crop_boxes``; its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
     joint the data does not label has weight 0. ``teacher`` (``fill`` or ``only``,
     ``merge_teacher``) mixes in the samples' teacher labels, cropped and
     flipped with the image. Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; joint
@@ -82,14 +90,15 @@ def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Option
     coco_flip = tf.constant(get_skeleton("coco17").flip_index, tf.int32)
     extra = (samples.teacher_keypoints, samples.teacher_scores) if teacher else (
         np.zeros((len(samples), 0, 2), np.float32), np.zeros((len(samples), 0), np.float32))
-    ds = tf.data.Dataset.from_tensor_slices((samples.image_paths, samples.keypoints, samples.visible) + extra)
-    ds = ds.map(lambda p, k, v, tk, ts: (_decode(p), k, v, tk, ts), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices((samples.image_paths, samples.keypoints, samples.visible,
+                                             crop_boxes(samples)) + extra)
+    ds = ds.map(lambda p, k, v, b, tk, ts: (_decode(p), k, v, b, tk, ts), num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
         ds = ds.cache()
     ds = ds.shuffle(len(samples), seed=seed, reshuffle_each_iteration=True).repeat()
 
-    def make_example(image, keypoints, visible, teacher_points, teacher_scores):
-        crop, points, vis, matrix = crop_sample(image, keypoints, visible, size, flip_index, augment)
+    def make_example(image, keypoints, visible, box, teacher_points, teacher_scores):
+        crop, points, vis, matrix = crop_sample(image, keypoints, visible, size, flip_index, augment, box)
         points, vis = to_skeleton(points, vis, samples.skeleton, skeleton)
         if teacher:
             # The teacher's COCO-17 joints follow the same crop; a mirrored crop swaps their sides.
@@ -145,8 +154,8 @@ def validation_dataset(samples: PoseSamples, codec: HeatmapCodec, batch_size: in
     flip_index = get_skeleton(samples.skeleton).flip_index
     size = codec.input_size
 
-    def make_example(path, keypoints, visible, index):
-        crop, points, vis, _ = crop_sample(_decode(path), keypoints, visible, size, flip_index, None)
+    def make_example(path, keypoints, visible, box, index):
+        crop, points, vis, _ = crop_sample(_decode(path), keypoints, visible, size, flip_index, None, box)
         points, vis = to_skeleton(points, vis, samples.skeleton, skeleton)
         targets, weights = codec.encode(points, vis)
         return crop, targets, weights
@@ -159,8 +168,8 @@ def evaluation_dataset(samples: PoseSamples, input_size: int, batch_size: int = 
     """Protocol crops without augmentation: ``{"image", "matrix" (image -> crop), "index"}``."""
     flip_index = get_skeleton(samples.skeleton).flip_index
 
-    def make_example(path, keypoints, visible, index):
-        crop, _, _, matrix = crop_sample(_decode(path), keypoints, visible, input_size, flip_index, None)
+    def make_example(path, keypoints, visible, box, index):
+        crop, _, _, matrix = crop_sample(_decode(path), keypoints, visible, input_size, flip_index, None, box)
         return {"image": crop, "matrix": matrix, "index": index}
 
     ds = _base_dataset(samples).map(make_example, num_parallel_calls=tf.data.AUTOTUNE)

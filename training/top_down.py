@@ -139,8 +139,9 @@ def _datasets(exp: Experiment, model, train_sets, val_sets, workdir):
         dataset = mixed_training_dataset(streams, model.codec, exp.batch_size, exp.augment, skeleton=skeleton,
                                          teacher_min_score=exp.teacher_min_score)
     val_dataset = validation_dataset(val_sets[0], model.codec, skeleton=skeleton)
-    extra_validation = ([ValidationSets({name: s for (name, _, _), s in zip(train_sets, val_sets)})]
-                        if len(train_sets) > 1 else [])
+    # A set without a validation side (the detector-box sets, training.box_people) is scored on none.
+    scored = {name: s for (name, _, _), s in zip(train_sets, val_sets) if len(s)}
+    extra_validation = [ValidationSets(scored)] if len(train_sets) > 1 else []
     return dataset, val_dataset, extra_validation
 
 

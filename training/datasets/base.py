@@ -43,6 +43,9 @@ class PoseSamples:
         teacher_keypoints, teacher_scores: float32 ``(N, 17, 2)`` image pixels and ``(N, 17)``
             confidences of a teacher's COCO-17 pseudo-labels of each person
             (``training.teacher_labels``); None when the samples carry none.
+        crop_boxes: float32 ``(N, 4)`` x1, y1, x2, y2 (image pixels, edge convention) of the box
+            each sample's crop is made around, as top-down inference crops a person detector's box
+            (``zoo.people``); None: the crop is the protocol's, around the labelled joints.
     """
 
     image_paths: List[str]
@@ -54,6 +57,7 @@ class PoseSamples:
     head_sizes: Optional[np.ndarray] = None
     teacher_keypoints: Optional[np.ndarray] = None
     teacher_scores: Optional[np.ndarray] = None
+    crop_boxes: Optional[np.ndarray] = None
 
     def __len__(self):
         return len(self.image_paths)
@@ -65,7 +69,8 @@ class PoseSamples:
 
         return PoseSamples([self.image_paths[i] for i in index], self.keypoints[index],
                            self.visible[index], self.skeleton, [self.ids[i] for i in index], pick(self.head_boxes),
-                           pick(self.head_sizes), pick(self.teacher_keypoints), pick(self.teacher_scores))
+                           pick(self.head_sizes), pick(self.teacher_keypoints), pick(self.teacher_scores),
+                           pick(self.crop_boxes))
 
     @property
     def pckh_normaliser(self) -> Optional[np.ndarray]:
