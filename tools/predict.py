@@ -247,9 +247,6 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
     ``<name>_pose.mp4`` (same size, frame count and rate; ``.avi`` for an odd size, see
     ``video_writer``) and described in ``<name>_pose.jsonl`` (or the COCO results ``<name>_pose.json``)."""
     import itertools
-    import json
-
-    import cv2
 
     from tools.files import write_json
     from zoo.io import atomic_path
@@ -257,18 +254,13 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
     cap, fps, count = open_video(source)
     if args.max_frames:
         count = min(count, args.max_frames) if count else args.max_frames
-    coco, frames, empty = [], 0, 0
     try:
         stream = read_frames(cap)
         first = next(stream, None)
         if first is None:
             raise SourceError(f"{source}: no frame could be read")
         h, w = first.shape[:2]
-        video_path = out_dir / f"{name}_pose{video_suffix((w, h))}"
-        json_path = out_dir / f"{name}_pose.jsonl"
-        if video_path.suffix == ".avi":
-            print(f"{w}x{h} is an odd size, which OpenCV's MP4 writer cannot keep (it drops the last "
-                  f"column or row): writing {video_path.name} (MJPEG AVI) at {w}x{h}", file=sys.stderr)
+        video_path, json_path = _stream_paths(out_dir, name, (w, h))
         with contextlib.ExitStack() as stack:
             tmp_video = stack.enter_context(atomic_path(video_path))
             lines = None
@@ -279,26 +271,8 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
             if not writer.isOpened():
                 raise SourceError(f"{video_path}: OpenCV cannot write a {video_path.suffix} video here")
             try:
-                for frame in itertools.chain([first], stream):
-                    if args.max_frames and frames >= args.max_frames:
-                        break
-                    t = frames / fps
-                    people, _ = people_of(predictor, frame, time_s=t)
-                    empty += not len(people)
-                    writer.write(cv2.cvtColor(draw(frame, people, predictor.skeleton, args.threshold),
-                                              cv2.COLOR_RGB2BGR))
-                    if lines is None:
-                        coco += coco_results(people, frames, header["to_coco"])
-                    else:
-                        box = predictor.last_box if len(people) else None
-                        lines.write(json.dumps({**header["meta"], "frame": frames, "time_s": round(t, 4),
-                                                "people": people_json(people, args.threshold, box)}) + "\n")
-                    frames += 1
-                    bar.update()
-            except KeyboardInterrupt:
-                if not isinstance(source, int):
-                    raise
-                # A camera runs until interrupted: the frames so far are the result.
+                coco, frames, empty = _predict_frames(predictor, itertools.chain([first], stream), source, fps,
+                                                      writer, lines, bar, args, header)
             finally:
                 writer.release()
     finally:
@@ -308,6 +282,47 @@ def predict_stream(predictor, source, name: str, out_dir: Path, args, header):
     print(f"{frames} frame(s) at {fps:g} frames/s -> {video_path} and {json_path}", file=sys.stderr)
     if empty:
         print(f"no person found in {empty} of {frames} frame(s)", file=sys.stderr)
+
+
+def _stream_paths(out_dir: Path, name: str, size):
+    """The video and JSONL paths for ``size = (w, h)`` frames, noting on stderr an odd size's AVI."""
+    w, h = size
+    video_path = out_dir / f"{name}_pose{video_suffix((w, h))}"
+    json_path = out_dir / f"{name}_pose.jsonl"
+    if video_path.suffix == ".avi":
+        print(f"{w}x{h} is an odd size, which OpenCV's MP4 writer cannot keep (it drops the last "
+              f"column or row): writing {video_path.name} (MJPEG AVI) at {w}x{h}", file=sys.stderr)
+    return video_path, json_path
+
+
+def _predict_frames(predictor, frames_in, source, fps: float, writer, lines, bar, args, header):
+    """Predicts, draws and describes each frame; returns the COCO results, frames done, frames without people."""
+    import json
+
+    import cv2
+
+    coco, frames, empty = [], 0, 0
+    try:
+        for frame in frames_in:
+            if args.max_frames and frames >= args.max_frames:
+                break
+            t = frames / fps
+            people, _ = people_of(predictor, frame, time_s=t)
+            empty += not len(people)
+            writer.write(cv2.cvtColor(draw(frame, people, predictor.skeleton, args.threshold), cv2.COLOR_RGB2BGR))
+            if lines is None:
+                coco += coco_results(people, frames, header["to_coco"])
+            else:
+                box = predictor.last_box if len(people) else None
+                lines.write(json.dumps({**header["meta"], "frame": frames, "time_s": round(t, 4),
+                                        "people": people_json(people, args.threshold, box)}) + "\n")
+            frames += 1
+            bar.update()
+    except KeyboardInterrupt:
+        if not isinstance(source, int):
+            raise
+        # A camera runs until interrupted: the frames so far are the result.
+    return coco, frames, empty
 
 
 def parser() -> argparse.ArgumentParser:

@@ -181,9 +181,31 @@ def _attr_list_strings(node, key: str) -> List[str]:
 
 def _split_fused(node, names: set, where: str) -> list:
     """The builtin nodes replacing one fused node; the last one keeps the fused node's name."""
-    from tensorflow.core.framework import attr_value_pb2, node_def_pb2
-
     base_op, base_attrs = _FUSED[node.op]
+    data, control, args, fused_ops = _fused_inputs(node, where)
+    unique = _unique_namer(node.name, names)
+    activation = fused_ops[1] if len(fused_ops) == 2 else None
+    bias_name = node.name if activation is None else unique("BiasAdd")
+    base = _node_like(node, base_op, unique(base_op), data[:2] + control)
+    for key in base_attrs[1:]:
+        if key in node.attr:
+            base.attr[key].CopyFrom(node.attr[key])
+    bias_attrs = {}
+    if base_op != "MatMul" and "data_format" in node.attr:
+        bias_attrs["data_format"] = node.attr["data_format"]
+    if not args:
+        raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): BiasAdd has no bias input")
+    out = [base, _node_like(node, "BiasAdd", bias_name, [base.name, args.pop(0)], **bias_attrs)]
+    if activation is not None:
+        out += _activation_nodes(node, activation, bias_name, args, unique, where)
+    if args:
+        raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): inputs {args} left unused "
+                             f"by fused_ops {fused_ops}")
+    return out
+
+
+def _fused_inputs(node, where: str):
+    """A fused node's checked ``(data inputs, control inputs, extra args, fused_ops)``."""
     fused_ops = _attr_list_strings(node, "fused_ops")
     data = [i for i in node.input if not i.startswith("^")]
     control = [i for i in node.input if i.startswith("^")]
@@ -198,52 +220,50 @@ def _split_fused(node, names: set, where: str) -> list:
     if len(fused_ops) > 2:
         raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): fused_ops {fused_ops} has "
                              "more than one activation")
+    return data, control, args, fused_ops
+
+
+def _unique_namer(base: str, names: set) -> Callable[[str], str]:
+    """A function giving ``<base>/<suffix>`` names not yet in ``names``, each added to it."""
 
     def unique(suffix: str) -> str:
-        name, n = f"{node.name}/{suffix}", 1
+        """``<base>/<suffix>``, or with the first free ``_<n>`` appended."""
+        name, n = f"{base}/{suffix}", 1
         while name in names:
-            name, n = f"{node.name}/{suffix}_{n}", n + 1
+            name, n = f"{base}/{suffix}_{n}", n + 1
         names.add(name)
         return name
 
-    def make(op: str, name: str, inputs: Sequence[str], **attrs) -> "node_def_pb2.NodeDef":
-        new = node_def_pb2.NodeDef(name=name, op=op, input=list(inputs))
-        new.attr["T"].CopyFrom(node.attr["T"])
-        for key, value in attrs.items():
-            new.attr[key].CopyFrom(value)
-        return new
+    return unique
 
-    activation = fused_ops[1] if len(fused_ops) == 2 else None
-    bias_name = node.name if activation is None else unique("BiasAdd")
-    base = make(base_op, unique(base_op), data[:2] + control)
-    for key in base_attrs[1:]:
-        if key in node.attr:
-            base.attr[key].CopyFrom(node.attr[key])
-    bias_attrs = {}
-    if base_op != "MatMul" and "data_format" in node.attr:
-        bias_attrs["data_format"] = node.attr["data_format"]
-    if not args:
-        raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): BiasAdd has no bias input")
-    out = [base, make("BiasAdd", bias_name, [base.name, args.pop(0)], **bias_attrs)]
-    if activation is None:
-        pass
-    elif activation in _UNARY_ACTIVATIONS:
+
+def _node_like(node, op: str, name: str, inputs: Sequence[str], **attrs):
+    """A new ``NodeDef`` with ``node``'s dtype attribute ``T`` and the given attributes."""
+    from tensorflow.core.framework import node_def_pb2
+
+    new = node_def_pb2.NodeDef(name=name, op=op, input=list(inputs))
+    new.attr["T"].CopyFrom(node.attr["T"])
+    for key, value in attrs.items():
+        new.attr[key].CopyFrom(value)
+    return new
+
+
+def _activation_nodes(node, activation: str, bias_name: str, args: list, unique, where: str) -> list:
+    """The nodes of a fused node's activation on ``bias_name``, the last one named as the fused node."""
+    from tensorflow.core.framework import attr_value_pb2
+
+    if activation in _UNARY_ACTIVATIONS:
         attrs = {}
         if activation == "LeakyRelu":
             alpha = node.attr["leakyrelu_alpha"].f if "leakyrelu_alpha" in node.attr else 0.2
             attrs["alpha"] = attr_value_pb2.AttrValue(f=alpha)
-        out.append(make(activation, node.name, [bias_name], **attrs))
-    elif activation == "Prelu":
+        return [_node_like(node, activation, node.name, [bias_name], **attrs)]
+    if activation == "Prelu":
         if not args:
             raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): Prelu has no alpha input")
-        out += _prelu_nodes(node.name, bias_name, args.pop(0), node.attr["T"], unique)
-    else:
-        raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): activation {activation!r} "
-                             f"not handled (known: {list(_UNARY_ACTIVATIONS) + ['Prelu']})")
-    if args:
-        raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): inputs {args} left unused "
-                             f"by fused_ops {fused_ops}")
-    return out
+        return _prelu_nodes(node.name, bias_name, args.pop(0), node.attr["T"], unique)
+    raise TfjsGraphError(f"{where}: node {node.name!r} ({node.op}): activation {activation!r} "
+                         f"not handled (known: {list(_UNARY_ACTIVATIONS) + ['Prelu']})")
 
 
 def _prelu_nodes(name: str, x: str, alpha: str, dtype_attr, unique) -> list:
@@ -329,57 +349,83 @@ def read_tfjs_graph(json_path, fixes: Iterable[GraphFix] = ()):
 
     Raises ``TfjsGraphError`` naming the file and the node or weight that is malformed.
     """
-    import tensorflow as tf
-    from google.protobuf import json_format
-
     json_path = Path(json_path)
     model = read_model_json(json_path)
     where = str(json_path)
     weights = read_weights(model["weightsManifest"], json_path.parent, where)
-    graph_def = tf.compat.v1.GraphDef()
     topology = model["modelTopology"]
+    graph_def = _empty_graph(topology, where)
+    seen, used = set(), set()
+    for n, entry in enumerate(topology["node"]):
+        _add_node(graph_def, n, entry, weights, seen, used, where)
+    _check_weights_used(weights, used, where)
+    _check_inputs_exist(graph_def, seen, where)
+    graph_def = split_fused_ops(graph_def, where)
+    for fix in fixes:
+        graph_def = fix(graph_def)
+    return graph_def
+
+
+def _empty_graph(topology: dict, where: str):
+    """A ``GraphDef`` with the topology's versions and no nodes; a function library is refused."""
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    graph_def = tf.compat.v1.GraphDef()
     if isinstance(topology.get("versions"), dict):
         json_format.ParseDict(topology["versions"], graph_def.versions, ignore_unknown_fields=True)
     if topology.get("library"):
         raise TfjsGraphError(f"{where}: modelTopology has a function library (control flow "
                              "functions), which this converter does not handle")
-    seen, used = set(), set()
-    for n, entry in enumerate(topology["node"]):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name:
-            raise TfjsGraphError(f"{where}: modelTopology.node[{n}] has no name")
-        if name in seen:
-            raise TfjsGraphError(f"{where}: node {name!r} appears twice")
-        seen.add(name)
-        node = graph_def.node.add()
-        try:
-            json_format.ParseDict(entry, node)
-        except json_format.ParseError as e:
-            raise TfjsGraphError(f"{where}: node {name!r}: not a valid NodeDef ({e})") from None
-        if not node.op:
-            raise TfjsGraphError(f"{where}: node {name!r} has no op")
-        node.ClearField("device")
-        if node.op == "Const":
-            if name not in weights:
-                if "value" in node.attr and (node.attr["value"].tensor.tensor_content
-                                             or _has_inline_values(node.attr["value"].tensor)):
-                    continue
-                raise TfjsGraphError(f"{where}: Const node {name!r} has no weight in weightsManifest")
-            node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(_const_value(node, weights, where)))
-            used.add(name)
+    return graph_def
+
+
+def _add_node(graph_def, n: int, entry, weights: Dict[str, np.ndarray], seen: set, used: set, where: str) -> None:
+    """Appends ``modelTopology.node[n]`` to ``graph_def``, a ``Const`` with its weight's value."""
+    import tensorflow as tf
+    from google.protobuf import json_format
+
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not name:
+        raise TfjsGraphError(f"{where}: modelTopology.node[{n}] has no name")
+    if name in seen:
+        raise TfjsGraphError(f"{where}: node {name!r} appears twice")
+    seen.add(name)
+    node = graph_def.node.add()
+    try:
+        json_format.ParseDict(entry, node)
+    except json_format.ParseError as e:
+        raise TfjsGraphError(f"{where}: node {name!r}: not a valid NodeDef ({e})") from None
+    if not node.op:
+        raise TfjsGraphError(f"{where}: node {name!r} has no op")
+    node.ClearField("device")
+    if node.op != "Const":
+        return
+    if name not in weights:
+        # A Const whose value the JSON itself carries needs no weight.
+        if "value" in node.attr and (node.attr["value"].tensor.tensor_content
+                                     or _has_inline_values(node.attr["value"].tensor)):
+            return
+        raise TfjsGraphError(f"{where}: Const node {name!r} has no weight in weightsManifest")
+    node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(_const_value(node, weights, where)))
+    used.add(name)
+
+
+def _check_weights_used(weights: Dict[str, np.ndarray], used: set, where: str) -> None:
+    """Raises when a weight has no ``Const`` node of its name (the first five named)."""
     unused = sorted(set(weights) - used)
     if unused:
         raise TfjsGraphError(f"{where}: weights with no Const node of that name: {unused[:5]}"
                              + (f" and {len(unused) - 5} more" if len(unused) > 5 else ""))
+
+
+def _check_inputs_exist(graph_def, seen: set, where: str) -> None:
+    """Raises when a node reads a node that is not in the graph."""
     for node in graph_def.node:
         for i in node.input:
             source = i.lstrip("^").split(":")[0]
             if source not in seen:
                 raise TfjsGraphError(f"{where}: node {node.name!r} reads {i!r}, which is no node")
-    graph_def = split_fused_ops(graph_def, where)
-    for fix in fixes:
-        graph_def = fix(graph_def)
-    return graph_def
 
 
 def _has_inline_values(tensor) -> bool:

@@ -174,39 +174,54 @@ def load_coco_keypoints(annotations: Optional[str] = None, images: Optional[str]
     people = {image_id: [] for image_id in image_table}  # (annotation id, xy, visible, area, box)
     ignore = {image_id: [] for image_id in image_table}
     for n, ann in enumerate(data["annotations"]):
-        if not isinstance(ann, dict):
-            raise DatasetError(f"{json_path}: annotations[{n}]: expected an object, got {type(ann).__name__}")
-        if "id" not in ann:
-            raise DatasetError(f"{json_path}: annotations[{n}]: missing field 'id'")
-        where = f"{json_path}: annotation {ann['id']}"
-        for field in ("image_id", "category_id"):
-            if field not in ann:
-                raise DatasetError(f"{where}: missing field {field!r}")
+        where = _checked_annotation(ann, n, json_path)
         if ann["category_id"] != person_id:
             continue
-        if ann["image_id"] not in image_table:
-            raise DatasetError(f"{where}: field 'image_id' = {ann['image_id']!r} is not in 'images'")
-        where = f"{where} (image {ann['image_id']})"
-        _, height, width = image_table[ann["image_id"]]
-        if ann.get("iscrowd", 0):
-            if "segmentation" not in ann:
-                raise DatasetError(f"{where}: crowd annotation without field 'segmentation'")
-            _check_segmentation(ann["segmentation"], height, width, where)
-            ignore[ann["image_id"]].append(ann["segmentation"])
-            continue
-        # A person whose labels all fall on joints the target lacks (e.g. only face points, for
-        # LSP-14) has no labels there and is masked like one with none.
-        xy, vis = _in_layout(_annotation_joints(ann, where), mapping)
-        if not vis.any():
-            if "segmentation" not in ann:
-                raise DatasetError(f"{where}: person without labelled joints and without field "
-                                   f"'segmentation' (needed for the loss mask)")
-            _check_segmentation(ann["segmentation"], height, width, where)
-            ignore[ann["image_id"]].append(ann["segmentation"])
-            continue
-        area, box = _person_area_and_box(ann, where)
-        people[ann["image_id"]].append((ann["id"], xy, vis, area, box))
+        _add_person_annotation(ann, where, image_table, mapping, people, ignore)
     return _per_image_samples(image_table, people, ignore, image_dir, json_path, target, check_images)
+
+
+def _checked_annotation(ann, n: int, json_path: Path) -> str:
+    """Checks ``annotations[n]``'s fields 'id', 'image_id', 'category_id'; returns its ``where``."""
+    if not isinstance(ann, dict):
+        raise DatasetError(f"{json_path}: annotations[{n}]: expected an object, got {type(ann).__name__}")
+    if "id" not in ann:
+        raise DatasetError(f"{json_path}: annotations[{n}]: missing field 'id'")
+    where = f"{json_path}: annotation {ann['id']}"
+    for field in ("image_id", "category_id"):
+        if field not in ann:
+            raise DatasetError(f"{where}: missing field {field!r}")
+    return where
+
+
+def _add_person_annotation(ann: dict, where: str, image_table, mapping: np.ndarray, people, ignore) -> None:
+    """Files a person annotation under its image: in ``people`` if labelled, else in ``ignore``."""
+    if ann["image_id"] not in image_table:
+        raise DatasetError(f"{where}: field 'image_id' = {ann['image_id']!r} is not in 'images'")
+    where = f"{where} (image {ann['image_id']})"
+    _, height, width = image_table[ann["image_id"]]
+    if ann.get("iscrowd", 0):
+        ignore[ann["image_id"]].append(_masked_region(ann, height, width, where,
+                                                      "crowd annotation without field 'segmentation'"))
+        return
+    # A person whose labels all fall on joints the target lacks (e.g. only face points, for
+    # LSP-14) has no labels there and is masked like one with none.
+    xy, vis = _in_layout(_annotation_joints(ann, where), mapping)
+    if not vis.any():
+        ignore[ann["image_id"]].append(_masked_region(
+            ann, height, width, where,
+            "person without labelled joints and without field 'segmentation' (needed for the loss mask)"))
+        return
+    area, box = _person_area_and_box(ann, where)
+    people[ann["image_id"]].append((ann["id"], xy, vis, area, box))
+
+
+def _masked_region(ann: dict, height: int, width: int, where: str, missing: str):
+    """The checked field 'segmentation' of a loss-masked annotation (``missing``: the error without it)."""
+    if "segmentation" not in ann:
+        raise DatasetError(f"{where}: {missing}")
+    _check_segmentation(ann["segmentation"], height, width, where)
+    return ann["segmentation"]
 
 
 def _read_annotation_file(json_path: Path) -> dict:

@@ -107,47 +107,19 @@ def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = N
     ``scene`` field in every record."""
     json_path = Path(json_path) if json_path else data_root() / "mpii-sample" / "test_mpii.json"
     image_dir = Path(image_dir) if image_dir else json_path.parent
-    try:
-        with open(json_path, "rb") as f:
-            records = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"MPII annotations not found: {json_path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
-    if not isinstance(records, list):
-        raise DatasetError(f"{json_path}: expected a JSON list of records, got {type(records).__name__}")
+    records = _read_json_records(json_path)
     if split not in SPLITS:
         raise ValueError(f"unknown MPII split {split!r}; choose from {SPLITS}")
     paths, kps, vis, ids, heads = [], [], [], [], []  # heads: head_size of each kept record, if any
     for i, r in enumerate(records):
-        where = f"{json_path}: record {i}"
-        if not isinstance(r, dict):
-            raise DatasetError(f"{where}: expected an object, got {type(r).__name__}")
-        for field in ("image", "joints", "joints_vis") + (("scene",) if split != "all" else ()):
-            if field not in r:
-                raise DatasetError(f"{where}: missing field {field!r}" +
-                                   (f" (needed for split {split!r})" if field == "scene" else ""))
-        where = f"{where} ({r['image']})"
+        where = _checked_record(r, f"{json_path}: record {i}", split)
         if split != "all" and subset_split(str(r["scene"])) != split:
             continue
         if paths and ("head_size" in r) != bool(heads):
             raise DatasetError(f"{where}: field 'head_size' must be in every record or in none")
         if "head_size" in r:
-            size = r["head_size"]
-            if not isinstance(size, (int, float)) or isinstance(size, bool) or not np.isfinite(size) or size <= 0:
-                raise DatasetError(f"{where}: field 'head_size' must be a positive number, got {size!r}")
-            heads.append(float(size))
-        try:
-            j = np.asarray(r["joints"], dtype=np.float64)
-            v = np.asarray(r["joints_vis"], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise DatasetError(f"{where}: fields 'joints'/'joints_vis' must be numbers") from None
-        if j.shape != (NUM_JOINTS, 2):
-            raise DatasetError(f"{where}: field 'joints' must be 16 x 2, got shape {j.shape}")
-        if v.shape != (NUM_JOINTS,):
-            raise DatasetError(f"{where}: field 'joints_vis' must have 16 values, got shape {v.shape}")
-        if not np.all(np.isfinite(j)):
-            raise DatasetError(f"{where}: field 'joints' has non-finite values")
+            heads.append(_head_size(r["head_size"], where))
+        j, v = _record_joints(r, where)
         image = image_dir / str(r["image"])
         if check_images and not image.is_file():
             raise DatasetError(f"{where}: image {image} is missing")
@@ -160,6 +132,54 @@ def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = N
     return PoseSamples(paths, np.asarray(kps, np.float32).reshape(-1, NUM_JOINTS, 2),
                        np.asarray(vis, np.float32).reshape(-1, NUM_JOINTS), "mpii16", ids,
                        head_sizes=np.asarray(heads, np.float32) if heads else None)
+
+
+def _read_json_records(json_path: Path) -> list:
+    """The JSON list of records of an MPII-format file."""
+    try:
+        with open(json_path, "rb") as f:
+            records = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"MPII annotations not found: {json_path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
+    if not isinstance(records, list):
+        raise DatasetError(f"{json_path}: expected a JSON list of records, got {type(records).__name__}")
+    return records
+
+
+def _checked_record(r, where: str, split: str) -> str:
+    """Checks record ``r``'s needed fields; returns ``where`` with its image name added."""
+    if not isinstance(r, dict):
+        raise DatasetError(f"{where}: expected an object, got {type(r).__name__}")
+    for field in ("image", "joints", "joints_vis") + (("scene",) if split != "all" else ()):
+        if field not in r:
+            raise DatasetError(f"{where}: missing field {field!r}" +
+                               (f" (needed for split {split!r})" if field == "scene" else ""))
+    return f"{where} ({r['image']})"
+
+
+def _head_size(size, where: str) -> float:
+    """A record's checked field 'head_size', a positive finite number."""
+    if not isinstance(size, (int, float)) or isinstance(size, bool) or not np.isfinite(size) or size <= 0:
+        raise DatasetError(f"{where}: field 'head_size' must be a positive number, got {size!r}")
+    return float(size)
+
+
+def _record_joints(r: dict, where: str):
+    """A record's checked fields 'joints' (16 x 2, finite) and 'joints_vis' (16) as float64 arrays."""
+    try:
+        j = np.asarray(r["joints"], dtype=np.float64)
+        v = np.asarray(r["joints_vis"], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DatasetError(f"{where}: fields 'joints'/'joints_vis' must be numbers") from None
+    if j.shape != (NUM_JOINTS, 2):
+        raise DatasetError(f"{where}: field 'joints' must be 16 x 2, got shape {j.shape}")
+    if v.shape != (NUM_JOINTS,):
+        raise DatasetError(f"{where}: field 'joints_vis' must have 16 values, got shape {v.shape}")
+    if not np.all(np.isfinite(j)):
+        raise DatasetError(f"{where}: field 'joints' has non-finite values")
+    return j, v
 
 
 # ------------------------------------------------------------------------ the official release
@@ -267,38 +287,22 @@ def load_mpii_mat(mat_path: Optional[str] = None, image_dir: Optional[str] = Non
     if mat_path.is_dir():
         mat_path = mat_path / RELEASE_FILE
     image_dir = Path(image_dir) if image_dir else default_image_dir(mat_path)
-    release = matlab.load_variable(mat_path, "RELEASE", "MPII", " (set $POSEZOO_DATA or pass the file)")
-    where = f"{mat_path}: RELEASE"
-    if not matlab.is_struct(release):
-        raise DatasetError(f"{where}: expected a struct, got {type(release).__name__}")
+    release, where = _load_release(mat_path)
     annolist = matlab.items(matlab.field(release, "annolist", where))
     train_flags = _per_image(release, "img_train", len(annolist), where)
     singles = _per_image(release, "single_person", len(annolist), where)
     paths, kps, vis, heads, ids = [], [], [], [], []
     for i, (record, is_train) in enumerate(zip(annolist, train_flags)):
-        rw = f"{where}.annolist({i + 1})"
-        flag = matlab.number(is_train, f"{where}: image {i + 1}", "img_train")
-        if flag not in (0.0, 1.0):
-            raise DatasetError(f"{where}: field 'img_train' of image {i + 1} must be 0 or 1, got {flag:g}")
-        if not flag:
+        if not _train_flag(is_train, i, where):
             continue
-        name = matlab.text(matlab.field(matlab.field(record, "image", rw), "name", f"{rw}.image"),
-                           f"{rw}.image", "name")
-        rw = f"{rw} ({name})"
-        rects = matlab.items(matlab.field(record, "annorect", rw)) if matlab.has_content(record, "annorect") else []
+        name, rw, rects = _image_record(record, f"{where}.annolist({i + 1})")
         people = _person_indices(singles[i], len(rects), rw)
         if not people:
             continue
         if split != "all" and mpii_split(_split_key(record, name, rw)) != split:
             continue
         image = image_dir / name
-        for r in people:
-            person = _person(rects[r - 1], f"{rw}.annorect({r})")
-            if person is None:
-                continue
-            if check_images and not image.is_file():
-                raise DatasetError(f"{rw}: image {image} (field 'image.name') is missing")
-            xy, labelled, box = person
+        for r, (xy, labelled, box) in _annotated_people(rects, people, image, rw, check_images):
             paths.append(str(image))
             kps.append(xy)
             vis.append(labelled)
@@ -307,6 +311,43 @@ def load_mpii_mat(mat_path: Optional[str] = None, image_dir: Optional[str] = Non
     return PoseSamples(paths, np.asarray(kps, np.float32).reshape(-1, NUM_JOINTS, 2),
                        np.asarray(vis, np.float32).reshape(-1, NUM_JOINTS), "mpii16", ids,
                        np.asarray(heads, np.float32).reshape(-1, 4))
+
+
+def _load_release(mat_path: Path):
+    """The release file's ``RELEASE`` struct and the ``where`` that names it in messages."""
+    release = matlab.load_variable(mat_path, "RELEASE", "MPII", " (set $POSEZOO_DATA or pass the file)")
+    where = f"{mat_path}: RELEASE"
+    if not matlab.is_struct(release):
+        raise DatasetError(f"{where}: expected a struct, got {type(release).__name__}")
+    return release, where
+
+
+def _train_flag(value, i: int, where: str) -> float:
+    """Image ``i``'s (0-based) checked ``img_train`` flag: 1 for a train image, 0 for a test one."""
+    flag = matlab.number(value, f"{where}: image {i + 1}", "img_train")
+    if flag not in (0.0, 1.0):
+        raise DatasetError(f"{where}: field 'img_train' of image {i + 1} must be 0 or 1, got {flag:g}")
+    return flag
+
+
+def _image_record(record, rw: str):
+    """An ``annolist`` record's image name, ``rw`` with that name added, and its ``annorect`` elements."""
+    name = matlab.text(matlab.field(matlab.field(record, "image", rw), "name", f"{rw}.image"),
+                       f"{rw}.image", "name")
+    rw = f"{rw} ({name})"
+    rects = matlab.items(matlab.field(record, "annorect", rw)) if matlab.has_content(record, "annorect") else []
+    return name, rw, rects
+
+
+def _annotated_people(rects, people, image: Path, rw: str, check_images: bool):
+    """Yields ``(annorect index, (xy, labelled, head box))`` of each annotated one of ``people``."""
+    for r in people:
+        person = _person(rects[r - 1], f"{rw}.annorect({r})")
+        if person is None:
+            continue
+        if check_images and not image.is_file():
+            raise DatasetError(f"{rw}: image {image} (field 'image.name') is missing")
+        yield r, person
 
 
 def load_mpii(data: Optional[str] = None, split: str = "train", image_dir: Optional[str] = None,

@@ -118,19 +118,25 @@ def group_people_numpy(heatmaps, pafs, tree, stride, **params):
         raise TypeError(f"unknown grouping parameters {sorted(unknown)}")
     tree = _check_tree(tree)
     p = _check_params(stride, **{**DEFAULTS, **params})
-    f32 = np.float32
-    hm = np.asarray(heatmaps, f32)
-    paf = np.asarray(pafs, f32)
+    hm = np.asarray(heatmaps, np.float32)
+    paf = np.asarray(pafs, np.float32)
     if hm.ndim != 3 or paf.ndim != 3 or hm.shape[:2] != paf.shape[:2]:
         raise ValueError(f"heatmaps (H, W, K) and pafs (H, W, 2L) must share H, W, got {hm.shape}, {paf.shape}")
     h, w, k = hm.shape
-    n_limbs, c, n_people, n_samples = len(tree), p["max_candidates"], p["max_people"], p["paf_samples"]
-    _check_shapes(tree, h, w, k, paf.shape[2], c)
+    _check_shapes(tree, h, w, k, paf.shape[2], p["max_candidates"])
+    cx, cy, cscore, cvalid = _candidates_numpy(hm, p["max_candidates"], p["peak_threshold"])
+    person, connection_sum = _connect_limbs_numpy(paf, tree, cx, cy, cvalid, p)
+    people, kept = _scored_people_numpy(person, cscore, connection_sum, len(tree), p)
+    return _people_arrays_numpy(people, kept, cx, cy, cscore, p)
 
-    # 1. Candidates: (K, C) refined cell x, y, score, valid.
+
+def _candidates_numpy(hm, c: int, peak_threshold: float):
+    """Step 1: each part's C best peaks as ``(K, C)`` refined cell x, y, score and valid flag."""
+    f32 = np.float32
+    h, w, k = hm.shape
     padded = np.pad(hm, ((1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
     pooled = np.max([padded[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)], axis=0)
-    peak = (hm == pooled) & (hm > f32(p["peak_threshold"]))
+    peak = (hm == pooled) & (hm > f32(peak_threshold))
     zero = np.pad(hm, ((1, 1), (1, 1), (0, 0)))
     sign_x = np.sign(zero[1:-1, 2:] - zero[1:-1, :-2])
     sign_y = np.sign(zero[2:, 1:-1] - zero[:-2, 1:-1])
@@ -145,46 +151,75 @@ def group_people_numpy(heatmaps, pafs, tree, stride, **params):
             cy[part, slot] = f32(v) + f32(0.25) * sign_y[v, u, part]
             if key[cell] > -np.inf:
                 cscore[part, slot], cvalid[part, slot] = hm[v, u, part], True
+    return cx, cy, cscore, cvalid
 
-    # 2-4. Limb scores, greedy matching, assembly.
+
+def _connect_limbs_numpy(paf, tree, cx, cy, cvalid, p: dict):
+    """Steps 2-4: ``person (K, C)`` ids (-1: none) and each id's sum of connection scores."""
+    f32 = np.float32
+    h = paf.shape[0]
+    n_samples = p["paf_samples"]
     t = np.linspace(0.0, 1.0, n_samples).astype(f32)
     min_count = _min_count(p["min_sample_fraction"], n_samples)
     half_height, sample_threshold = f32(0.5 * h), f32(p["paf_sample_threshold"])
-    person = -np.ones((k, c), np.int64)
+    person = -np.ones(cx.shape, np.int64)
     connection_sum = {}  # id -> sum of its connection scores, in limb order
     for limb, (a, b) in enumerate(tree):
-        score = np.full((c, c), -1.0, f32)
-        for i in range(c):
-            for j in range(c):
-                if not (cvalid[a, i] and cvalid[b, j]):
-                    continue
-                dx, dy = cx[b, j] - cx[a, i], cy[b, j] - cy[a, i]
-                norm = max(np.sqrt(dx * dx + dy * dy), f32(1e-6))
-                total, above = f32(0.0), 0
-                for tt in t:
-                    px, py = cx[a, i] + tt * dx, cy[a, i] + tt * dy
-                    u = int(min(max(np.floor(px + f32(0.5)), 0), w - 1))
-                    v = int(min(max(np.floor(py + f32(0.5)), 0), h - 1))
-                    e = (paf[v, u, 2 * limb] * dx + paf[v, u, 2 * limb + 1] * dy) / norm
-                    total = total + e
-                    above += int(e > sample_threshold)
-                s = total / f32(n_samples) + min(half_height / norm - f32(1.0), f32(0.0))
-                if above >= min_count and s > 0:
-                    score[i, j] = s
-        available = score > 0
-        for _ in range(c):
-            flat = int(np.argmax(np.where(available, score, f32(-1.0))))
-            i, j = divmod(flat, c)
-            if not available[i, j]:
-                break
-            available[i, :], available[:, j] = False, False
-            if person[a, i] < 0:
-                person[a, i] = a * c + i
-            person[b, j] = person[a, i]
-            pid = int(person[a, i])
-            connection_sum[pid] = connection_sum.get(pid, f32(0.0)) + score[i, j]
+        score = _limb_scores_numpy(paf[:, :, 2 * limb:2 * limb + 2], (cx[a], cy[a], cvalid[a]),
+                                   (cx[b], cy[b], cvalid[b]), t, min_count, half_height, sample_threshold)
+        _match_limb_numpy(score, a, b, person, connection_sum)
+    return person, connection_sum
 
-    # 5-6. People.
+
+def _limb_scores_numpy(field, parent, child, t, min_count: int, half_height, sample_threshold):
+    """Step 2: the ``(C, C)`` scores of one limb's candidate pairs, -1 where a pair is not valid."""
+    f32 = np.float32
+    (ax, ay, a_valid), (bx, by, b_valid) = parent, child
+    h, w = field.shape[:2]
+    c = len(ax)
+    score = np.full((c, c), -1.0, f32)
+    for i in range(c):
+        for j in range(c):
+            if not (a_valid[i] and b_valid[j]):
+                continue
+            dx, dy = bx[j] - ax[i], by[j] - ay[i]
+            norm = max(np.sqrt(dx * dx + dy * dy), f32(1e-6))
+            total, above = f32(0.0), 0
+            for tt in t:
+                px, py = ax[i] + tt * dx, ay[i] + tt * dy
+                u = int(min(max(np.floor(px + f32(0.5)), 0), w - 1))
+                v = int(min(max(np.floor(py + f32(0.5)), 0), h - 1))
+                e = (field[v, u, 0] * dx + field[v, u, 1] * dy) / norm
+                total = total + e
+                above += int(e > sample_threshold)
+            s = total / f32(len(t)) + min(half_height / norm - f32(1.0), f32(0.0))
+            if above >= min_count and s > 0:
+                score[i, j] = s
+    return score
+
+
+def _match_limb_numpy(score, a: int, b: int, person, connection_sum: dict) -> None:
+    """Steps 3-4: greedy one-to-one matching of limb ``a -> b``, into ``person`` and ``connection_sum``."""
+    f32 = np.float32
+    c = score.shape[0]
+    available = score > 0
+    for _ in range(c):
+        flat = int(np.argmax(np.where(available, score, f32(-1.0))))
+        i, j = divmod(flat, c)
+        if not available[i, j]:
+            break
+        available[i, :], available[:, j] = False, False
+        if person[a, i] < 0:
+            person[a, i] = a * c + i
+        person[b, j] = person[a, i]
+        pid = int(person[a, i])
+        connection_sum[pid] = connection_sum.get(pid, f32(0.0)) + score[i, j]
+
+
+def _scored_people_numpy(person, cscore, connection_sum: dict, n_limbs: int, p: dict):
+    """Step 5: each id's ``(part, slot)`` joints, and the kept ``(score, id)`` pairs, best first."""
+    f32 = np.float32
+    k, c = person.shape
     people = {}
     for part in range(k):  # joints in part order, so the score sums run in part order
         for slot in range(c):
@@ -200,6 +235,13 @@ def group_people_numpy(heatmaps, pafs, tree, stride, **params):
         if len(joints) >= p["min_parts"] and mean >= f32(p["min_mean_score"]):
             kept.append(((joint_sum + connection_sum.get(pid, f32(0.0))) / f32(k + n_limbs), pid))
     kept.sort(key=lambda item: (-item[0], item[1]))
+    return people, kept
+
+
+def _people_arrays_numpy(people: dict, kept, cx, cy, cscore, p: dict):
+    """Step 6: the first ``max_people`` kept people as ``(P, K, 3)`` input-pixel joints and ``(P,)`` scores."""
+    f32 = np.float32
+    n_people, k = p["max_people"], cx.shape[0]
     out = np.zeros((n_people, k, 3), f32)
     scores = np.zeros((n_people,), f32)
     s = f32(p["stride"])
@@ -258,12 +300,21 @@ class PafGrouping(keras.layers.Layer):
         _, h, w, k = heatmaps.shape
         if None in (h, w, k) or pafs.shape[-1] is None:
             raise ValueError(f"PafGrouping needs static H, W, K, 2L, got {heatmaps.shape}, {pafs.shape}")
-        c, n_limbs, n_samples = self.max_candidates, len(self.tree), self.paf_samples
-        _check_shapes(self.tree, h, w, k, pafs.shape[-1], c)
-        hw, slots = h * w, k * c
+        _check_shapes(self.tree, h, w, k, pafs.shape[-1], self.max_candidates)
         neg_inf = tf.constant(-np.inf, f32)
+        # The helpers run in this order and create their ops in the order the steps describe, so
+        # the graph (and its TFLite and ONNX exports) has the same ops in the same order.
+        cx, cy, cscore, valid = self._candidates(heatmaps, neg_inf)
+        person, connection_sum, slot_range = self._connect_limbs(pafs, cx, cy, valid, h, w)
+        return self._top_people(person, connection_sum, slot_range, cx, cy, cscore, neg_inf)
 
-        # 1. Candidates (N, K, C): refined cell x, y, score (0 when invalid), valid.
+    def _candidates(self, heatmaps, neg_inf):
+        """Step 1: candidates ``(N, K, C)``: refined cell x, y, score (0 when invalid), valid."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        _, h, w, k = heatmaps.shape
+        c, hw = self.max_candidates, h * w
         pooled = tf.nn.max_pool2d(heatmaps, 3, 1, "SAME")
         peak = tf.logical_and(tf.equal(heatmaps, pooled), heatmaps > self.peak_threshold)
         key = tf.where(peak, heatmaps, neg_inf)
@@ -278,11 +329,18 @@ class PafGrouping(keras.layers.Layer):
         signs = tf.gather(signs, cell, batch_dims=2)  # (N, K, C, 2)
         cx = tf.cast(tf.math.floormod(cell, w), f32) + 0.25 * signs[..., 0]
         cy = tf.cast(tf.math.floordiv(cell, w), f32) + 0.25 * signs[..., 1]
+        return cx, cy, cscore, valid
 
-        # 2-4. Limbs: pair scores, greedy matching (C unrolled rounds), assembly.
+    def _connect_limbs(self, pafs, cx, cy, valid, h: int, w: int):
+        """Steps 2-4, limbs in tree order: K id maps ``(N, C)``, ``connection_sum (N, K*C)``, slot range."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        k, c, n_limbs, n_samples = cx.shape[1], self.max_candidates, len(self.tree), self.paf_samples
+        slots = k * c
         t = tf.constant(np.linspace(0.0, 1.0, n_samples).astype("float32"))
         min_count = float(_min_count(self.min_sample_fraction, n_samples))
-        pafs = tf.reshape(pafs, (-1, hw, 2 * n_limbs))
+        pafs = tf.reshape(pafs, (-1, h * w, 2 * n_limbs))
         flat_row = tf.constant(np.arange(c * c) // c, tf.int32)
         flat_col = tf.constant(np.arange(c * c) % c, tf.int32)
         flat_range = tf.range(c * c, dtype=tf.int32)
@@ -290,48 +348,79 @@ class PafGrouping(keras.layers.Layer):
         person = [tf.fill(tf.shape(cx[:, 0]), -1.0) for _ in range(k)]  # K x (N, C) ids
         connection_sum = tf.zeros_like(cx[:, 0, :1]) + tf.zeros((slots,))  # (N, K*C)
         for limb, (a, b) in enumerate(self.tree):
-            dx = cx[:, b, None, :] - cx[:, a, :, None]  # (N, C_a, C_b)
-            dy = cy[:, b, None, :] - cy[:, a, :, None]
-            norm = tf.maximum(tf.sqrt(dx * dx + dy * dy), 1e-6)
-            px = cx[:, a, :, None, None] + t * dx[..., None]  # (N, C, C, S)
-            py = cy[:, a, :, None, None] + t * dy[..., None]
-            u = tf.cast(tf.clip_by_value(tf.floor(px + 0.5), 0.0, w - 1.0), tf.int32)
-            v = tf.cast(tf.clip_by_value(tf.floor(py + 0.5), 0.0, h - 1.0), tf.int32)
-            index = tf.reshape(v * w + u, (-1, c * c * n_samples))
-            field = tf.gather(pafs[:, :, 2 * limb:2 * limb + 2], index, batch_dims=1)
-            field = tf.reshape(field, (-1, c, c, n_samples, 2))
-            e = (field[..., 0] * dx[..., None] + field[..., 1] * dy[..., None]) / norm[..., None]
-            samples = tf.unstack(e, axis=-1)
-            total = samples[0]
-            for sample in samples[1:]:  # in t order, as the reference
-                total = total + sample
-            above = tf.reduce_sum(tf.cast(e > self.paf_sample_threshold, f32), axis=-1)
-            score = total / float(n_samples) + tf.minimum(0.5 * h / norm - 1.0, 0.0)
-            ok = tf.logical_and(above >= min_count, score > 0.0)
-            ok = tf.logical_and(ok, tf.logical_and(valid[:, a, :, None], valid[:, b, None, :]))
-            score = tf.reshape(tf.where(ok, score, -1.0), (-1, c * c))
-            available = tf.reshape(ok, (-1, c * c))
-            matched = tf.zeros_like(score)
-            for _ in range(c):
-                best, pick = tf.math.top_k(tf.where(available, score, -1.0), 1)  # ties: first (i, j)
-                found = best > 0.0
-                hit = tf.logical_and(tf.equal(flat_range, pick), found)
-                matched = matched + tf.cast(hit, f32)
-                same = tf.logical_or(tf.equal(flat_row, pick // c), tf.equal(flat_col, pick % c))
-                available = tf.logical_and(available, tf.logical_not(tf.logical_and(same, found)))
-            matched = tf.reshape(matched, (-1, c, c))
-            row_has = tf.reduce_sum(matched, axis=2)  # (N, C_a), 0 or 1
-            col_has = tf.reduce_sum(matched, axis=1)  # (N, C_b)
-            id_a = tf.where(tf.logical_and(person[a] < 0, row_has > 0),
-                            tf.constant(a * c + np.arange(c), f32), person[a])
-            person[a] = id_a
-            id_b = tf.reduce_sum(matched * id_a[:, :, None], axis=1)  # one term per column
-            person[b] = tf.where(col_has > 0, id_b, person[b])
-            row_score = tf.reduce_sum(matched * tf.reshape(tf.maximum(score, 0.0), (-1, c, c)), axis=2)
-            member = tf.cast(tf.equal(id_a[:, :, None], slot_range), f32) * row_has[:, :, None]
-            connection_sum = connection_sum + tf.reduce_sum(member * row_score[:, :, None], axis=1)
+            score, available = self._limb_scores(pafs, limb, cx, cy, valid, t, min_count, h, w)
+            matched = self._greedy_match(score, available, flat_row, flat_col, flat_range)
+            connection_sum = self._assign_ids(person, a, b, matched, score, slot_range, connection_sum)
+        return person, connection_sum, slot_range
 
-        # 5-6. People per id slot s (N, K*C), then the top P.
+    def _limb_scores(self, pafs, limb: int, cx, cy, valid, t, min_count: float, h: int, w: int):
+        """Step 2 for one limb: pair scores ``(N, C*C)`` (-1 where not valid) and the valid pairs."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        (a, b), c, n_samples = self.tree[limb], self.max_candidates, self.paf_samples
+        dx = cx[:, b, None, :] - cx[:, a, :, None]  # (N, C_a, C_b)
+        dy = cy[:, b, None, :] - cy[:, a, :, None]
+        norm = tf.maximum(tf.sqrt(dx * dx + dy * dy), 1e-6)
+        px = cx[:, a, :, None, None] + t * dx[..., None]  # (N, C, C, S)
+        py = cy[:, a, :, None, None] + t * dy[..., None]
+        u = tf.cast(tf.clip_by_value(tf.floor(px + 0.5), 0.0, w - 1.0), tf.int32)
+        v = tf.cast(tf.clip_by_value(tf.floor(py + 0.5), 0.0, h - 1.0), tf.int32)
+        index = tf.reshape(v * w + u, (-1, c * c * n_samples))
+        field = tf.gather(pafs[:, :, 2 * limb:2 * limb + 2], index, batch_dims=1)
+        field = tf.reshape(field, (-1, c, c, n_samples, 2))
+        e = (field[..., 0] * dx[..., None] + field[..., 1] * dy[..., None]) / norm[..., None]
+        samples = tf.unstack(e, axis=-1)
+        total = samples[0]
+        for sample in samples[1:]:  # in t order, as the reference
+            total = total + sample
+        above = tf.reduce_sum(tf.cast(e > self.paf_sample_threshold, f32), axis=-1)
+        score = total / float(n_samples) + tf.minimum(0.5 * h / norm - 1.0, 0.0)
+        ok = tf.logical_and(above >= min_count, score > 0.0)
+        ok = tf.logical_and(ok, tf.logical_and(valid[:, a, :, None], valid[:, b, None, :]))
+        score = tf.reshape(tf.where(ok, score, -1.0), (-1, c * c))
+        available = tf.reshape(ok, (-1, c * c))
+        return score, available
+
+    def _greedy_match(self, score, available, flat_row, flat_col, flat_range):
+        """Step 3: C unrolled rounds of greedy one-to-one matching; the matched pairs ``(N, C, C)`` as 0/1."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        c = self.max_candidates
+        matched = tf.zeros_like(score)
+        for _ in range(c):
+            best, pick = tf.math.top_k(tf.where(available, score, -1.0), 1)  # ties: first (i, j)
+            found = best > 0.0
+            hit = tf.logical_and(tf.equal(flat_range, pick), found)
+            matched = matched + tf.cast(hit, f32)
+            same = tf.logical_or(tf.equal(flat_row, pick // c), tf.equal(flat_col, pick % c))
+            available = tf.logical_and(available, tf.logical_not(tf.logical_and(same, found)))
+        return tf.reshape(matched, (-1, c, c))
+
+    def _assign_ids(self, person, a: int, b: int, matched, score, slot_range, connection_sum):
+        """Step 4 for limb ``a -> b``: sets ``person[a]``, ``person[b]``; returns the new ``connection_sum``."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        c = self.max_candidates
+        row_has = tf.reduce_sum(matched, axis=2)  # (N, C_a), 0 or 1
+        col_has = tf.reduce_sum(matched, axis=1)  # (N, C_b)
+        id_a = tf.where(tf.logical_and(person[a] < 0, row_has > 0),
+                        tf.constant(a * c + np.arange(c), f32), person[a])
+        person[a] = id_a
+        id_b = tf.reduce_sum(matched * id_a[:, :, None], axis=1)  # one term per column
+        person[b] = tf.where(col_has > 0, id_b, person[b])
+        row_score = tf.reduce_sum(matched * tf.reshape(tf.maximum(score, 0.0), (-1, c, c)), axis=2)
+        member = tf.cast(tf.equal(id_a[:, :, None], slot_range), f32) * row_has[:, :, None]
+        return connection_sum + tf.reduce_sum(member * row_score[:, :, None], axis=1)
+
+    def _top_people(self, person, connection_sum, slot_range, cx, cy, cscore, neg_inf):
+        """Steps 5-6: people per id slot, then the top P as ``people (N, P, K, 3)`` and ``scores (N, P)``."""
+        import tensorflow as tf
+
+        f32 = tf.float32
+        k, slots, n_limbs = cx.shape[1], slot_range.shape[0], len(self.tree)
         ids = tf.stack(person, axis=1)  # (N, K, C)
         member = tf.cast(tf.equal(ids[..., None], slot_range), f32)  # (N, K, C, K*C)
         s = self.stride
