@@ -31,7 +31,14 @@ from typing import Optional
 import numpy as np
 
 from training.datasets.base import DatasetError, PoseSamples
-from training.real_photos import BOXES_COMMAND, IGNORE_MIN_SCORE, boxes_path, load_source, read_person_boxes, unlabelled_boxes
+from training.real_photos import (
+    BOXES_COMMAND,
+    IGNORE_MIN_SCORE,
+    boxes_path,
+    load_source,
+    read_person_boxes,
+    unlabelled_boxes,
+)
 
 #: The photo source of each box dataset.
 BOX_SOURCES = {"coco_boxes": "coco_photos", "mpii_boxes": "mpii_photos"}

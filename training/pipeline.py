@@ -75,10 +75,10 @@ def training_examples(samples: PoseSamples, codec: HeatmapCodec, augment: Option
     """Endless, shuffled, unbatched ``(image, targets, joint_weights)`` examples of one dataset.
 
     The crop is made in the data's own skeleton (its box from all the person's labelled joints, or
-    the sample's crop box, ``PoseSamples.crop_boxes``; its flip pairs), then the joints move into the model's ``skeleton`` (``to_skeleton``), so a
-    joint the data does not label has weight 0. ``teacher`` (``fill`` or ``only``,
-    ``merge_teacher``) mixes in the samples' teacher labels, cropped and
-    flipped with the image. Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; joint
+    the sample's crop box, ``PoseSamples.crop_boxes``; its flip pairs), then the joints move into
+    the model's ``skeleton`` (``to_skeleton``), so a joint the data does not label has weight 0.
+    ``teacher`` (``fill`` or ``only``, ``merge_teacher``) mixes in the samples' teacher labels,
+    cropped and flipped with the image. Images are float32 RGB in ``[0, 255]`` at ``codec.input_size``; joint
     weights are 0 for unlabelled joints and joints outside the crop.
     """
     flip_index = get_skeleton(samples.skeleton).flip_index
