@@ -54,10 +54,8 @@ def main(argv=None):
     if args.workdir and args.epoch_curve and evaluation.epoch_curve is not None:
         training.update(evaluation.epoch_curve(args.workdir, name, evaluation_set, args.epoch_curve))
     dataset, data = evaluation.training_data(PRESETS[name].skeleton)
-    recipe_sets = _recipe_datasets(args.workdir)
-    if recipe_sets and not args.train_data and "+" not in dataset:  # the skeleton's default names one set
-        dataset = "+".join(recipe_sets)
-        data = f"training splits of docs/evaluation.md, sampled by the recipe's weights: {', '.join(recipe_sets)}"
+    if not args.train_data:
+        dataset, data = training_sets(dataset, data, _recipe_datasets(args.workdir))
     training.update(
         dataset=dataset,
         data=args.train_data or data,
@@ -70,6 +68,24 @@ def main(argv=None):
     write_model_card(published)
     print(f"published {published.id} (sha256 {published.weights.sha256[:12]}...)")
     return 0
+
+
+def training_sets(dataset: str, data: str, recipe_sets) -> tuple:
+    """The card's training data ``(dataset, data)``: the skeleton's default (``dataset``, the sets
+    joined by ``+``; ``data``, their description) as the recipe's sets make it. A default of one set
+    becomes the recipe's sets; the recipe's sets beyond a default of several are named after it."""
+    from training.box_people import DATASET_DESCRIPTIONS
+
+    if not recipe_sets:
+        return dataset, data
+    if "+" not in dataset:
+        return ("+".join(recipe_sets),
+                f"training splits of docs/evaluation.md, sampled by the recipe's weights: {', '.join(recipe_sets)}")
+    extra = [d for d in recipe_sets if d not in dataset.split("+")]
+    if not extra:
+        return dataset, data
+    return "+".join(dataset.split("+") + extra), data + "; also " + "; ".join(
+        DATASET_DESCRIPTIONS.get(d, d) for d in extra)
 
 
 def _recipe_datasets(workdir):

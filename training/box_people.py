@@ -42,6 +42,12 @@ from training.real_photos import (
 
 #: The photo source of each box dataset.
 BOX_SOURCES = {"coco_boxes": "coco_photos", "mpii_boxes": "mpii_photos"}
+#: How a model card names each box dataset among the training data.
+DATASET_DESCRIPTIONS = {
+    "coco_boxes": "the COCO training photos' people as the person detector boxes them, labelled people with their "
+                  "labels, unlabelled ones for the teacher (training/box_people.py)",
+    "mpii_boxes": "the MPII subset's training photos' people as the person detector boxes them, likewise",
+}
 #: Environment variable naming the person-box cache folder; default ``runs/person_boxes``.
 BOXES_ENV = "POSEZOO_PERSON_BOXES"
 #: A detection counts from this score (the rule that masks unlabelled people for bottom-up training)

@@ -39,6 +39,9 @@ DATASET_CITATIONS["coco_people"] = DATASET_CITATIONS["coco"]
 DATASET_CITATIONS["coco_photos"] = DATASET_CITATIONS["coco"]
 DATASET_CITATIONS["mpii_photos"] = DATASET_CITATIONS["mpii"]
 DATASET_CITATIONS["lspet_scenes"] = DATASET_CITATIONS["lspet"]
+# A top-down recipe's detector-box sets (training.box_people).
+DATASET_CITATIONS["coco_boxes"] = DATASET_CITATIONS["coco"]
+DATASET_CITATIONS["mpii_boxes"] = DATASET_CITATIONS["mpii"]
 
 
 def dataset_citation(dataset: str) -> str:

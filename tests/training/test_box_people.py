@@ -91,3 +91,15 @@ def test_training_crops_of_box_samples_keep_the_labelled_joints_inside(coco_phot
     assert float(weights.numpy().sum()) <= coco_photos.visible[i][0].sum()
     peak = heatmaps.numpy().reshape(-1, heatmaps.shape[-1]).max(0)
     assert (peak[weights.numpy() > 0] > 0.5).all()
+
+
+def test_a_card_names_the_box_sets_after_the_default_training_data():
+    from tools.publish import training_sets
+
+    default = ("coco_people+mpii_subset+lspet", "COCO photos, MPII, LSPet")
+    dataset, data = training_sets(*default, ["coco_people", "mpii_subset", "lspet", "coco_boxes", "mpii_boxes"])
+    assert dataset == "coco_people+mpii_subset+lspet+coco_boxes+mpii_boxes"
+    assert data.startswith("COCO photos, MPII, LSPet; also the COCO training photos' people as the person detector")
+    assert training_sets(*default, ["coco_people", "lspet"]) == default
+    assert training_sets(*default, []) == default
+    assert training_sets("lspet", "LSPet", ["lspet", "mpii_subset"])[0] == "lspet+mpii_subset"
