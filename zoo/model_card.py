@@ -170,7 +170,8 @@ def _model_and_training_sections(spec: ModelSpec, sk, tr: Dict, bottom_up: bool)
         "## Training",
         f"- Data: {tr.get('data', 'n/a')}",
         f"- Dataset citation: {dataset_citation(tr.get('dataset', ''))}",
-        f"- Recipe: `python -m training.train {spec.experiment}`; {tr.get('recipe', '')}",
+        # The recipe the weights were trained with (a later version may run another than the preset's).
+        f"- Recipe: `python -m training.train {tr.get('experiment') or spec.experiment}`; {tr.get('recipe', '')}",
         f"- Epochs: {tr.get('epochs', 'n/a')}, steps/epoch: {tr.get('steps_per_epoch', 'n/a')}, "
         f"batch {tr.get('batch_size', 'n/a')}"
         + ("; stage-wise: " + ", ".join(f"stage {p['stage']} {p['epochs']} epochs" for p in tr["phases"])

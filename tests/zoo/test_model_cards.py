@@ -76,3 +76,10 @@ def test_an_mpii_model_stands_beside_the_published_mpii_table(model_id):
     assert len(rows) == 6 and values == sorted(values)
     assert f"(this model)** | {ours:.1f} |" in section and "Not the same test set" in section
     assert "| Newell et al. (Stacked Hourglass), ECCV 2016 | 89.4 |" in section
+
+
+@pytest.mark.parametrize("model_id", [m for m in PUBLISHED
+                                      if registry.get_spec(m).weights.training.get("experiment")])
+def test_a_card_names_the_recipe_its_weights_were_trained_with(model_id):
+    spec = registry.get_spec(model_id)
+    assert f"- Recipe: `python -m training.train {spec.weights.training['experiment']}`" in render_model_card(spec)
