@@ -4,11 +4,7 @@ COCO-17 by name (a joint a dataset does not label carries no loss)."""
 
 from training.augment import AugmentConfig
 from training.experiments.base import Experiment
-from zoo.presets.simplebaseline import (
-    SIMPLEBASELINE_COCO_ARGS,
-    SIMPLEBASELINE_COCO_FAST_192_ARGS,
-    SIMPLEBASELINE_COCO_FAST_ARGS,
-)
+from zoo.presets.simplebaseline import SIMPLEBASELINE_COCO_ARGS, SIMPLEBASELINE_COCO_FAST_ARGS
 
 # Starts from simplebaseline-lsp@3 (same network; its 12 limb-joint maps carry over, the five face
 # points start fresh). COCO and MPII people are the photos users take, LSPet keeps the unusual
@@ -32,7 +28,7 @@ SIMPLEBASELINE_COCO = Experiment(
 # the input size), a short fresh cosine cycle on the same data.
 SIMPLEBASELINE_COCO_FAST = SIMPLEBASELINE_COCO.replace(
     name="simplebaseline_coco_fast",
-    model_args=SIMPLEBASELINE_COCO_FAST_192_ARGS,
+    model_args=SIMPLEBASELINE_COCO_FAST_ARGS,
     init_from="simplebaseline-coco@1",
     epochs=3,
     learning_rate=3e-4,
@@ -72,8 +68,9 @@ SIMPLEBASELINE_COCO_BOXES = SIMPLEBASELINE_COCO.replace(
     warmup_steps=50,
 )
 
-# The phone variant's second version: simplebaseline-coco@3 fine-tuned on 160 px crops (the 192 px
-# of @1 stayed just over half of BlazePose Full's int8 latency) with the same data as @3.
+# The phone variant's second version: simplebaseline-coco@3 fine-tuned on 192 px crops with the same
+# data as @3 (detector crops). The same fine-tuning on 160 px crops lost more accuracy than it
+# gained speed (see the card of simplebaseline-coco-fast@2).
 SIMPLEBASELINE_COCO_FAST_BOXES = SIMPLEBASELINE_COCO_BOXES.replace(
     name="simplebaseline_coco_fast_boxes",
     model_args=SIMPLEBASELINE_COCO_FAST_ARGS,

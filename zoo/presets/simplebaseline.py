@@ -27,10 +27,8 @@ SIMPLEBASELINE_LSP_256_ARGS = {**SIMPLEBASELINE_LSP_ARGS, "input_size": 256, "su
 SIMPLEBASELINE_LSP_HEAD64_ARGS = {**SIMPLEBASELINE_LSP_256_ARGS, "head_filters": 64}
 # The everyday-photos flagship: simplebaseline-lsp@3's network with COCO-17 outputs.
 SIMPLEBASELINE_COCO_ARGS = {**SIMPLEBASELINE_LSP_HEAD64_ARGS, "skeleton": "coco17"}
-# Its phone variant: the same network on 160 px crops (40x40 heatmaps), about 40 % of the arithmetic.
-SIMPLEBASELINE_COCO_FAST_ARGS = {**SIMPLEBASELINE_COCO_ARGS, "input_size": 160}
-# The phone variant's first version ran on 192 px crops (its model.json keeps its own arguments).
-SIMPLEBASELINE_COCO_FAST_192_ARGS = {**SIMPLEBASELINE_COCO_ARGS, "input_size": 192}
+# Its phone variant: the same network on 192 px crops (48x48 heatmaps), about half the arithmetic.
+SIMPLEBASELINE_COCO_FAST_ARGS = {**SIMPLEBASELINE_COCO_ARGS, "input_size": 192}
 
 PRESETS = (
     pose_preset(ARCHITECTURE, "simplebaseline-lsp", SIMPLEBASELINE_LSP_HEAD64_ARGS,
