@@ -30,18 +30,19 @@ from typing import Optional
 
 import numpy as np
 
-from training.datasets.base import DatasetError, PoseSamples
+from training.datasets.base import PoseSamples
 from training.real_photos import (
-    BOXES_COMMAND,
     IGNORE_MIN_SCORE,
     boxes_path,
     load_source,
-    read_person_boxes,
+    photos_boxes,
     unlabelled_boxes,
 )
 
 #: The photo source of each box dataset.
 BOX_SOURCES = {"coco_boxes": "coco_photos", "mpii_boxes": "mpii_photos"}
+#: ... and its skeleton (the source dataset's own).
+BOX_SKELETONS = {"coco_boxes": "coco17", "mpii_boxes": "mpii16"}
 #: How a model card names each box dataset among the training data.
 DATASET_DESCRIPTIONS = {
     "coco_boxes": "the COCO training photos' people as the person detector boxes them, labelled people with their "
@@ -93,17 +94,13 @@ def load_box_people(name: str, root: Optional[str] = None, split: str = "train",
         raise ValueError(f"box datasets have a train side only (val is empty), got split {split!r}")
     from zoo.skeletons import get_skeleton
 
-    photos = load_source(BOX_SOURCES[name], root, "train")
-    joints = get_skeleton(photos.skeleton).num_joints
-    if split == "val":
+    skeleton = BOX_SKELETONS[name]
+    joints = get_skeleton(skeleton).num_joints
+    if split == "val":  # nothing to load
         return PoseSamples([], np.zeros((0, joints, 2), np.float32), np.zeros((0, joints), np.float32),
-                           photos.skeleton, [], crop_boxes=np.zeros((0, 4), np.float32))
-    path = boxes_path(folder or default_boxes_folder(), BOX_SOURCES[name])
-    found = read_person_boxes(path)
-    missing = [i for i in photos.image_ids if int(i) not in found]
-    if missing:
-        raise DatasetError(f"{path}: no person boxes for {len(missing)} of {len(photos)} photos (e.g. image ids "
-                           f"{missing[:3]}); run {BOXES_COMMAND} --folder {path.parent} first")
+                           skeleton, [], crop_boxes=np.zeros((0, 4), np.float32))
+    photos = load_source(BOX_SOURCES[name], root, "train")
+    found = photos_boxes(photos, boxes_path(folder or default_boxes_folder(), BOX_SOURCES[name]))
     paths, kps, vis, ids, crops = [], [], [], [], []
     for i, image_id in enumerate(photos.image_ids):
         boxes, scores = found[int(image_id)]

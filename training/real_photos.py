@@ -81,6 +81,17 @@ def read_person_boxes(path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
     return {int(i): (boxes[e - c:e], scores[e - c:e]) for i, c, e in zip(ids, counts, ends)}
 
 
+def photos_boxes(samples: MultiPersonSamples, path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+    """The cached boxes of ``path`` (``read_person_boxes``), which must hold every photo of
+    ``samples``: a clear error naming the command otherwise."""
+    found = read_person_boxes(path)
+    missing = [image_id for image_id in samples.image_ids if int(image_id) not in found]
+    if missing:
+        raise DatasetError(f"{path}: no person boxes for {len(missing)} of {len(samples)} photos (e.g. image ids "
+                           f"{missing[:3]}); run {BOXES_COMMAND} --folder {Path(path).parent} first")
+    return found
+
+
 def write_person_boxes(path, found: Dict[int, Tuple[np.ndarray, np.ndarray]], detector: str) -> None:
     """Writes ``found`` (``{image id: (boxes, scores)}``, as ``read_person_boxes`` returns it) to
     the cache ``path``."""
@@ -149,11 +160,7 @@ def box_polygon(box) -> list:
 def with_ignore_boxes(samples: MultiPersonSamples, path) -> MultiPersonSamples:
     """``samples`` with the unlabelled people the cache ``path`` found added to each photo's
     ignore regions (``unlabelled_boxes``); every photo must be in the cache."""
-    found = read_person_boxes(path)
-    missing = [image_id for image_id in samples.image_ids if int(image_id) not in found]
-    if missing:
-        raise DatasetError(f"{path}: no person boxes for {len(missing)} of {len(samples)} photos (e.g. image ids "
-                           f"{missing[:3]}); run {BOXES_COMMAND} --folder {Path(path).parent} first")
+    found = photos_boxes(samples, path)
     out = samples.subset(np.arange(len(samples)))
     out.ignore_segments = [list(segments) + [box_polygon(b) for b in unlabelled_boxes(*found[int(image_id)], people)]
                            for image_id, segments, people in zip(samples.image_ids, samples.ignore_segments,

