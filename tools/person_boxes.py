@@ -1,10 +1,13 @@
 """Finds the people in the training photos of the real-photo sources with the person detector
 (``person-detector``), once, into ``FOLDER/<source>.npz`` (not committed; see
 ``training.real_photos``). A bottom-up recipe that trains on real photos (``openpose_coco``)
-reads them to mask the people its datasets leave unlabelled, and stops with an error naming this
-command when they are missing. Resumable: a killed run keeps its finished chunks.
+reads them to mask the people its datasets leave unlabelled, the detector-box sets
+(``training.box_people``) crop them, and both stop with an error naming this command when they
+are missing. ``--split val`` boxes the validation photos into ``FOLDER/<source>_val.npz``: those
+boxes only score the detector crops of labelled validation people during training, never teach.
+Resumable: a killed run keeps its finished chunks.
 
-    python -m tools.person_boxes [coco_photos mpii_photos] [--folder runs/person_boxes]
+    python -m tools.person_boxes [coco_photos mpii_photos] [--split train|val] [--folder runs/person_boxes]
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ def main(argv=None) -> int:
     p.add_argument("--folder", default="runs/person_boxes",
                    help="where the box files go (a run reads person_boxes/ beside its workdir)")
     p.add_argument("--data", help="data root (default: $POSEZOO_DATA)")
+    p.add_argument("--split", choices=("train", "val"), default="train",
+                   help="the photos to box: training (default), or validation (for scoring only)")
     args = p.parse_args(argv)
     unknown = sorted(set(args.sources) - set(SOURCES))
     if unknown:
@@ -34,11 +39,11 @@ def main(argv=None) -> int:
     from training.real_photos import boxes_path, detect_photos, load_source, read_person_boxes, unlabelled_boxes
 
     for name in args.sources:
-        photos = load_source(name, args.data, "train")  # training photos only: the validation split is never looked at
-        path = detect_photos(photos, boxes_path(args.folder, name))
+        photos = load_source(name, args.data, args.split)
+        path = detect_photos(photos, boxes_path(args.folder, name, args.split))
         found = read_person_boxes(path)
         masked = sum(len(unlabelled_boxes(*found[int(i)], people)) for i, people in zip(photos.image_ids, photos.boxes))
-        print(f"{name}: {len(photos)} photos, {sum(len(b) for b, _ in found.values())} boxes, {masked} unlabelled "
+        print(f"{name} ({args.split}): {len(photos)} photos, {sum(len(b) for b, _ in found.values())} boxes, {masked} unlabelled "
               f"people to mask, in {path}")
     return 0
 

@@ -18,8 +18,9 @@ the model which of them to report. These samples do: one per detector box of a t
 
 Only boxes scored at least ``MIN_SCORE`` and at least ``MIN_SIDE`` pixels high count. Sources:
 ``coco_boxes`` (the COCO training photos, COCO-17) and ``mpii_boxes`` (the MPII subset's training
-photos, MPII-16). Only the training side of each split exists: the validation photos are never
-boxed for training, and ``split="val"`` returns no samples.
+photos, MPII-16). The validation side (``split="val"``) holds the labelled validation people as
+the detector boxes them (their own box file, ``python -m tools.person_boxes --split val``), to
+score during training what top-down inference sees; it never teaches.
 """
 
 from __future__ import annotations
@@ -87,27 +88,27 @@ def _assign(boxes: np.ndarray, people_boxes: np.ndarray) -> np.ndarray:
 def load_box_people(name: str, root: Optional[str] = None, split: str = "train", folder=None) -> PoseSamples:
     """The box samples of ``name`` (``BOX_SOURCES``) under the data root ``root``, the boxes read
     from ``folder`` (``default_boxes_folder``). Ids are ``"<image id>:box<i>"``; unlabelled boxes
-    have no visible joint."""
+    have no visible joint. The validation side keeps the labelled boxes only (nothing to score
+    in the others)."""
     if name not in BOX_SOURCES:
         raise ValueError(f"unknown box dataset {name!r}; known: {sorted(BOX_SOURCES)}")
     if split not in ("train", "val"):
-        raise ValueError(f"box datasets have a train side only (val is empty), got split {split!r}")
+        raise ValueError(f"box datasets have a train and a val side, got split {split!r}")
     from zoo.skeletons import get_skeleton
 
-    skeleton = BOX_SKELETONS[name]
+    skeleton, source = BOX_SKELETONS[name], BOX_SOURCES[name]
     joints = get_skeleton(skeleton).num_joints
-    if split == "val":  # nothing to load
-        return PoseSamples([], np.zeros((0, joints, 2), np.float32), np.zeros((0, joints), np.float32),
-                           skeleton, [], crop_boxes=np.zeros((0, 4), np.float32))
-    photos = load_source(BOX_SOURCES[name], root, "train")
-    found = photos_boxes(photos, boxes_path(folder or default_boxes_folder(), BOX_SOURCES[name]))
+    photos = load_source(source, root, split)
+    found = photos_boxes(photos, boxes_path(folder or default_boxes_folder(), source, split),
+                         command=f"{source} --split val" if split == "val" else source)
     paths, kps, vis, ids, crops = [], [], [], [], []
     for i, image_id in enumerate(photos.image_ids):
         boxes, scores = found[int(image_id)]
         keep = (scores >= MIN_SCORE) & (boxes[:, 3] - boxes[:, 1] >= MIN_SIDE)
         boxes = np.asarray(boxes, np.float64)[keep]
         owner = _assign(boxes, photos.boxes[i])
-        nobody = {tuple(b) for b in unlabelled_boxes(boxes, np.ones(len(boxes)), photos.boxes[i], 0.0)}
+        nobody = set() if split == "val" else \
+            {tuple(b) for b in unlabelled_boxes(boxes, np.ones(len(boxes)), photos.boxes[i], 0.0)}
         for b, (box, person) in enumerate(zip(boxes, owner)):
             if person >= 0:
                 kps.append(photos.keypoints[i][person])

@@ -62,8 +62,10 @@ def load_source(name: str, root: Optional[str] = None, split: str = "train") -> 
     raise ValueError(f"unknown photo source {name!r}; known: {SOURCES}")
 
 
-def boxes_path(folder, source: str) -> Path:
-    return Path(folder) / f"{source}.npz"
+def boxes_path(folder, source: str, split: str = "train") -> Path:
+    """The box file of ``source``'s ``split``: ``<source>.npz`` for training photos, and
+    ``<source>_val.npz`` for the validation photos (boxed only to score detector crops)."""
+    return Path(folder) / (f"{source}.npz" if split == "train" else f"{source}_{split}.npz")
 
 
 def read_person_boxes(path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
@@ -81,14 +83,15 @@ def read_person_boxes(path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
     return {int(i): (boxes[e - c:e], scores[e - c:e]) for i, c, e in zip(ids, counts, ends)}
 
 
-def photos_boxes(samples: MultiPersonSamples, path) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
+def photos_boxes(samples: MultiPersonSamples, path, command: str = "") -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
     """The cached boxes of ``path`` (``read_person_boxes``), which must hold every photo of
-    ``samples``: a clear error naming the command otherwise."""
+    ``samples``: a clear error naming the command (``BOXES_COMMAND`` + ``command``) otherwise."""
     found = read_person_boxes(path)
     missing = [image_id for image_id in samples.image_ids if int(image_id) not in found]
     if missing:
+        run = " ".join(filter(None, (BOXES_COMMAND, command, f"--folder {Path(path).parent}")))
         raise DatasetError(f"{path}: no person boxes for {len(missing)} of {len(samples)} photos (e.g. image ids "
-                           f"{missing[:3]}); run {BOXES_COMMAND} --folder {Path(path).parent} first")
+                           f"{missing[:3]}); run {run} first")
     return found
 
 

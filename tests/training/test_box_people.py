@@ -1,7 +1,7 @@
 """The training photos' people as the person detector boxes them (training.box_people): a box of a
 labelled person carries that person's labels, a box of nobody labelled carries none (the teacher
 fills it), an ambiguous or weak box is left out, the crop is the one top-down inference makes of
-that box (zoo.people), and only the training photos are boxed."""
+that box (zoo.people); the validation side holds the labelled validation people as boxed, to score."""
 
 import numpy as np
 import pytest
@@ -62,10 +62,11 @@ def test_boxes_of_a_real_photo_become_samples_cropped_as_inference_crops_them(co
     np.testing.assert_allclose(batch["matrix"].numpy()[0], expected, rtol=1e-4, atol=1e-3)
 
 
-def test_box_datasets_have_no_validation_side_and_a_missing_cache_says_what_to_run(coco_photos, tmp_path):
-    assert len(load_box_people("coco_boxes", split="val", folder=tmp_path)) == 0
-    with pytest.raises(DatasetError, match="no person boxes for .*python -m tools.person_boxes"):
+def test_a_missing_cache_says_what_to_run_for_each_side(coco_photos, tmp_path):
+    with pytest.raises(DatasetError, match="no person boxes for .*python -m tools.person_boxes coco_photos --folder"):
         load_box_people("coco_boxes", folder=tmp_path)
+    with pytest.raises(DatasetError, match="coco_photos_val.npz: no person boxes .*coco_photos --split val"):
+        load_box_people("coco_boxes", split="val", folder=tmp_path)
     with pytest.raises(ValueError, match="unknown box dataset"):
         load_box_people("lsp_boxes", folder=tmp_path)
 
@@ -103,3 +104,20 @@ def test_a_card_names_the_box_sets_after_the_default_training_data():
     assert training_sets(*default, ["coco_people", "lspet"]) == default
     assert training_sets(*default, []) == default
     assert training_sets("lspet", "LSPet", ["lspet", "mpii_subset"])[0] == "lspet+mpii_subset"
+
+
+def test_the_validation_side_is_the_labelled_validation_people_as_boxed(coco_photos, tmp_path):
+    """Validation photos are read from their own box file; a box over nobody labelled is not kept
+    there (nothing to score), while the same box on the training side goes to the teacher."""
+    val = load_source("coco_photos", None, "val")
+    i = _photo_with_people(val, 1)
+    x, y, bw, bh = val.boxes[i][0]
+    found = {int(c): (np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) for c in val.image_ids}
+    corner = [0.0, 0.0, 40.0, 60.0]
+    found[int(val.image_ids[i])] = (np.asarray([[x, y, x + bw, y + bh], corner], np.float32),
+                                    np.asarray([0.9, 0.9], np.float32))
+    write_person_boxes(boxes_path(tmp_path, "coco_photos", "val"), found, "stub")
+    samples = load_box_people("coco_boxes", split="val", folder=tmp_path)
+    assert len(samples) == 1 and samples.ids[0] == f"{int(val.image_ids[i])}:box0"
+    np.testing.assert_array_equal(samples.keypoints[0], val.keypoints[i][0])
+    assert int(val.image_ids[i]) not in {int(c) for c in coco_photos.image_ids}
