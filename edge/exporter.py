@@ -120,6 +120,24 @@ def artifact_path(spec: ModelSpec, output_dir, format: str, precision: str = "fl
     return folder
 
 
+def export_is_current(spec: ModelSpec, output_dir, format: str, precision: str = "float32",
+                      int8_io: bool = False) -> bool:
+    """Whether ``output_dir`` already holds this export of ``spec`` made from its published
+    weights (the sha256 its metadata records) with the same input type: then exporting again
+    would only rewrite the same file."""
+    path = artifact_path(spec, output_dir, format, precision)
+    meta = path / METADATA_FILE if format == "saved_model" else path.with_suffix(".json")
+    done = path / "saved_model.pb" if format == "saved_model" else path
+    if not (done.is_file() and meta.is_file() and spec.weights):
+        return False
+    try:
+        recorded = json.loads(meta.read_text())
+    except (OSError, json.JSONDecodeError):  # a damaged metadata file: not current
+        return False
+    return (isinstance(recorded, dict) and recorded.get("weights_sha256") == spec.weights.sha256
+            and str(recorded.get("input_dtype", "")).startswith("int8") == bool(int8_io))
+
+
 def _check_export_options(format: str, precision: str, int8_io: bool) -> None:
     from edge.tflite_conversion import PRECISIONS
 
@@ -217,15 +235,9 @@ def cached_tflite(model, precision: str = "int8", output_dir="exports", log=prin
     file takes about a minute: calibration on real crops). ``log`` gets one line per step."""
     spec = model.spec
     path = artifact_path(spec, output_dir, "tflite", precision)
-    meta = path.with_suffix(".json")
-    if path.is_file() and meta.is_file():
-        try:
-            recorded = json.loads(meta.read_text())
-        except json.JSONDecodeError:  # a damaged metadata file: export again
-            recorded = None
-        if isinstance(recorded, dict) and recorded.get("weights_sha256") == spec.weights.sha256:
-            log(f"reusing {path}")
-            return path
+    if export_is_current(spec, output_dir, "tflite", precision):
+        log(f"reusing {path}")
+        return path
     inside = edge_task(model.task).inside
     log(f"exporting {spec.id} to TFLite {precision} ({inside}"
         + (", calibrating on real training images" if precision == "int8" else "") + "; about a minute) ...")

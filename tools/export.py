@@ -62,9 +62,17 @@ def main(argv=None):
         for fmt, precision in jobs:
             t = time.time()
             label = f"{fmt} {precision}" if fmt == "tflite" else fmt
+            int8_io = args.int8_io and precision == "int8"
+            # --all completes what is missing: a file already made from these weights (e.g. the
+            # int8 file an evaluation exported) is kept; one from other weights still stops it.
+            if args.all and not args.overwrite and edge.exporter.export_is_current(
+                    model.spec, args.output, fmt, precision, int8_io):
+                print(f"{model.spec.id} {label}: up to date, "
+                      f"{edge.exporter.artifact_path(model.spec, args.output, fmt, precision)}", flush=True)
+                continue
             print(f"exporting {model.spec.id} as {label} ...", flush=True)
             path = edge.export(model.spec.id, format=fmt, precision=precision, output_dir=args.output,
-                               int8_io=args.int8_io and precision == "int8",
+                               int8_io=int8_io,
                                calibration_size=args.calibration_size, overwrite=args.overwrite, model=model)
             print(f"  wrote {path} ({time.time() - t:.1f}s)", flush=True)
     return 0

@@ -56,3 +56,32 @@ def test_existing_file_is_not_overwritten(exported, exports_dir):
     assert path.read_bytes() == before
     meta = path.with_suffix(".json").read_text()
     assert '"precision": "float32"' in meta and '"file_sha256"' in meta
+
+
+def test_export_all_keeps_what_was_made_from_the_same_weights(exported, exports_dir, monkeypatch, capsys, tmp_path):
+    """``tools.export --all`` completes the missing files: one already exported from the published
+    weights (the evaluation's int8 file, say) is kept; one from other weights is not current."""
+    import json
+    import shutil
+
+    from tools import export as export_tool
+
+    name = zoo.most_accurate()
+    path = exported(name, "tflite", "float32")
+    spec = zoo.get_spec(name)
+    assert edge.exporter.export_is_current(spec, exports_dir, "tflite", "float32")
+    assert not edge.exporter.export_is_current(spec, exports_dir, "tflite", "float32", int8_io=True)
+    calls = []
+    monkeypatch.setattr(edge, "export", lambda *a, **k: calls.append((k["format"], k["precision"])) or path)
+    assert export_tool.main([name, "--all", "--output", str(exports_dir)]) == 0
+    assert ("tflite", "float32") not in calls
+    assert all(edge.exporter.export_is_current(spec, exports_dir, *job) == (job not in calls)
+               for job in [("saved_model", "float32"), ("onnx", "float32"), ("tflite", "int8")])
+    assert f"{spec.id} tflite float32: up to date" in capsys.readouterr().out
+    # The same file beside metadata of other weights is not current.
+    other = tmp_path / spec.name / str(spec.version)
+    other.mkdir(parents=True)
+    shutil.copy(path, other / path.name)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    (other / path.with_suffix(".json").name).write_text(json.dumps(dict(meta, weights_sha256="0" * 64)))
+    assert not edge.exporter.export_is_current(spec, tmp_path, "tflite", "float32")
