@@ -29,7 +29,6 @@ naming the file and the node or weight.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -66,18 +65,9 @@ class TfjsGraphError(ValueError):
 
 def read_model_json(json_path) -> dict:
     """The parsed ``model.json`` of a TF.js graph model, its top-level keys checked."""
-    json_path = Path(json_path)
-    try:
-        model = json.loads(json_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TfjsGraphError(f"TF.js model not found: {json_path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise TfjsGraphError(f"{json_path}: not valid JSON ({e})") from None
-    if not isinstance(model, dict):
-        raise TfjsGraphError(f"{json_path}: expected a JSON object, got {type(model).__name__}")
-    for key in ("modelTopology", "weightsManifest"):
-        if key not in model:
-            raise TfjsGraphError(f"{json_path}: missing key {key!r} (found {sorted(model)})")
+    from zoo.io import read_json
+
+    model = read_json(json_path, dict, "TF.js model", TfjsGraphError, ("modelTopology", "weightsManifest"))
     if model.get("format", "graph-model") != "graph-model":
         raise TfjsGraphError(f"{json_path}: format {model['format']!r} is not a TF.js graph model "
                              "(a layers-model is a Keras model: load it with Keras instead)")

@@ -4,6 +4,7 @@ atomically (``write_atomic``, ``atomic_path``), the one place that does so."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -44,6 +45,27 @@ def read_image(path) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ImageError(f"{path}: unexpected image shape {rgb.shape}")
     return rgb
+
+
+def read_json(path, expected: type, what: str, error: type = ValueError, keys=(), missing: type = None,
+              hint: str = ""):
+    """The parsed JSON file ``path``, checked to be an ``expected`` (``dict`` or ``list``) holding
+    ``keys``. Every problem raises ``error`` naming the file and what was wrong; a file that is
+    not there raises ``missing`` (default ``error``) as "``what`` not found: path ``hint``"."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise (missing or error)(f"{what} not found: {path}" + (f" ({hint})" if hint else "")) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise error(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, expected):
+        kind = "a JSON object" if expected is dict else f"a JSON {expected.__name__}"
+        raise error(f"{path}: expected {kind}, got {type(data).__name__}")
+    for key in keys:
+        if key not in data:
+            raise error(f"{path}: missing key {key!r} (found {sorted(data)})")
+    return data
 
 
 def write_image(path, image: np.ndarray) -> None:

@@ -17,7 +17,6 @@ but no labels, so a detector must be neither rewarded nor punished.
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from pathlib import Path
@@ -226,18 +225,11 @@ def _masked_region(ann: dict, height: int, width: int, where: str, missing: str)
 
 def _read_annotation_file(json_path: Path) -> dict:
     """The parsed annotation file, checked to hold the lists 'images', 'annotations', 'categories'."""
-    try:
-        with open(json_path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(f"COCO annotations not found: {json_path} (set $POSEZOO_DATA)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise DatasetError(f"{json_path}: expected a JSON object, got {type(data).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if key not in data:
-            raise DatasetError(f"{json_path}: missing key {key!r} (found {sorted(data)})")
+    from zoo.io import read_json
+
+    keys = ("images", "annotations", "categories")
+    data = read_json(json_path, dict, "COCO annotations", DatasetError, keys, hint="set $POSEZOO_DATA")
+    for key in keys:
         if not isinstance(data[key], list):
             raise DatasetError(f"{json_path}: key {key!r} must be a list, got {type(data[key]).__name__}")
     return data

@@ -31,7 +31,6 @@ folder holding ``RELEASE_FILE``) is read as the release, anything else as JSON.
 
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 from typing import List, Optional
@@ -136,16 +135,9 @@ def load_mpii_json(json_path: Optional[str] = None, image_dir: Optional[str] = N
 
 def _read_json_records(json_path: Path) -> list:
     """The JSON list of records of an MPII-format file."""
-    try:
-        with open(json_path, "rb") as f:
-            records = json.loads(f.read().decode("utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"MPII annotations not found: {json_path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DatasetError(f"{json_path}: not valid JSON ({e})") from None
-    if not isinstance(records, list):
-        raise DatasetError(f"{json_path}: expected a JSON list of records, got {type(records).__name__}")
-    return records
+    from zoo.io import read_json
+
+    return read_json(json_path, list, "MPII annotations", DatasetError, missing=FileNotFoundError)
 
 
 def _checked_record(r, where: str, split: str) -> str:
