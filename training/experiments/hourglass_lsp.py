@@ -61,4 +61,13 @@ HOURGLASS_MPII = HOURGLASS_LSP_LONG.replace(
     augment=AugmentConfig(scale=0.3, rotation_deg=40.0, flip_prob=0.5, colour=0.2),
 )
 
-EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII_RELEASE, HOURGLASS_TINY, HOURGLASS_LSP_LONG, HOURGLASS_MPII)
+# The second cycle: hourglass-mpii@1 continued for another 8 x 250 steps with a fresh, lower cosine
+# cycle; its first cycle's curve was still rising at the end.
+HOURGLASS_MPII_2 = HOURGLASS_MPII.replace(
+    name="hourglass_mpii_2",
+    init_from="hourglass-mpii@1",
+    learning_rate=3e-4,
+)
+
+EXPERIMENTS = (HOURGLASS_LSP, HOURGLASS_MPII_RELEASE, HOURGLASS_TINY, HOURGLASS_LSP_LONG, HOURGLASS_MPII,
+               HOURGLASS_MPII_2)

@@ -25,6 +25,15 @@ TOMPSON2015_MPII = Experiment(
     jit_compile=False,
 )
 
+# The second cycle (the stop rule's second session): tompson2015-mpii@1 continued for another 8 x 250
+# steps with a fresh, lower cosine cycle; its first cycle's curve was still rising at the end.
+TOMPSON2015_MPII_2 = TOMPSON2015_MPII.replace(
+    name="tompson2015_mpii_2",
+    init_from="tompson2015-mpii@1",
+    learning_rate=5e-4,
+    warmup_steps=100,
+)
+
 # A tiny model for smoke tests: trains in seconds on a CPU (LSPet's joints mapped into MPII-16).
 TOMPSON2015_TINY = TOMPSON2015_MPII.replace(
     name="tompson2015_tiny",
@@ -35,4 +44,4 @@ TOMPSON2015_TINY = TOMPSON2015_MPII.replace(
     batch_size=4, epochs=1, steps_per_epoch=2, warmup_steps=1,
 )
 
-EXPERIMENTS = (TOMPSON2015_MPII, TOMPSON2015_TINY)
+EXPERIMENTS = (TOMPSON2015_MPII, TOMPSON2015_MPII_2, TOMPSON2015_TINY)
