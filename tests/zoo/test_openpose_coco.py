@@ -87,3 +87,33 @@ def test_a_reversed_limb_takes_the_negated_field():
 def test_initialise_from_refuses_other_sizes():
     with pytest.raises(ValueError, match="other \\['stage_filters'\\]"):
         _built(skeleton="coco17").initialise_from(_built(skeleton="lsp14", stage_filters=16))
+
+
+def test_the_published_model_finds_nobody_in_an_empty_photo_and_resizes_a_huge_one():
+    """Bad input on the bottom-up path (the multi-person issue, point 5): a photo with nobody in it
+    gives zero people, not an error; an 8000 px photo is letterboxed down to the input, and its
+    people come back in its own pixels, where the same photo at its own size finds them."""
+    from pathlib import Path
+
+    import cv2
+
+    import zoo
+    from training.datasets.base import data_root
+    from zoo.io import read_image
+
+    photo = Path(data_root()) / "mpii-sample" / "060754485.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not found (set $POSEZOO_DATA)")
+    model = zoo.load("openpose-coco")
+    people, scores = model.predict_people(np.zeros((480, 640, 3), np.uint8))
+    assert people.shape == (0, 17, 3) and scores.shape == (0,)
+    image = read_image(photo)
+    scale = 8000 / image.shape[1]
+    huge = cv2.resize(image, (8000, round(image.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    small_people, _ = model.predict_people(image)
+    huge_people, _ = model.predict_people(huge)
+    assert len(small_people) >= 1 and huge_people.shape == small_people.shape
+    both = (small_people[..., 2] > 0) & (huge_people[..., 2] > 0)
+    assert both.sum() >= 5
+    moved = np.abs(small_people[..., :2] * scale - huge_people[..., :2])[both]
+    assert moved.max() <= 0.02 * 8000, moved.max()
