@@ -43,8 +43,9 @@ def main(argv=None) -> int:
         path = detect_photos(photos, boxes_path(args.folder, name, args.split))
         found = read_person_boxes(path)
         masked = sum(len(unlabelled_boxes(*found[int(i)], people)) for i, people in zip(photos.image_ids, photos.boxes))
-        print(f"{name} ({args.split}): {len(photos)} photos, {sum(len(b) for b, _ in found.values())} boxes, {masked} unlabelled "
-              f"people to mask, in {path}")
+        boxes = sum(len(b) for b, _ in found.values())
+        print(f"{name} ({args.split}): {len(photos)} photos, {boxes} boxes, {masked} unlabelled people to mask, "
+              f"in {path}")
     return 0
 
 
