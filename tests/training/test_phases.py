@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from training.experiments.deeppose_phases import CascadeStage
+from training.experiments.tompson2015_phases import CascadePhase
 from training.experiments.tompson_phases import TompsonPhase
 from training.phases import Phase
 from zoo.architectures.deeppose import DeepPose
@@ -48,6 +49,12 @@ def test_supervised_stages():
     assert [CascadeStage(s, 1).supervised_stages(model) for s in (1, 2)] == [1, 2]
     tompson = TompsonPoseModel(**TOMPSON)
     assert [TompsonPhase(s, 1).supervised_stages(tompson) for s in (1, 2, 3)] == [1, 2, 2]
+
+
+def test_cascade_phase_names_its_stages():
+    with pytest.raises(ValueError, match="stage must be 2 .* or 3 .*got 1"):
+        CascadePhase(1, 2)
+    assert CascadePhase(2, 1).as_tuple() == (2, 1)
 
 
 def test_experiment_json_keeps_phases_as_lists():

@@ -256,3 +256,20 @@ def test_tflite_float32_builtin_ops_and_parity(tiny_model):
     ref_kp, ref_sc = tiny_model.predict_keypoints(x)
     np.testing.assert_allclose(kp, ref_kp, atol=1e-3)
     np.testing.assert_allclose(sc, ref_sc, rtol=1e-5, atol=1e-4)
+
+
+def test_a_frozen_coarse_model_runs_as_at_inference():
+    """``freeze_coarse``: the coarse layers stop training, and a training-mode call gives the
+    coarse maps of inference (no SpatialDropout, BatchNorm statistics), while the fine model still
+    trains; unfreezing restores both."""
+    model = Tompson2015(**{**TINY, "spatial_dropout": 0.5})
+    model.build()
+    x = model.normalise(_images())
+    model.freeze_coarse()
+    assert not any(layer.trainable for layer in model.coarse_layers()) and model.fine.trainable
+    np.testing.assert_array_equal(np.asarray(model.coarse(x, training=True)[0]),
+                                  np.asarray(model.coarse(x, training=False)[0]))
+    model.freeze_coarse(False)
+    assert all(layer.trainable for layer in model.coarse_layers())
+    assert not np.array_equal(np.asarray(model.coarse(x, training=True)[0]),
+                              np.asarray(model.coarse(x, training=False)[0]))

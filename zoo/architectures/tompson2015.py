@@ -300,7 +300,10 @@ class Tompson2015(HeatmapPoseModel):
 
     # -- forward ---------------------------------------------------------------------------
     def coarse(self, x, training=None):
-        """Normalised images -> ``(coarse heatmaps (N, H, W, K), [shared features per scale])``."""
+        """Normalised images -> ``(coarse heatmaps (N, H, W, K), [shared features per scale])``.
+        A frozen coarse model (``freeze_coarse``) runs as at inference, SpatialDropout included."""
+        if not self.banks[0].trainable:
+            training = False
         pyramid = [x] + [down(x) for down in self.downsample]
         shared, merged = [], None
         for r, (image, bank) in enumerate(zip(pyramid, self.banks)):
@@ -415,6 +418,18 @@ class Tompson2015(HeatmapPoseModel):
                                       training=training)
         fine = scale_loss_for_distribution(self.fine_loss(y, y_pred, sample_weight))
         return coarse + self.fine_loss_weight * fine
+
+    def coarse_layers(self):
+        """The coarse heatmap model's layers: the banks, the head and its output (the pooling,
+        upsampling and dropout layers hold no weights)."""
+        return [*self.banks, *self.head, self.coarse_output]
+
+    def freeze_coarse(self, frozen: bool = True) -> None:
+        """Freezes (or unfreezes) the coarse model, shared features included, so that only the
+        fine model trains. The frozen coarse model runs as at inference (BatchNorm statistics and no
+        SpatialDropout), so the fine model learns on the windows inference crops."""
+        for layer in self.coarse_layers():
+            layer.trainable = not frozen
 
     def get_config(self):
         return {**super().get_config(), "bank_filters": list(self.bank_filters),
