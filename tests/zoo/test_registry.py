@@ -254,10 +254,14 @@ def test_published_codec_is_the_built_models(model_id):
 
 
 def test_load_with_test_time_options(local_store):
-    """``zoo.load(..., flip_test=True, subpixel="dark")`` builds the same weights with the options."""
-    plain = zoo.load("hourglass-unpublished", weights=None)
+    """``zoo.load(..., flip_test=..., subpixel=...)`` builds the same weights with the options,
+    overriding the preset's either way (hourglass-mpii's preset has the flip test and DARK)."""
+    preset = zoo.load("hourglass-unpublished", weights=None)
+    plain = zoo.load("hourglass-unpublished", weights=None, flip_test=False, subpixel="quarter")
     model = zoo.load("hourglass-unpublished", weights=None, flip_test=True, subpixel="dark")
-    assert model.flip_test and model.decoder.subpixel == "dark" and not plain.flip_test
+    assert preset.flip_test and preset.decoder.subpixel == "dark"
+    assert model.flip_test and model.decoder.subpixel == "dark"
+    assert not plain.flip_test and plain.decoder.subpixel == "quarter"
     assert [w.shape for w in model.get_weights()] == [w.shape for w in plain.get_weights()]
 
 
