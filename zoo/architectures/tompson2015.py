@@ -15,7 +15,8 @@ by all joints (the paper's Siamese network) turns the crops into one heatmap per
 window. The final location is the window centre plus the offset of the fine heatmap's maximum.
 Both stages are supervised with a heatmap MSE (Sec. 4: the fine model's target is a Gaussian at
 the truth inside each window), trained jointly, the fine loss flowing back into the shared
-features.
+features; the fine model can also train alone on the frozen coarse model (``freeze_coarse``,
+``training.experiments.tompson2015_phases``).
 
 Scaled down for 2 CPU cores and phones: 128 px crops instead of 320x240 images, 32-64 filters in
 the banks instead of 128-512, 3x3 convolutions in the fine network instead of 7x7 and 64 filters
