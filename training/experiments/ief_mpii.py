@@ -116,6 +116,15 @@ IEF_MPII_2 = IEF_MPII.replace(
     phases=(FixedPathConsolidation(0, 10, measure_mean_pose=False),),
 )
 
+# The third cycle: ief-mpii@2 continued for another 10 x 200 steps, a quarter of the samples trained
+# from the network's own iterates instead of the fixed path, because the last iteration of @1 and
+# @2 lost to the one before it, where the estimates leave the path.
+IEF_MPII_3 = IEF_MPII_2.replace(
+    name="ief_mpii_3",
+    init_from="ief-mpii@2",
+    phases=(FixedPathConsolidation(0, 10, own_iterate_share=0.25, measure_mean_pose=False),),
+)
+
 # A tiny IEF for smoke tests: two iterations at 64 px, trains in seconds on a CPU.
 IEF_TINY = IEF_MPII.replace(
     name="ief_tiny",
@@ -124,4 +133,4 @@ IEF_TINY = IEF_MPII.replace(
     phases=(FixedPathConsolidation(0, 1, mean_pose_batches=2),),
 )
 
-EXPERIMENTS = (IEF_MPII, IEF_MPII_2, IEF_TINY)
+EXPERIMENTS = (IEF_MPII, IEF_MPII_2, IEF_MPII_3, IEF_TINY)
