@@ -289,6 +289,8 @@ class Tompson2015(HeatmapPoseModel):
                               name="fine_model")
         # Fine maps: heatmap_size cells across the window, decoded in those cells.
         self.fine_decoder = HeatmapDecoder(stride=1, name="fine_decoder")
+        #: Set by ``freeze_coarse``: the coarse model then runs as at inference, also in training.
+        self.coarse_frozen = False
 
     @property
     def num_stages(self) -> int:
@@ -303,7 +305,7 @@ class Tompson2015(HeatmapPoseModel):
     def coarse(self, x, training=None):
         """Normalised images -> ``(coarse heatmaps (N, H, W, K), [shared features per scale])``.
         A frozen coarse model (``freeze_coarse``) runs as at inference, SpatialDropout included."""
-        if not self.banks[0].trainable:
+        if self.coarse_frozen:
             training = False
         pyramid = [x] + [down(x) for down in self.downsample]
         shared, merged = [], None
@@ -429,6 +431,7 @@ class Tompson2015(HeatmapPoseModel):
         """Freezes (or unfreezes) the coarse model, shared features included, so that only the
         fine model trains. The frozen coarse model runs as at inference (BatchNorm statistics and no
         SpatialDropout), so the fine model learns on the windows inference crops."""
+        self.coarse_frozen = bool(frozen)
         for layer in self.coarse_layers():
             layer.trainable = not frozen
 
